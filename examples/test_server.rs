@@ -1,0 +1,155 @@
+//! The services of sockjs-node's test server and the SockJS protocol suite, so any
+//! SockJS test tool can be pointed at this crate.
+//!
+//! ```text
+//! cargo run --release --example test_server -- --port 8081 [--workers N] [--sockjs-url URL]
+//! ```
+//!
+//! Binds 127.0.0.1 and prints `listening on http://127.0.0.1:PORT` once it accepts
+//! connections. Services: `/echo` (response_limit 4096), `/close` (closes at once with
+//! 3000 `Go away!`), `/disabled_websocket_echo`, `/cookie_needed_echo`, `/broadcast`
+//! (every message to every open session of `/broadcast`), `/amplify` (message `n`
+//! answers `x` repeated 2^n times, n clamped to 1..19), `/ticker` (`tick` every second).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_sockjs::{
+    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
+};
+use actix_web::{App, HttpServer};
+use parking_lot::Mutex;
+
+struct Echo;
+
+impl SockJsHandler for Echo {
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        session.send(&msg);
+    }
+}
+
+struct Close;
+
+impl SockJsHandler for Close {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        session.close(3000, "Go away!");
+    }
+
+    fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
+}
+
+type Members = Arc<Mutex<HashSet<SessionHandle>>>;
+
+struct Broadcast {
+    members: Members,
+}
+
+impl SockJsHandler for Broadcast {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        self.members.lock().insert(session.handle());
+    }
+
+    fn on_message(&mut self, msg: String, _: &mut SessionContext<'_, Self>) {
+        let members: Vec<SessionHandle> = self.members.lock().iter().cloned().collect();
+        actix_sockjs::broadcast(&members, &msg);
+    }
+
+    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+        self.members.lock().remove(&session.handle());
+    }
+}
+
+struct Amplify;
+
+impl SockJsHandler for Amplify {
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        let n = msg.trim().parse::<u32>().unwrap_or(1).clamp(1, 19);
+        session.send("x".repeat(1 << n));
+    }
+}
+
+struct Ticker;
+
+impl SockJsHandler for Ticker {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        session.run_interval(Duration::from_secs(1), |_, session| session.send("tick"));
+    }
+
+    fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
+}
+
+struct Args {
+    port: u16,
+    workers: Option<usize>,
+    sockjs_url: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 8081,
+        workers: None,
+        sockjs_url: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--port" => args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--workers" => {
+                args.workers = Some(value()?.parse().map_err(|e| format!("--workers: {e}"))?)
+            }
+            "--sockjs-url" => args.sockjs_url = Some(value()?),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: test_server [--port N] [--workers N] [--sockjs-url URL]".into(),
+                );
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    env_logger::init_from_env(env_logger::Env::default().default_filter_or("warn"));
+    let args =
+        parse_args().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut base = SockJsConfig::default();
+    if let Some(url) = args.sockjs_url {
+        base = base.sockjs_url(url);
+    }
+    let echo = SockJs::new("/echo", || Echo).config(base.clone().response_limit(4096));
+    let close = SockJs::new("/close", || Close).config(base.clone());
+    let no_ws =
+        SockJs::new("/disabled_websocket_echo", || Echo).config(base.clone().websocket(false));
+    let cookie =
+        SockJs::new("/cookie_needed_echo", || Echo).config(base.clone().cookie_needed(true));
+    let members = Members::default();
+    let broadcast = SockJs::new("/broadcast", move || Broadcast {
+        members: members.clone(),
+    })
+    .config(base.clone());
+    let amplify = SockJs::new("/amplify", || Amplify).config(base.clone());
+    let ticker = SockJs::new("/ticker", || Ticker).config(base);
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .service(echo.clone())
+            .service(close.clone())
+            .service(no_ws.clone())
+            .service(cookie.clone())
+            .service(broadcast.clone())
+            .service(amplify.clone())
+            .service(ticker.clone())
+    });
+    if let Some(workers) = args.workers {
+        server = server.workers(workers.max(1));
+    }
+    let server = server.bind(("127.0.0.1", args.port))?;
+    let port = server.addrs().first().map_or(args.port, |a| a.port());
+    let running = server.run();
+    println!("listening on http://127.0.0.1:{port}");
+    running.await
+}

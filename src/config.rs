@@ -1,0 +1,103 @@
+//! Per-service settings.
+
+use std::time::Duration;
+
+/// The settings of one SockJS service, built with chained setters.
+///
+/// Every field has the default sockjs-node and sockjs-tornado use, stated on the field.
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_sockjs::SockJsConfig;
+///
+/// let config = SockJsConfig::default()
+///     .heartbeat_delay(Duration::from_secs(10))
+///     .cookie_needed(true);
+/// assert_eq!(config.heartbeat_delay, Duration::from_secs(10));
+/// assert_eq!(config.disconnect_delay, Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SockJsConfig {
+    /// How long a session may be silent before the server sends an `h` frame, so
+    /// proxies do not close an idle connection. Default: 25 s.
+    pub heartbeat_delay: Duration,
+    /// How long a session lives without any receiver (no open poll or stream) before it
+    /// is closed and forgotten. Default: 5 s.
+    pub disconnect_delay: Duration,
+    /// How many bytes a streaming response (xhr_streaming, eventsource, htmlfile) may
+    /// carry before it is ended and the client opens a new one. Default: 128 KiB.
+    pub response_limit: usize,
+    /// Whether the `websocket` transport and the raw `/websocket` endpoint are
+    /// offered. Default: true.
+    pub websocket: bool,
+    /// Whether `/info` says `cookie_needed: true` and every transport sets the
+    /// `JSESSIONID` cookie, for load balancers that stick sessions by it. Default: false.
+    pub cookie_needed: bool,
+    /// Where the iframe page loads the sockjs-client script from.
+    /// Default: `https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js`.
+    pub sockjs_url: String,
+    /// The largest incoming payload accepted, in bytes: an HTTP body (xhr_send,
+    /// jsonp_send) larger than this gets 413, a websocket message closes the socket
+    /// with 1009. Default: 1 MiB.
+    pub max_message_size: usize,
+}
+
+impl Default for SockJsConfig {
+    fn default() -> Self {
+        SockJsConfig {
+            heartbeat_delay: Duration::from_secs(25),
+            disconnect_delay: Duration::from_secs(5),
+            response_limit: 128 * 1024,
+            websocket: true,
+            cookie_needed: false,
+            sockjs_url: "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+                .to_owned(),
+            max_message_size: 1024 * 1024,
+        }
+    }
+}
+
+impl SockJsConfig {
+    /// Sets [`heartbeat_delay`](Self::heartbeat_delay).
+    pub fn heartbeat_delay(mut self, delay: Duration) -> Self {
+        self.heartbeat_delay = delay;
+        self
+    }
+
+    /// Sets [`disconnect_delay`](Self::disconnect_delay).
+    pub fn disconnect_delay(mut self, delay: Duration) -> Self {
+        self.disconnect_delay = delay;
+        self
+    }
+
+    /// Sets [`response_limit`](Self::response_limit).
+    pub fn response_limit(mut self, bytes: usize) -> Self {
+        self.response_limit = bytes;
+        self
+    }
+
+    /// Sets [`websocket`](Self::websocket).
+    pub fn websocket(mut self, enabled: bool) -> Self {
+        self.websocket = enabled;
+        self
+    }
+
+    /// Sets [`cookie_needed`](Self::cookie_needed).
+    pub fn cookie_needed(mut self, needed: bool) -> Self {
+        self.cookie_needed = needed;
+        self
+    }
+
+    /// Sets [`sockjs_url`](Self::sockjs_url).
+    pub fn sockjs_url(mut self, url: impl Into<String>) -> Self {
+        self.sockjs_url = url.into();
+        self
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+}

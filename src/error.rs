@@ -1,0 +1,153 @@
+//! The one error type of the crate, and the HTTP answer of each case.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+
+use crate::protocol::PayloadError;
+
+/// Everything that can go wrong, for the application (sending to a closed session)
+/// and for a client (each case maps to the HTTP status and body SockJS specifies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session is closed (or gone): nothing more can be sent to it.
+    SessionClosed,
+    /// No such session, or a URL SockJS does not know: 404.
+    NotFound,
+    /// The body of a send request was refused: 500 with the SockJS text
+    /// (`Payload expected.` or `Broken JSON encoding.`).
+    Payload(PayloadError),
+    /// The body is larger than `max_message_size`: 413.
+    PayloadTooLarge,
+    /// The body could not be read from the connection: 400.
+    PayloadRead,
+    /// A jsonp / htmlfile request without its `c` parameter: 500.
+    CallbackRequired,
+    /// A `c` parameter outside `[a-zA-Z0-9_.-]`: 500, and never echoed back.
+    InvalidCallback,
+    /// A websocket request without `Upgrade: websocket`: 400.
+    UpgradeRequired,
+    /// A websocket request whose `Connection` header lacks `Upgrade`: 400.
+    ConnectionNotUpgrade,
+    /// A websocket handshake that is otherwise malformed (version, key): 400.
+    BadHandshake,
+    /// A method the URL does not take: 405 with the allowed methods.
+    MethodNotAllowed(&'static str),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::SessionClosed => f.write_str("session closed"),
+            Error::NotFound => f.write_str("Not found"),
+            Error::Payload(e) => e.fmt(f),
+            Error::PayloadTooLarge => f.write_str("Payload too large."),
+            Error::PayloadRead => f.write_str("Payload could not be read."),
+            Error::CallbackRequired => f.write_str("\"callback\" parameter required"),
+            Error::InvalidCallback => f.write_str("invalid \"callback\" parameter"),
+            Error::UpgradeRequired => f.write_str("Can \"Upgrade\" only to \"WebSocket\"."),
+            Error::ConnectionNotUpgrade => f.write_str("\"Connection\" must be \"Upgrade\"."),
+            Error::BadHandshake => f.write_str("Bad websocket handshake."),
+            Error::MethodNotAllowed(_) => f.write_str(""),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<PayloadError> for Error {
+    fn from(e: PayloadError) -> Self {
+        Error::Payload(e)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::SessionClosed | Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Payload(_) | Error::CallbackRequired | Error::InvalidCallback => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadRead
+            | Error::UpgradeRequired
+            | Error::ConnectionNotUpgrade
+            | Error::BadHandshake => StatusCode::BAD_REQUEST,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("text/plain; charset=UTF-8");
+        if let Error::MethodNotAllowed(allow) = self {
+            res.insert_header(("Allow", *allow));
+            return res.finish();
+        }
+        res.body(self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(e: Error) -> (u16, String) {
+        let res = e.error_response();
+        let status = res.status().as_u16();
+        let bytes = res.into_body().try_into_bytes().unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[test]
+    fn payload_errors_are_500_with_sockjs_text() {
+        assert_eq!(
+            body_of(PayloadError::Expected.into()),
+            (500, "Payload expected.".into())
+        );
+        assert_eq!(
+            body_of(PayloadError::BrokenJson.into()),
+            (500, "Broken JSON encoding.".into())
+        );
+    }
+
+    #[test]
+    fn callback_errors_are_500() {
+        assert_eq!(
+            body_of(Error::CallbackRequired),
+            (500, "\"callback\" parameter required".into())
+        );
+        assert_eq!(
+            body_of(Error::InvalidCallback),
+            (500, "invalid \"callback\" parameter".into())
+        );
+    }
+
+    #[test]
+    fn websocket_handshake_errors_are_400() {
+        assert_eq!(
+            body_of(Error::UpgradeRequired),
+            (400, "Can \"Upgrade\" only to \"WebSocket\".".into())
+        );
+        assert_eq!(
+            body_of(Error::ConnectionNotUpgrade),
+            (400, "\"Connection\" must be \"Upgrade\".".into())
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let res = Error::MethodNotAllowed("GET").error_response();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            res.headers().get("Allow").and_then(|v| v.to_str().ok()),
+            Some("GET")
+        );
+    }
+
+    #[test]
+    fn sizes_and_unknown_sessions() {
+        assert_eq!(body_of(Error::PayloadTooLarge).0, 413);
+        assert_eq!(body_of(Error::NotFound).0, 404);
+    }
+}

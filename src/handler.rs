@@ -1,0 +1,228 @@
+//! What the application implements, and what it is told about a connection.
+
+use std::net::SocketAddr;
+
+use actix_web::{HttpRequest, http::header::HeaderMap};
+
+use crate::protocol::CloseFrame;
+use crate::session::SessionContext;
+
+/// The application's side of a SockJS session.
+///
+/// One value is made per session by the factory given to [`SockJs::new`](crate::SockJs::new)
+/// and lives inside that session's actor, so its methods run one at a time and may
+/// keep per-session state in `self` without locks. Everything sent through the
+/// [`SessionContext`] during one call leaves as a single `a[...]` frame.
+///
+/// ```
+/// use actix_sockjs::{SessionContext, SockJsHandler};
+///
+/// struct Echo;
+///
+/// impl SockJsHandler for Echo {
+///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+///         session.send(&msg);
+///     }
+/// }
+/// ```
+pub trait SockJsHandler: Sized + Unpin + 'static {
+    /// The session is opening. To refuse it, call
+    /// [`session.close(code, reason)`](SessionContext::close) here: the client then
+    /// gets only the close frame, never the open frame.
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        let _ = (info, session);
+    }
+
+    /// A message arrived from the client.
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>);
+
+    /// The session closed. Called exactly once for every session that was opened,
+    /// whatever closed it.
+    fn on_close(&mut self, reason: &CloseReason, session: &mut SessionContext<'_, Self>) {
+        let _ = (reason, session);
+    }
+}
+
+/// Why a session closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The application closed it with this code and reason (sent to the client).
+    Server {
+        /// The close code, e.g. 3000.
+        code: u16,
+        /// The reason text, e.g. `Go away!`.
+        reason: String,
+    },
+    /// The client closed its websocket.
+    ClientClosed,
+    /// The client went away while a request of this session was open (1002
+    /// `Connection interrupted`).
+    Interrupted,
+    /// No request of the session arrived within `disconnect_delay`.
+    Timeout,
+}
+
+impl CloseReason {
+    /// The code and reason the client is (or would be) told.
+    pub fn close_frame(&self) -> CloseFrame {
+        let (code, reason) = match self {
+            CloseReason::Server { code, reason } => (*code, reason.as_str()),
+            CloseReason::ClientClosed => (1000, "Normal closure"),
+            CloseReason::Interrupted => (1002, "Connection interrupted"),
+            CloseReason::Timeout => (1000, "Session timed out"),
+        };
+        CloseFrame {
+            code,
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Which SockJS transport a request used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// `/{server}/{session}/websocket`.
+    WebSocket,
+    /// `/websocket`: a plain websocket without SockJS framing.
+    RawWebSocket,
+    /// `xhr` polling.
+    Xhr,
+    /// `xhr_streaming`.
+    XhrStreaming,
+    /// `eventsource`.
+    EventSource,
+    /// `htmlfile`.
+    HtmlFile,
+    /// `jsonp` polling.
+    Jsonp,
+}
+
+impl Transport {
+    /// The name SockJS uses in URLs and stats, e.g. `xhr_streaming`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::RawWebSocket => "rawwebsocket",
+            Transport::Xhr => "xhr",
+            Transport::XhrStreaming => "xhr_streaming",
+            Transport::EventSource => "eventsource",
+            Transport::HtmlFile => "htmlfile",
+            Transport::Jsonp => "jsonp",
+        }
+    }
+}
+
+/// What the server knew about the client when the session opened.
+///
+/// ```
+/// use actix_sockjs::ConnectionInfo;
+/// use actix_web::test::TestRequest;
+///
+/// let req = TestRequest::get()
+///     .uri("/echo/000/abc/xhr?name=ann")
+///     .insert_header(("Origin", "http://example.com"))
+///     .insert_header(("Cookie", "JSESSIONID=xyz"))
+///     .to_http_request();
+/// let info = ConnectionInfo::from_request(&req, actix_sockjs::Transport::Xhr);
+/// assert_eq!(info.query("name"), Some("ann"));
+/// assert_eq!(info.header("origin"), Some("http://example.com"));
+/// assert_eq!(info.cookie("JSESSIONID"), Some("xyz"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    peer_addr: Option<SocketAddr>,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    cookies: Vec<(String, String)>,
+    path_params: Vec<(String, String)>,
+    transport: Transport,
+}
+
+impl ConnectionInfo {
+    /// Captures what a request says about its client.
+    pub fn from_request(req: &HttpRequest, transport: Transport) -> Self {
+        let query = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+        let cookies = req
+            .cookies()
+            .map(|jar| {
+                jar.iter()
+                    .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let path_params = req
+            .match_info()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        ConnectionInfo {
+            peer_addr: req.peer_addr(),
+            path: req.path().to_owned(),
+            query,
+            headers: req.headers().clone(),
+            cookies,
+            path_params,
+            transport,
+        }
+    }
+
+    /// The address of the TCP peer (a proxy, when there is one).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// The request path, e.g. `/echo/000/abc/xhr`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The first value of a query argument.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every query argument, in order.
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    /// A request header as text (names are case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every request header.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The value of a cookie.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a path parameter of the service's prefix, e.g. `room` for a
+    /// service mounted at `/chat/{room}`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The transport of the request that opened the session.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+}

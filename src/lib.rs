@@ -1,0 +1,54 @@
+//! A SockJS 0.3.3 server for actix-web.
+//!
+//! [SockJS](https://github.com/sockjs/sockjs-client) gives browsers a websocket-like
+//! object that falls back to streaming and polling over plain HTTP where a websocket
+//! cannot get through (old proxies, corporate firewalls, some load balancers). This
+//! crate is the server side: mount a [`SockJs`] service under a prefix, implement
+//! [`SockJsHandler`] for your per-session logic, and reach sessions from anywhere
+//! through [`SessionHandle`]s.
+//!
+//! ```no_run
+//! use actix_sockjs::{SessionContext, SockJs, SockJsHandler};
+//! use actix_web::{App, HttpServer};
+//!
+//! struct Echo;
+//!
+//! impl SockJsHandler for Echo {
+//!     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+//!         session.send(&msg);
+//!     }
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let echo = SockJs::new("/echo", || Echo);
+//!     HttpServer::new(move || App::new().service(echo.clone()))
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! # Shape
+//!
+//! Every session is an actor ([`SessionActor`]) that owns its outgoing queue, its
+//! heartbeat and its state; the handler lives inside it. A session manager per service
+//! owns the session-id map and sweeps sessions that had no request for
+//! `disconnect_delay`. Each transport request attaches to its session as a short-lived
+//! receiver; only one at a time.
+
+mod config;
+mod error;
+mod handler;
+mod manager;
+pub mod protocol;
+mod service;
+mod session;
+mod transport;
+mod web;
+
+pub use config::SockJsConfig;
+pub use error::Error;
+pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
+pub use service::SockJs;
+pub use session::{PreparedMessage, SessionActor, SessionContext, SessionHandle, broadcast};

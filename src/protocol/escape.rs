@@ -1,0 +1,157 @@
+//! JSON string escaping as SockJS needs it.
+//!
+//! Plain JSON escaping is not enough: some browsers mangle or drop certain code points
+//! inside an XHR or an iframe (U+2028/2029 end JavaScript lines, U+FEFF is eaten as a
+//! BOM, U+FFF0..U+FFFF and surrogates are replaced, the zero-width and bidi controls
+//! vanish). Like sockjs-node, the server writes those as `\uXXXX` escapes so the
+//! client's `JSON.parse` gets them back intact. Everything else non-ASCII is sent as
+//! UTF-8, which keeps frames small.
+
+/// Returns `s` as a JSON string literal (with the surrounding quotes), escaped for
+/// every SockJS transport.
+///
+/// ```
+/// use actix_sockjs::protocol::escape_json_string;
+/// assert_eq!(escape_json_string("a\"b\n"), r#""a\"b\n""#);
+/// assert_eq!(escape_json_string("\u{2028}"), r#""\u2028""#);
+/// assert_eq!(escape_json_string("😀"), r#""\ud83d\ude00""#);
+/// ```
+pub fn escape_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    escape_json_string_into(s, &mut out);
+    out
+}
+
+/// Appends `s` as an escaped JSON string literal (with quotes) to `out`.
+///
+/// The common case, ASCII without quotes or backslashes, is copied in one piece.
+pub fn escape_json_string_into(s: &str, out: &mut String) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut clean_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // ASCII that needs no escape is the hot path.
+        if b >= 0x20 && b != b'"' && b != b'\\' && b < 0x80 {
+            i += 1;
+            continue;
+        }
+        if b < 0x80 {
+            out.push_str(&s[clean_from..i]);
+            push_ascii_escape(b, out);
+            i += 1;
+            clean_from = i;
+            continue;
+        }
+        // Multi-byte: decode the char starting here (s is valid UTF-8, i is a boundary).
+        let ch = match s[i..].chars().next() {
+            Some(ch) => ch,
+            None => break,
+        };
+        let len = ch.len_utf8();
+        if needs_escape(ch) {
+            out.push_str(&s[clean_from..i]);
+            let mut units = [0u16; 2];
+            for unit in ch.encode_utf16(&mut units) {
+                push_u_escape(*unit, out);
+            }
+            clean_from = i + len;
+        }
+        i += len;
+    }
+    out.push_str(&s[clean_from..]);
+    out.push('"');
+}
+
+fn push_ascii_escape(b: u8, out: &mut String) {
+    match b {
+        b'"' => out.push_str("\\\""),
+        b'\\' => out.push_str("\\\\"),
+        b'\n' => out.push_str("\\n"),
+        b'\r' => out.push_str("\\r"),
+        b'\t' => out.push_str("\\t"),
+        0x08 => out.push_str("\\b"),
+        0x0c => out.push_str("\\f"),
+        _ => push_u_escape(u16::from(b), out),
+    }
+}
+
+fn push_u_escape(unit: u16, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[usize::from((unit >> shift) & 0xf)]));
+    }
+}
+
+/// The non-ASCII code points sockjs-node escapes on output: everything outside the
+/// BMP (written as a surrogate pair), the zero-width / bidi controls, the line and
+/// paragraph separators, invisible operators, the BOM and the specials block.
+fn needs_escape(ch: char) -> bool {
+    let c = u32::from(ch);
+    c > 0xffff
+        || (0x200c..=0x200f).contains(&c)
+        || (0x2028..=0x202f).contains(&c)
+        || (0x2060..=0x206f).contains(&c)
+        || c == 0xfeff
+        || (0xfff0..=0xffff).contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(json: &str) -> String {
+        serde_json::from_str(json).expect("escaped output is valid JSON")
+    }
+
+    #[test]
+    fn plain_ascii_is_quoted_unchanged() {
+        assert_eq!(escape_json_string("hello world"), "\"hello world\"");
+    }
+
+    #[test]
+    fn quotes_backslashes_and_controls_are_escaped() {
+        assert_eq!(escape_json_string("\"\\"), r#""\"\\""#);
+        assert_eq!(escape_json_string("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(escape_json_string("\u{0}\u{1f}"), r#""\u0000\u001f""#);
+    }
+
+    #[test]
+    fn line_separators_bom_and_specials_are_escaped() {
+        assert_eq!(escape_json_string("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
+        assert_eq!(escape_json_string("\u{feff}"), r#""\ufeff""#);
+        assert_eq!(escape_json_string("\u{fff0}\u{ffff}"), r#""\ufff0\uffff""#);
+        assert_eq!(escape_json_string("\u{200c}\u{206f}"), r#""\u200c\u206f""#);
+    }
+
+    #[test]
+    fn astral_code_points_become_surrogate_pairs() {
+        assert_eq!(escape_json_string("\u{1f600}"), r#""\ud83d\ude00""#);
+        assert_eq!(escape_json_string("\u{10ffff}"), r#""\udbff\udfff""#);
+    }
+
+    #[test]
+    fn other_non_ascii_stays_utf8() {
+        assert_eq!(escape_json_string("żółw é ü"), "\"żółw é ü\"");
+        assert_eq!(
+            escape_json_string("\u{2027}\u{2030}"),
+            "\"\u{2027}\u{2030}\""
+        );
+        assert_eq!(escape_json_string("\u{ffef}"), "\"\u{ffef}\"");
+    }
+
+    #[test]
+    fn every_code_point_round_trips_through_json() {
+        let all: String = (0u32..=0x10ffff).filter_map(char::from_u32).collect();
+        let escaped = escape_json_string(&all);
+        assert_eq!(decode(&escaped), all);
+        // And nothing that must be escaped is left raw.
+        assert!(
+            !escaped[1..escaped.len() - 1]
+                .chars()
+                .any(|c| c < ' ' || needs_escape(c))
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The SockJS wire format as plain data and pure functions: no actors, no I/O.
+//!
+//! Every transport writes the same four frames (`o`, `h`, `a[...]`, `c[code,"reason"]`)
+//! and reads the same payload (a JSON array of strings); only the envelope around a
+//! frame differs, and that lives in `crate::transport`.
+
+mod escape;
+mod frame;
+mod payload;
+
+pub use escape::{escape_json_string, escape_json_string_into};
+pub use frame::{CloseFrame, Frame, MessageBatch};
+pub use payload::{PayloadError, decode_messages, decode_websocket_message};

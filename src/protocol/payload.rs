@@ -1,0 +1,131 @@
+//! Decoding what clients send.
+
+/// Why an incoming payload was refused. The `Display` text is the exact body SockJS
+/// answers with (HTTP 500).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadError {
+    /// The body was empty.
+    Expected,
+    /// The body was not a JSON array of strings (or not UTF-8).
+    BrokenJson,
+}
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PayloadError::Expected => "Payload expected.",
+            PayloadError::BrokenJson => "Broken JSON encoding.",
+        })
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+/// Decodes an `xhr_send` / `jsonp_send` body: a JSON array of strings.
+///
+/// ```
+/// use actix_sockjs::protocol::{decode_messages, PayloadError};
+/// assert_eq!(decode_messages(br#"["a","b"]"#), Ok(vec!["a".to_string(), "b".to_string()]));
+/// assert_eq!(decode_messages(b""), Err(PayloadError::Expected));
+/// assert_eq!(decode_messages(b"[\"x"), Err(PayloadError::BrokenJson));
+/// ```
+pub fn decode_messages(body: &[u8]) -> Result<Vec<String>, PayloadError> {
+    if body.is_empty() {
+        return Err(PayloadError::Expected);
+    }
+    serde_json::from_slice(body).map_err(|_| PayloadError::BrokenJson)
+}
+
+/// Decodes one websocket text message of the SockJS websocket transport: a JSON array
+/// of strings or, as sockjs-node also accepts, a single JSON string. An empty message
+/// decodes to no message.
+///
+/// ```
+/// use actix_sockjs::protocol::decode_websocket_message;
+/// assert_eq!(decode_websocket_message(r#"["a"]"#), Ok(vec!["a".to_string()]));
+/// assert_eq!(decode_websocket_message(r#""a""#), Ok(vec!["a".to_string()]));
+/// assert_eq!(decode_websocket_message(""), Ok(vec![]));
+/// ```
+pub fn decode_websocket_message(text: &str) -> Result<Vec<String>, PayloadError> {
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    if trimmed.starts_with('[') {
+        serde_json::from_str(trimmed).map_err(|_| PayloadError::BrokenJson)
+    } else {
+        serde_json::from_str::<String>(trimmed)
+            .map(|s| vec![s])
+            .map_err(|_| PayloadError::BrokenJson)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_is_payload_expected() {
+        assert_eq!(decode_messages(b""), Err(PayloadError::Expected));
+        assert_eq!(PayloadError::Expected.to_string(), "Payload expected.");
+    }
+
+    #[test]
+    fn non_array_or_non_string_items_are_broken_json() {
+        for body in [
+            &b"x"[..],
+            b"[",
+            b"{}",
+            b"[1]",
+            b"\"a\"",
+            b"[\"a\",]",
+            b"[\"\\ud800\"]",
+        ] {
+            assert_eq!(
+                decode_messages(body),
+                Err(PayloadError::BrokenJson),
+                "{body:?}"
+            );
+        }
+        assert_eq!(
+            PayloadError::BrokenJson.to_string(),
+            "Broken JSON encoding."
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_broken_json() {
+        assert_eq!(
+            decode_messages(b"[\"\xff\"]"),
+            Err(PayloadError::BrokenJson)
+        );
+    }
+
+    #[test]
+    fn escaped_code_points_decode() {
+        let body = br#"["\u2028\ud83d\ude00\u0000x"]"#;
+        assert_eq!(
+            decode_messages(body),
+            Ok(vec!["\u{2028}\u{1f600}\u{0}x".to_string()])
+        );
+    }
+
+    #[test]
+    fn empty_array_is_no_messages() {
+        assert_eq!(decode_messages(b"[]"), Ok(vec![]));
+    }
+
+    #[test]
+    fn websocket_accepts_array_or_string_and_rejects_the_rest() {
+        assert_eq!(
+            decode_websocket_message(r#"["a","b"]"#),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(decode_websocket_message(r#""a""#), Ok(vec!["a".into()]));
+        assert_eq!(
+            decode_websocket_message(r#"["a"#),
+            Err(PayloadError::BrokenJson)
+        );
+        assert_eq!(decode_websocket_message("1"), Err(PayloadError::BrokenJson));
+    }
+}

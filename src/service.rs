@@ -1,0 +1,354 @@
+//! `SockJs`: the actix-web service factory that mounts every SockJS route under a prefix.
+
+use std::sync::{Arc, OnceLock};
+
+use actix::{Actor, Addr};
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use crate::config::SockJsConfig;
+use crate::error::Error;
+use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
+use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
+use crate::session::{Attach, Incoming, SessionActor, SessionId, SessionShared};
+use crate::transport::{Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
+use crate::web::iframe::{IframePage, is_iframe_name};
+use crate::web::{greeting, info};
+
+/// A SockJS service: every SockJS route under one prefix, served by handler `H`.
+///
+/// The prefix may hold path parameters (`/chat/{room}`); the handler reads them from
+/// [`ConnectionInfo::param`]. The sessions of a service live in the `SockJs` value:
+/// create it once, outside `HttpServer::new`, and clone it into the app factory, so
+/// every worker thread sees the same sessions.
+///
+/// ```no_run
+/// use actix_sockjs::{SessionContext, SockJs, SockJsConfig, SockJsHandler};
+/// use actix_web::{App, HttpServer};
+///
+/// struct Echo;
+/// impl SockJsHandler for Echo {
+///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+///         session.send(&msg);
+///     }
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let echo = SockJs::new("/echo", || Echo).config(SockJsConfig::default());
+///     HttpServer::new(move || App::new().service(echo.clone()))
+///         .bind(("127.0.0.1", 8080))?
+///         .run()
+///         .await
+/// }
+/// ```
+pub struct SockJs<H: SockJsHandler> {
+    prefix: String,
+    config: Arc<SockJsConfig>,
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: SockJsHandler> Clone for SockJs<H> {
+    fn clone(&self) -> Self {
+        SockJs {
+            prefix: self.prefix.clone(),
+            config: self.config.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// What every worker's copy of a service shares.
+struct Shared<H: SockJsHandler> {
+    factory: Box<dyn Fn() -> H + Send + Sync>,
+    registry: Arc<SessionRegistry<H>>,
+    manager: OnceLock<Addr<SessionManager<H>>>,
+}
+
+impl<H: SockJsHandler> SockJs<H> {
+    /// A service at `prefix` whose sessions each get a handler made by `factory`.
+    pub fn new(prefix: impl Into<String>, factory: impl Fn() -> H + Send + Sync + 'static) -> Self {
+        let prefix = prefix.into().trim_end_matches('/').to_owned();
+        SockJs {
+            prefix,
+            config: Arc::new(SockJsConfig::default()),
+            shared: Arc::new(Shared {
+                factory: Box::new(factory),
+                registry: Arc::new(SessionRegistry::new()),
+                manager: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: SockJsConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// The configuration in force.
+    pub fn settings(&self) -> &SockJsConfig {
+        &self.config
+    }
+
+    /// How many sessions (not counting websocket sessions) are registered now.
+    pub fn session_count(&self) -> usize {
+        self.shared.registry.len()
+    }
+}
+
+impl<H: SockJsHandler> HttpServiceFactory for SockJs<H> {
+    fn register(self, config: &mut AppService) {
+        let service = Arc::new(Service {
+            iframe: IframePage::new(&self.config.sockjs_url),
+            config: self.config,
+            shared: self.shared,
+        });
+        let scope = web::scope(&self.prefix).default_service(web::to(
+            move |req: HttpRequest, payload: web::Payload| {
+                let service = service.clone();
+                async move { service.dispatch(req, payload).await }
+            },
+        ));
+        scope.register(config);
+    }
+}
+
+/// One worker's view of a service: what request handlers work with.
+pub(crate) struct Service<H: SockJsHandler> {
+    config: Arc<SockJsConfig>,
+    shared: Arc<Shared<H>>,
+    iframe: IframePage,
+}
+
+/// A registered session a send request can hand messages to.
+pub(crate) struct SendTarget<H: SockJsHandler>(SessionEntry<H>);
+
+impl<H: SockJsHandler> SendTarget<H> {
+    pub(crate) fn deliver(&self, messages: Vec<String>) {
+        if !messages.is_empty() {
+            self.0.addr.do_send(Incoming(messages));
+        }
+    }
+}
+
+/// What the part of the path after the prefix asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Greeting,
+    Info,
+    Iframe,
+    RawWebSocket,
+    Session {
+        session: &'a str,
+        transport: &'a str,
+    },
+    NotFound,
+}
+
+fn route(rest: &str) -> Route<'_> {
+    match rest {
+        "" | "/" => return Route::Greeting,
+        "/info" => return Route::Info,
+        "/websocket" => return Route::RawWebSocket,
+        _ => {}
+    }
+    let Some(path) = rest.strip_prefix('/') else {
+        return Route::NotFound;
+    };
+    if !path.contains('/') && is_iframe_name(path) {
+        return Route::Iframe;
+    }
+    let mut parts = path.split('/');
+    let (Some(server), Some(session), Some(transport), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Route::NotFound;
+    };
+    let valid = |s: &str| !s.is_empty() && !s.contains('.');
+    if valid(server) && valid(session) && !transport.is_empty() {
+        Route::Session { session, transport }
+    } else {
+        Route::NotFound
+    }
+}
+
+impl<H: SockJsHandler> Service<H> {
+    pub(crate) fn config(&self) -> &SockJsConfig {
+        &self.config
+    }
+
+    async fn dispatch(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+        let rest = req.match_info().unprocessed().to_owned();
+        let result = match route(&rest) {
+            Route::Greeting => match *req.method() {
+                Method::GET | Method::HEAD => Ok(greeting::greeting()),
+                _ => Err(Error::MethodNotAllowed("GET")),
+            },
+            Route::Info => match *req.method() {
+                Method::GET => Ok(info::info(&req, &self.config)),
+                Method::OPTIONS => Ok(crate::web::headers::preflight(
+                    &req,
+                    &self.config,
+                    "OPTIONS, GET",
+                )),
+                _ => Err(Error::MethodNotAllowed("OPTIONS, GET")),
+            },
+            Route::Iframe => match *req.method() {
+                Method::GET | Method::HEAD => Ok(self.iframe.respond(&req)),
+                _ => Err(Error::MethodNotAllowed("GET")),
+            },
+            Route::RawWebSocket => self.websocket(&req, payload, None),
+            Route::Session { session, transport } => {
+                self.transport(&req, payload, session, transport).await
+            }
+            Route::NotFound => Err(Error::NotFound),
+        };
+        result.unwrap_or_else(|e| e.error_response())
+    }
+
+    async fn transport(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        session: &str,
+        transport: &str,
+    ) -> Result<HttpResponse, Error> {
+        let method = req.method().clone();
+        let preflight = |methods| Ok(crate::web::headers::preflight(req, &self.config, methods));
+        match (transport, method) {
+            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)),
+            ("websocket", _) => Err(Error::MethodNotAllowed("GET")),
+            ("xhr", Method::POST) => Ok(xhr::poll(self, req, session).await),
+            ("xhr_send", Method::POST) => xhr::send(self, req, payload, session).await,
+            ("xhr_streaming", Method::POST) => Ok(xhr::streaming(self, req, session).await),
+            ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => preflight("OPTIONS, POST"),
+            ("eventsource", Method::GET) => Ok(eventsource::stream(self, req, session).await),
+            ("htmlfile", Method::GET) => htmlfile::stream(self, req, session).await,
+            ("jsonp", Method::GET) => jsonp::poll(self, req, session).await,
+            ("jsonp_send", Method::POST) => jsonp::send(self, req, payload, session).await,
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    fn websocket(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        session: Option<&str>,
+    ) -> Result<HttpResponse, Error> {
+        if !self.config.websocket {
+            return Err(Error::NotFound);
+        }
+        if req.method() != Method::GET {
+            return Err(Error::MethodNotAllowed("GET"));
+        }
+        websocket::start(self, req, payload, session)
+    }
+
+    fn ensure_manager(&self) {
+        self.shared.manager.get_or_init(|| {
+            SessionManager::new(self.shared.registry.clone(), self.config.disconnect_delay).start()
+        });
+    }
+
+    fn new_session(
+        &self,
+        id: SessionId,
+        req: &HttpRequest,
+        transport: Transport,
+        registered: bool,
+    ) -> SessionEntry<H> {
+        let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
+        let raw = transport == Transport::RawWebSocket;
+        let addr = SessionActor::start_with(
+            (self.shared.factory)(),
+            crate::session::SessionSetup {
+                id,
+                info: ConnectionInfo::from_request(req, transport),
+                config: self.config.clone(),
+                shared: shared.clone(),
+                registered,
+                raw,
+            },
+        );
+        SessionEntry { addr, shared }
+    }
+
+    /// Attaches a receive request to its session, creating the session on first use.
+    pub(crate) fn receive(
+        &self,
+        req: &HttpRequest,
+        session: &str,
+        transport: Transport,
+        receiver: Receiver,
+    ) {
+        self.ensure_manager();
+        let entry = self
+            .shared
+            .registry
+            .get_or_create(session, |id| self.new_session(id, req, transport, true));
+        entry.addr.do_send(Attach(receiver));
+    }
+
+    /// The registered session a send request names.
+    pub(crate) fn lookup(&self, session: &str) -> Option<SendTarget<H>> {
+        self.shared.registry.get(session).map(SendTarget)
+    }
+
+    /// Starts a session that lives exactly as long as one websocket.
+    pub(crate) fn start_unregistered(
+        &self,
+        req: &HttpRequest,
+        session: Option<&str>,
+        transport: Transport,
+    ) -> Addr<SessionActor<H>> {
+        let id: SessionId = match session {
+            Some(id) => Arc::from(id),
+            None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+        };
+        self.new_session(id, req, transport, false).addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_under_the_prefix() {
+        assert_eq!(route(""), Route::Greeting);
+        assert_eq!(route("/"), Route::Greeting);
+        assert_eq!(route("/info"), Route::Info);
+        assert_eq!(route("/iframe.html"), Route::Iframe);
+        assert_eq!(route("/iframe-1.2.3.html"), Route::Iframe);
+        assert_eq!(route("/websocket"), Route::RawWebSocket);
+        assert_eq!(
+            route("/000/abc/xhr"),
+            Route::Session {
+                session: "abc",
+                transport: "xhr"
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_session_urls_are_not_found() {
+        for rest in [
+            "/a/b",
+            "/a/b/c/d",
+            "//b/xhr",
+            "/a//xhr",
+            "/a/b/",
+            "/a.b/c/xhr",
+            "/a/b.c/xhr",
+            "/x",
+            "/info/",
+            "/iframe.htm",
+            "/a/iframe.html",
+        ] {
+            assert_eq!(route(rest), Route::NotFound, "{rest}");
+        }
+    }
+}

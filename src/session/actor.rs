@@ -1,0 +1,420 @@
+//! The session actor: one per SockJS session.
+//!
+//! It owns the outgoing queue, the heartbeat interval, the state and close reason, and
+//! the one receiver currently attached. Transports attach receivers to it; the
+//! application's handler lives inside it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture,
+};
+
+use super::context::SessionContext;
+use super::handle::{Deliver, PreparedMessage, SessionHandle};
+use super::messages::{Attach, ClientClosed, Expire, Incoming};
+use super::outbox::Outbox;
+use super::shared::{SessionId, SessionShared};
+use crate::config::SockJsConfig;
+use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
+use crate::protocol::{CloseFrame, Frame};
+use crate::transport::{Delivery, Receiver};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Created by a receive request; the open frame is not out yet.
+    New,
+    Open,
+    Closed,
+}
+
+struct Attached {
+    receiver: Receiver,
+    generation: u64,
+    watch: SpawnHandle,
+}
+
+/// The actor behind one SockJS session, running the application's handler `H`.
+///
+/// Applications never create it; they see it as the actor of
+/// [`SessionContext::actor_context`].
+pub struct SessionActor<H: SockJsHandler> {
+    handler: H,
+    core: SessionCore,
+}
+
+/// Everything of a session but the handler, so a handler call can borrow both.
+pub(crate) struct SessionCore {
+    id: SessionId,
+    state: State,
+    outbox: Outbox,
+    receiver: Option<Attached>,
+    generation: u64,
+    close: Option<CloseFrame>,
+    close_requested: Option<(u16, String)>,
+    info: Option<ConnectionInfo>,
+    config: Arc<SockJsConfig>,
+    shared: Arc<SessionShared>,
+    /// Registered sessions outlive their receivers until they expire; websocket
+    /// sessions end with their socket.
+    registered: bool,
+    handle: Option<SessionHandle>,
+}
+
+/// How a session is set up.
+pub(crate) struct SessionSetup {
+    pub(crate) id: SessionId,
+    pub(crate) info: ConnectionInfo,
+    pub(crate) config: Arc<SockJsConfig>,
+    pub(crate) shared: Arc<SessionShared>,
+    pub(crate) registered: bool,
+    pub(crate) raw: bool,
+}
+
+impl SessionCore {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    pub(crate) fn queue_text(&mut self, text: &str) {
+        if self.state != State::Closed {
+            self.outbox.push_text(text);
+        }
+    }
+
+    pub(crate) fn queue_prepared(&mut self, msg: &PreparedMessage) {
+        if self.state != State::Closed {
+            let (text, frame) = msg.parts();
+            self.outbox.push_prepared(text, frame);
+        }
+    }
+
+    /// Whether the session is closed or a close was asked for in this handler call.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state == State::Closed || self.close_requested.is_some()
+    }
+
+    pub(crate) fn request_close(&mut self, code: u16, reason: String) {
+        if self.state != State::Closed && self.close_requested.is_none() {
+            self.close_requested = Some((code, reason));
+        }
+    }
+
+    pub(crate) fn handle<A>(&mut self, ctx: &mut Context<A>) -> SessionHandle
+    where
+        A: Actor<Context = Context<A>> + Handler<Deliver>,
+    {
+        if let Some(handle) = &self.handle {
+            return handle.clone();
+        }
+        let handle = SessionHandle::new(
+            self.id.clone(),
+            ctx.address().recipient(),
+            self.shared.clone(),
+        );
+        self.handle = Some(handle.clone());
+        handle
+    }
+}
+
+impl<H: SockJsHandler> SessionActor<H> {
+    /// Starts a session actor on the current arbiter.
+    pub(crate) fn start_with(handler: H, setup: SessionSetup) -> actix::Addr<Self> {
+        let outbox = if setup.raw {
+            Outbox::raw()
+        } else {
+            Outbox::framed()
+        };
+        SessionActor {
+            handler,
+            core: SessionCore {
+                id: setup.id,
+                state: State::New,
+                outbox,
+                receiver: None,
+                generation: 0,
+                close: None,
+                close_requested: None,
+                info: Some(setup.info),
+                config: setup.config,
+                shared: setup.shared,
+                registered: setup.registered,
+                handle: None,
+            },
+        }
+        .start()
+    }
+
+    fn is_raw(&self) -> bool {
+        matches!(self.core.outbox, Outbox::Raw(_))
+    }
+
+    /// Calls the handler with a context, then acts on what it asked for.
+    pub(crate) fn call_handler<R>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        f: impl FnOnce(&mut H, &mut SessionContext<'_, H>) -> R,
+    ) -> R {
+        let result = f(
+            &mut self.handler,
+            &mut SessionContext::new(&mut self.core, ctx),
+        );
+        self.settle(ctx);
+        result
+    }
+
+    /// After a handler call: close if it asked to, else flush what it queued.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if let Some((code, reason)) = self.core.close_requested.take() {
+            self.close(CloseReason::Server { code, reason }, ctx);
+        } else {
+            self.flush(ctx);
+        }
+    }
+
+    fn attach(&mut self, mut receiver: Receiver, ctx: &mut Context<Self>) {
+        if self.core.state == State::Closed {
+            // A closed session answers every receiver with its close frame until it
+            // expires (after what was still queued, if anything).
+            self.core.shared.set_detached(Instant::now());
+            if let Some(frame) = self.core.outbox.take_frame() {
+                if receiver.send_frame(&frame) != Delivery::Open {
+                    receiver.finish(None);
+                    return;
+                }
+            }
+            let close = self
+                .core
+                .close
+                .clone()
+                .unwrap_or_else(|| CloseReason::Timeout.close_frame());
+            receiver.send_frame(&close.to_frame());
+            receiver.finish(Some(&close));
+            return;
+        }
+        if self.core.receiver.is_some() {
+            let busy = CloseFrame {
+                code: 2010,
+                reason: "Another connection still open".into(),
+            };
+            receiver.send_frame(&busy.to_frame());
+            receiver.finish(Some(&busy));
+            return;
+        }
+        self.core.generation += 1;
+        let generation = self.core.generation;
+        let watch = ctx.spawn(
+            receiver
+                .closed()
+                .into_actor(self)
+                .map(move |(), act, ctx| act.receiver_closed(generation, ctx)),
+        );
+        self.core.receiver = Some(Attached {
+            receiver,
+            generation,
+            watch,
+        });
+        self.core.shared.set_attached();
+        if self.core.state == State::New {
+            self.open(ctx);
+        } else {
+            self.flush(ctx);
+        }
+    }
+
+    fn open(&mut self, ctx: &mut Context<Self>) {
+        self.core.state = State::Open;
+        if let Some(info) = self.core.info.take() {
+            self.handler
+                .on_open(info, &mut SessionContext::new(&mut self.core, ctx));
+        }
+        if let Some((code, reason)) = self.core.close_requested.take() {
+            // Refused in on_open: the client sees only the close frame.
+            self.close(CloseReason::Server { code, reason }, ctx);
+            return;
+        }
+        if !self.is_raw() {
+            self.deliver(&Frame::open(), ctx);
+        }
+        self.flush(ctx);
+    }
+
+    /// Writes one frame to the attached receiver, if any, and follows up on it.
+    fn deliver(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> Delivery {
+        let Some(attached) = self.core.receiver.as_mut() else {
+            return Delivery::Gone;
+        };
+        let delivery = attached.receiver.send_frame(frame);
+        match delivery {
+            Delivery::Open => {}
+            Delivery::Complete => self.detach(None, ctx),
+            Delivery::Gone => self.receiver_lost(ctx),
+        }
+        delivery
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.core.receiver.is_none() {
+            return;
+        }
+        if self.is_raw() {
+            while let Some(text) = self.core.outbox.pop_raw() {
+                let Some(attached) = self.core.receiver.as_mut() else {
+                    return;
+                };
+                if attached.receiver.send_raw(text) == Delivery::Gone {
+                    self.receiver_lost(ctx);
+                    return;
+                }
+            }
+        } else if let Some(frame) = self.core.outbox.take_frame() {
+            self.deliver(&frame, ctx);
+        }
+    }
+
+    /// Ends the attached receiver's request normally.
+    fn detach(&mut self, close: Option<&CloseFrame>, ctx: &mut Context<Self>) {
+        if let Some(attached) = self.core.receiver.take() {
+            ctx.cancel_future(attached.watch);
+            attached.receiver.finish(close);
+            self.core.shared.set_detached(Instant::now());
+        }
+    }
+
+    /// The attached receiver's client went away before its request was complete.
+    fn receiver_lost(&mut self, ctx: &mut Context<Self>) {
+        if let Some(attached) = self.core.receiver.take() {
+            ctx.cancel_future(attached.watch);
+            self.core.shared.set_detached(Instant::now());
+        }
+        self.close(CloseReason::Interrupted, ctx);
+        if !self.core.registered {
+            ctx.stop();
+        }
+    }
+
+    fn receiver_closed(&mut self, generation: u64, ctx: &mut Context<Self>) {
+        let current = self.core.receiver.as_ref().map(|a| a.generation);
+        if current == Some(generation) {
+            self.receiver_lost(ctx);
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        if self.core.state == State::Closed {
+            return;
+        }
+        let was_open = self.core.state == State::Open;
+        self.core.state = State::Closed;
+        let frame = reason.close_frame();
+        self.core.close = Some(frame.clone());
+        self.core.shared.set_closed(reason.clone());
+        if was_open {
+            // The state is already Closed: what on_close queues is dropped, and a close
+            // it asks for is moot.
+            self.handler
+                .on_close(&reason, &mut SessionContext::new(&mut self.core, ctx));
+            self.core.close_requested = None;
+        }
+        // Deliver what was queued before the close, then the close frame.
+        if self.core.receiver.is_some() {
+            self.flush(ctx);
+        }
+        if self.core.receiver.is_some() {
+            if !self.is_raw() {
+                let Some(attached) = self.core.receiver.as_mut() else {
+                    return;
+                };
+                attached.receiver.send_frame(&frame.to_frame());
+            }
+            self.detach(Some(&frame), ctx);
+        }
+        if !self.core.registered {
+            ctx.stop();
+        }
+    }
+}
+
+impl<H: SockJsHandler> Actor for SessionActor<H> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if !self.is_raw() {
+            ctx.run_interval(self.core.config.heartbeat_delay, |act, ctx| {
+                if act.core.state == State::Open && act.core.receiver.is_some() {
+                    act.deliver(&Frame::heartbeat(), ctx);
+                }
+            });
+        }
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        // A session stopped from outside (the server shutting down) still tells its
+        // handler, so on_close runs once in every path.
+        if self.core.state != State::Closed {
+            self.close(CloseReason::Interrupted, ctx);
+        }
+        self.core.outbox.clear();
+    }
+}
+
+impl<H: SockJsHandler> Handler<Attach> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, Attach(receiver): Attach, ctx: &mut Context<Self>) {
+        self.attach(receiver, ctx);
+    }
+}
+
+impl<H: SockJsHandler> Handler<Incoming> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, Incoming(messages): Incoming, ctx: &mut Context<Self>) {
+        if self.core.state != State::Open {
+            return;
+        }
+        self.call_handler(ctx, |handler, session| {
+            for msg in messages {
+                handler.on_message(msg, session);
+                if session.closing() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+impl<H: SockJsHandler> Handler<ClientClosed> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, _: ClientClosed, ctx: &mut Context<Self>) {
+        self.close(CloseReason::ClientClosed, ctx);
+    }
+}
+
+impl<H: SockJsHandler> Handler<Expire> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, _: Expire, ctx: &mut Context<Self>) {
+        self.close(CloseReason::Timeout, ctx);
+        ctx.stop();
+    }
+}
+
+impl<H: SockJsHandler> Handler<Deliver> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        match msg {
+            Deliver::Text(text) => self.core.queue_text(&text),
+            Deliver::Prepared(msg) => self.core.queue_prepared(&msg),
+            Deliver::Close { code, reason } => self.core.request_close(code, reason),
+        }
+        self.settle(ctx);
+    }
+}

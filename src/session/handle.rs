@@ -1,0 +1,166 @@
+//! The application's way to reach a session from anywhere.
+
+use std::sync::Arc;
+
+use actix::{Message, Recipient};
+use bytestring::ByteString;
+
+use super::shared::{SessionId, SessionShared};
+use crate::error::Error;
+use crate::handler::CloseReason;
+use crate::protocol::Frame;
+
+/// A message encoded once, ready to be sent to any number of sessions.
+///
+/// Cloning is two reference-count increments; every session that receives it writes
+/// the same bytes.
+///
+/// ```
+/// use actix_sockjs::PreparedMessage;
+/// let msg = PreparedMessage::new("hello");
+/// assert_eq!(msg.text(), "hello");
+/// assert_eq!(msg.frame().as_str(), r#"a["hello"]"#);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    text: ByteString,
+    frame: Frame,
+}
+
+impl PreparedMessage {
+    /// Encodes `text` once.
+    pub fn new(text: impl Into<ByteString>) -> Self {
+        let text = text.into();
+        let frame = Frame::message(&text);
+        PreparedMessage { text, frame }
+    }
+
+    /// The message as sent by the application.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The `a["..."]` frame carrying it.
+    pub fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    pub(crate) fn parts(&self) -> (&ByteString, &Frame) {
+        (&self.text, &self.frame)
+    }
+}
+
+/// What a handle asks of its session.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) enum Deliver {
+    Text(String),
+    Prepared(PreparedMessage),
+    Close { code: u16, reason: String },
+}
+
+/// A cloneable, `Send` address of one session, usable from any thread or actor.
+///
+/// Messages one handle sends arrive in the order they were sent. Sending to a closed
+/// session is an [`Error::SessionClosed`], never a panic.
+#[derive(Clone)]
+pub struct SessionHandle {
+    id: SessionId,
+    recipient: Recipient<Deliver>,
+    shared: Arc<SessionShared>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("id", &self.id)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl PartialEq for SessionHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for SessionHandle {}
+
+impl std::hash::Hash for SessionHandle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.shared), state);
+    }
+}
+
+impl SessionHandle {
+    pub(crate) fn new(
+        id: SessionId,
+        recipient: Recipient<Deliver>,
+        shared: Arc<SessionShared>,
+    ) -> Self {
+        SessionHandle {
+            id,
+            recipient,
+            shared,
+        }
+    }
+
+    /// The session id from the URL (websocket sessions get a generated one).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed() || !self.recipient.connected()
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.shared.close_reason()
+    }
+
+    fn deliver(&self, msg: Deliver) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        self.recipient.do_send(msg);
+        Ok(())
+    }
+
+    /// Queues a message to the client.
+    pub fn send(&self, text: impl Into<String>) -> Result<(), Error> {
+        self.deliver(Deliver::Text(text.into()))
+    }
+
+    /// Queues a message that was encoded once for many sessions.
+    pub fn send_prepared(&self, msg: &PreparedMessage) -> Result<(), Error> {
+        self.deliver(Deliver::Prepared(msg.clone()))
+    }
+
+    /// Closes the session: the client gets `c[code,"reason"]` after what was queued.
+    pub fn close(&self, code: u16, reason: impl Into<String>) -> Result<(), Error> {
+        self.deliver(Deliver::Close {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// Sends `text` to every session in `sessions`, encoding the frame once.
+///
+/// Returns how many sessions it was queued for; closed sessions are skipped.
+///
+/// ```no_run
+/// # fn demo(room: &[actix_sockjs::SessionHandle]) {
+/// let delivered = actix_sockjs::broadcast(room, "hello, everyone");
+/// # }
+/// ```
+pub fn broadcast<'a>(sessions: impl IntoIterator<Item = &'a SessionHandle>, text: &str) -> usize {
+    let msg = PreparedMessage::new(text);
+    sessions
+        .into_iter()
+        .filter(|s| s.send_prepared(&msg).is_ok())
+        .count()
+}

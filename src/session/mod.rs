@@ -1,0 +1,15 @@
+//! The session actor, the context handlers see, and the public session handle.
+
+mod actor;
+mod context;
+mod handle;
+mod messages;
+mod outbox;
+mod shared;
+
+pub use actor::SessionActor;
+pub(crate) use actor::SessionSetup;
+pub use context::SessionContext;
+pub use handle::{PreparedMessage, SessionHandle, broadcast};
+pub(crate) use messages::{Attach, ClientClosed, Expire, Incoming};
+pub(crate) use shared::{SessionId, SessionShared};

@@ -1,0 +1,158 @@
+//! Messages waiting for a receiver.
+
+use std::collections::VecDeque;
+
+use bytestring::ByteString;
+
+use crate::protocol::{Frame, MessageBatch};
+
+/// The session's outgoing queue. For SockJS transports it is an `a[...]` frame being
+/// built (so a flush is one frame however many messages wait); a lone broadcast frame
+/// is kept as is, so it goes out without being copied. For the raw websocket it is the
+/// plain messages in order.
+#[derive(Debug)]
+pub(crate) enum Outbox {
+    Framed {
+        batch: MessageBatch,
+        shared: Option<Frame>,
+    },
+    Raw(VecDeque<ByteString>),
+}
+
+impl Outbox {
+    pub(crate) fn framed() -> Self {
+        Outbox::Framed {
+            batch: MessageBatch::default(),
+            shared: None,
+        }
+    }
+
+    pub(crate) fn raw() -> Self {
+        Outbox::Raw(VecDeque::new())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Outbox::Framed { batch, shared } => batch.is_empty() && shared.is_none(),
+            Outbox::Raw(queue) => queue.is_empty(),
+        }
+    }
+
+    pub(crate) fn push_text(&mut self, text: &str) {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                fold_shared(batch, shared);
+                batch.push_text(text);
+            }
+            Outbox::Raw(queue) => queue.push_back(ByteString::from(text)),
+        }
+    }
+
+    /// Queues a message that is already encoded: `frame` is its `a["..."]` frame.
+    pub(crate) fn push_prepared(&mut self, text: &ByteString, frame: &Frame) {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                if batch.is_empty() && shared.is_none() {
+                    *shared = Some(frame.clone());
+                } else {
+                    fold_shared(batch, shared);
+                    batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
+                }
+            }
+            Outbox::Raw(queue) => queue.push_back(text.clone()),
+        }
+    }
+
+    /// Takes everything queued as one frame (SockJS transports).
+    pub(crate) fn take_frame(&mut self) -> Option<Frame> {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                if let Some(frame) = shared.take() {
+                    return Some(frame);
+                }
+                if batch.is_empty() {
+                    return None;
+                }
+                Some(std::mem::take(batch).finish())
+            }
+            Outbox::Raw(_) => None,
+        }
+    }
+
+    /// Takes the next raw message (raw websocket).
+    pub(crate) fn pop_raw(&mut self) -> Option<ByteString> {
+        match self {
+            Outbox::Raw(queue) => queue.pop_front(),
+            Outbox::Framed { .. } => None,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                *batch = MessageBatch::default();
+                *shared = None;
+            }
+            Outbox::Raw(queue) => queue.clear(),
+        }
+    }
+}
+
+fn fold_shared(batch: &mut MessageBatch, shared: &mut Option<Frame>) {
+    if let Some(frame) = shared.take() {
+        batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_messages_flush_as_one_frame() {
+        let mut outbox = Outbox::framed();
+        outbox.push_text("a");
+        outbox.push_text("b");
+        assert_eq!(
+            outbox.take_frame().map(|f| f.as_str().to_owned()),
+            Some(r#"a["a","b"]"#.into())
+        );
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.take_frame(), None);
+    }
+
+    #[test]
+    fn a_lone_prepared_frame_is_passed_through_shared() {
+        let frame = Frame::message("x");
+        let mut outbox = Outbox::framed();
+        outbox.push_prepared(&ByteString::from("x"), &frame);
+        let out = outbox.take_frame().expect("frame");
+        assert_eq!(out, frame);
+        // Same allocation, not a copy.
+        assert_eq!(out.as_str().as_ptr(), frame.as_str().as_ptr());
+    }
+
+    #[test]
+    fn prepared_and_text_messages_keep_their_order() {
+        let mut outbox = Outbox::framed();
+        outbox.push_prepared(&ByteString::from("1"), &Frame::message("1"));
+        outbox.push_text("2");
+        outbox.push_prepared(&ByteString::from("3"), &Frame::message("3"));
+        assert_eq!(
+            outbox.take_frame().map(|f| f.as_str().to_owned()),
+            Some(r#"a["1","2","3"]"#.into())
+        );
+    }
+
+    #[test]
+    fn raw_outbox_keeps_plain_messages() {
+        let mut outbox = Outbox::raw();
+        outbox.push_text("a\"");
+        outbox.push_prepared(&ByteString::from("b"), &Frame::message("b"));
+        assert_eq!(outbox.take_frame(), None);
+        assert_eq!(outbox.pop_raw().as_deref(), Some("a\""));
+        assert_eq!(outbox.pop_raw().as_deref(), Some("b"));
+        assert!(outbox.is_empty());
+    }
+}

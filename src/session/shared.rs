@@ -1,0 +1,103 @@
+//! The little state a session shares with its manager and its handles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::handler::CloseReason;
+
+/// A session id as it appears in URLs.
+pub(crate) type SessionId = Arc<str>;
+
+/// Read without a message round trip: the manager's expiry sweep reads when the
+/// session lost its receiver, handles read whether it is closed.
+#[derive(Debug)]
+pub(crate) struct SessionShared {
+    epoch: Instant,
+    /// Milliseconds after `epoch` at which the last receiver detached, plus one;
+    /// zero while a receiver is attached.
+    detached_at: AtomicU64,
+    closed: AtomicBool,
+    close_reason: Mutex<Option<CloseReason>>,
+}
+
+impl SessionShared {
+    /// A session that is being attached to (so it cannot expire yet).
+    pub(crate) fn new(epoch: Instant) -> Self {
+        SessionShared {
+            epoch,
+            detached_at: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+        }
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    pub(crate) fn set_attached(&self) {
+        self.detached_at.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_detached(&self, at: Instant) {
+        self.detached_at
+            .store(self.millis(at) + 1, Ordering::Relaxed);
+    }
+
+    /// Whether the session has had no receiver since before `deadline`.
+    pub(crate) fn detached_before(&self, deadline: Instant) -> bool {
+        match self.detached_at.load(Ordering::Relaxed) {
+            0 => false,
+            at => at - 1 <= self.millis(deadline),
+        }
+    }
+
+    pub(crate) fn set_closed(&self, reason: CloseReason) {
+        *self.close_reason.lock() = Some(reason);
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn attached_sessions_never_expire() {
+        let epoch = Instant::now();
+        let shared = SessionShared::new(epoch);
+        assert!(!shared.detached_before(epoch + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn detached_sessions_expire_after_their_detach_time() {
+        let epoch = Instant::now();
+        let shared = SessionShared::new(epoch);
+        shared.set_detached(epoch + Duration::from_millis(100));
+        assert!(!shared.detached_before(epoch + Duration::from_millis(99)));
+        assert!(shared.detached_before(epoch + Duration::from_millis(100)));
+        shared.set_attached();
+        assert!(!shared.detached_before(epoch + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn close_reason_is_visible_once_closed() {
+        let shared = SessionShared::new(Instant::now());
+        assert!(!shared.is_closed());
+        shared.set_closed(CloseReason::Timeout);
+        assert!(shared.is_closed());
+        assert_eq!(shared.close_reason(), Some(CloseReason::Timeout));
+    }
+}

@@ -1,0 +1,93 @@
+//! `GET .../htmlfile?c=CALLBACK`: a forever-loading HTML page of `<script>` blocks
+//! (the transport of old Internet Explorers).
+
+use actix_web::{HttpRequest, HttpResponse, http::header};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::callback::callback;
+use super::{Budget, Envelope, Receiver, ReceiverBody};
+use crate::handler::{SockJsHandler, Transport};
+use crate::protocol::{Frame, escape_json_string};
+use crate::service::Service;
+use crate::web::headers::transport_headers;
+
+/// `<script>\np("FRAME");\n</script>\r\n`, with `<`, `>` and `&` escaped inside the
+/// string so a message holding `</script>` cannot end the block.
+pub(crate) fn encode_frame(frame: &Frame) -> Bytes {
+    let quoted = escape_json_string(frame.as_str());
+    let mut out = BytesMut::with_capacity(quoted.len() + 32);
+    out.put_slice(b"<script>\np(");
+    for b in quoted.bytes() {
+        match b {
+            b'<' => out.put_slice(b"\\u003c"),
+            b'>' => out.put_slice(b"\\u003e"),
+            b'&' => out.put_slice(b"\\u0026"),
+            b => out.put_u8(b),
+        }
+    }
+    out.put_slice(b");\n</script>\r\n");
+    out.freeze()
+}
+
+/// The page head, padded past 1 KiB so browsers start rendering at once.
+fn prelude(callback: &str) -> Bytes {
+    let head = format!(
+        "<!doctype html>\n\
+         <html><head>\n  \
+         <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n  \
+         <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n\
+         </head><body><h2>Don't panic!</h2>\n  \
+         <script>\n    \
+         document.domain = document.domain;\n    \
+         var c = parent.{callback};\n    \
+         c.start();\n    \
+         function p(d) {{c.message(d);}};\n    \
+         window.onload = function() {{c.stop();}};\n  \
+         </script>"
+    );
+    let mut out = BytesMut::with_capacity(head.len().max(1024) + 4);
+    out.put_slice(head.as_bytes());
+    if head.len() < 1024 {
+        out.put_bytes(b' ', 1024 - head.len());
+    }
+    out.put_slice(b"\r\n\r\n");
+    out.freeze()
+}
+
+/// Streams frames as script blocks until `response_limit`.
+pub(crate) async fn stream<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    session: &str,
+) -> Result<HttpResponse, crate::Error> {
+    let callback = callback(req)?;
+    let budget = Budget::Bytes(svc.config().response_limit.max(1));
+    let (receiver, rx) = Receiver::new(Envelope::HtmlFile, budget);
+    svc.receive(req, session, Transport::HtmlFile, receiver);
+    let mut res = HttpResponse::Ok();
+    res.content_type("text/html; charset=UTF-8");
+    res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    transport_headers(req, svc.config(), &mut res);
+    Ok(res.body(ReceiverBody::with_prelude(prelude(&callback), rx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_end_tags_in_messages_are_escaped() {
+        let out = encode_frame(&Frame::message("</script>&"));
+        let text = std::str::from_utf8(&out).expect("utf8");
+        assert_eq!(text.matches("</script>").count(), 1, "{text}");
+        assert!(text.ends_with("</script>\r\n"));
+    }
+
+    #[test]
+    fn prelude_is_padded_past_one_kilobyte() {
+        let p = prelude("cb");
+        assert!(p.len() > 1024);
+        assert!(p.ends_with(b"\r\n\r\n"));
+        assert!(std::str::from_utf8(&p).is_ok_and(|s| s.contains("parent.cb;")));
+    }
+}

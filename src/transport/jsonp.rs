@@ -1,0 +1,93 @@
+//! `GET .../jsonp` polling and `POST .../jsonp_send`.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::callback::callback;
+use super::{Budget, Envelope, Receiver, first_chunk};
+use crate::handler::{SockJsHandler, Transport};
+use crate::protocol::{Frame, PayloadError, decode_messages, escape_json_string};
+use crate::service::Service;
+use crate::web::body::read_body;
+use crate::web::headers::transport_headers;
+
+/// `/**/CALLBACK("FRAME");\r\n`: the frame as a JavaScript string argument. The
+/// leading comment keeps the response from being sniffed as another content type.
+pub(crate) fn encode_frame(callback: &str, frame: &Frame) -> Bytes {
+    let quoted = escape_json_string(frame.as_str());
+    let mut out = BytesMut::with_capacity(callback.len() + quoted.len() + 10);
+    out.put_slice(b"/**/");
+    out.put_slice(callback.as_bytes());
+    out.put_u8(b'(');
+    out.put_slice(quoted.as_bytes());
+    out.put_slice(b");\r\n");
+    out.freeze()
+}
+
+/// `GET .../jsonp?c=CALLBACK`: one frame per request.
+pub(crate) async fn poll<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    session: &str,
+) -> Result<HttpResponse, crate::Error> {
+    let callback = callback(req)?;
+    let (receiver, mut rx) = Receiver::new(Envelope::Jsonp(callback), Budget::OneFrame);
+    svc.receive(req, session, Transport::Jsonp, receiver);
+    let body = first_chunk(&mut rx).await.unwrap_or_default();
+    let mut res = HttpResponse::Ok();
+    res.content_type("application/javascript; charset=UTF-8");
+    res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    transport_headers(req, svc.config(), &mut res);
+    Ok(res.body(body))
+}
+
+/// `POST .../jsonp_send`: a form field `d` or a raw body holding the JSON array.
+pub(crate) async fn send<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    payload: web::Payload,
+    session: &str,
+) -> Result<HttpResponse, crate::Error> {
+    let target = svc.lookup(session).ok_or(crate::Error::NotFound)?;
+    let body = read_body(req, payload, svc.config().max_message_size).await?;
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let messages = if is_form {
+        let form: Vec<(String, String)> =
+            serde_urlencoded_pairs(&body).ok_or(PayloadError::BrokenJson)?;
+        let data = form
+            .into_iter()
+            .find(|(k, _)| k == "d")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        decode_messages(data.as_bytes())?
+    } else {
+        decode_messages(&body)?
+    };
+    target.deliver(messages);
+    let mut res = HttpResponse::Ok();
+    res.content_type("text/plain; charset=UTF-8");
+    transport_headers(req, svc.config(), &mut res);
+    Ok(res.body("ok"))
+}
+
+fn serde_urlencoded_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(body).ok()?;
+    web::Query::<Vec<(String, String)>>::from_query(text)
+        .ok()
+        .map(|q| q.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_is_a_commented_callback_call() {
+        let out = encode_frame("cb", &Frame::message("x"));
+        assert_eq!(&out[..], br#"/**/cb("a[\"x\"]");"#.iter().chain(b"\r\n").copied().collect::<Vec<u8>>().as_slice());
+    }
+}

@@ -1,0 +1,15 @@
+//! The SockJS transports. Each file says only what is particular to its transport
+//! (method, content type, prelude, how a frame is written, when the response ends);
+//! they share one receiver mechanism in `receiver`.
+
+pub(crate) mod callback;
+pub(crate) mod eventsource;
+pub(crate) mod htmlfile;
+pub(crate) mod jsonp;
+mod receiver;
+pub(crate) mod websocket;
+pub(crate) mod xhr;
+
+pub(crate) use receiver::{
+    Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk,
+};

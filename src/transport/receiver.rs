@@ -1,0 +1,204 @@
+//! The one receiver mechanism every transport shares.
+//!
+//! A receiver is the write end of a channel whose read end is an HTTP response body or
+//! a websocket actor. The session holds at most one receiver and writes frames to it;
+//! the transport's [`Envelope`] says how a frame is wrapped, the [`Budget`] when the
+//! response is over (after one frame for polling, after `response_limit` bytes for
+//! streaming, never for websockets).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
+use bytes::Bytes;
+use bytestring::ByteString;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::protocol::{CloseFrame, Frame};
+use crate::transport::{eventsource, htmlfile, jsonp, xhr};
+
+/// What travels from a session to the request or socket that serves it.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Bytes of an HTTP response body.
+    Body(Bytes),
+    /// One websocket text message.
+    Text(ByteString),
+    /// Close the websocket with this code and reason.
+    Close(CloseFrame),
+}
+
+/// How a transport wraps a frame on the wire.
+#[derive(Clone, Debug)]
+pub(crate) enum Envelope {
+    /// The frame is the websocket message.
+    WebSocket,
+    /// No frames at all: the session writes raw messages.
+    RawWebSocket,
+    /// `FRAME\n` (xhr and xhr_streaming).
+    Xhr,
+    /// `data: FRAME\r\n\r\n`.
+    EventSource,
+    /// A `<script>` block calling the parent's callback.
+    HtmlFile,
+    /// `/**/CALLBACK("FRAME");\r\n`.
+    Jsonp(ByteString),
+}
+
+/// When a receiver's response is complete.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Budget {
+    /// Polling: one frame answers the request.
+    OneFrame,
+    /// Streaming: end the response once this many more bytes went out.
+    Bytes(usize),
+    /// Websockets: until the socket closes.
+    Unlimited,
+}
+
+/// What happened to a frame handed to a receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Written; the receiver takes more.
+    Open,
+    /// Written, and the response is complete: detach the receiver.
+    Complete,
+    /// The client is gone; nothing was written.
+    Gone,
+}
+
+/// The session's end of one transport request.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    tx: UnboundedSender<Outbound>,
+    envelope: Envelope,
+    budget: Budget,
+}
+
+impl Receiver {
+    /// A receiver and the channel end its request reads from.
+    pub(crate) fn new(envelope: Envelope, budget: Budget) -> (Self, UnboundedReceiver<Outbound>) {
+        let (tx, rx) = unbounded_channel();
+        (
+            Receiver {
+                tx,
+                envelope,
+                budget,
+            },
+            rx,
+        )
+    }
+
+    /// A future that resolves once the request or socket behind this receiver is gone.
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let tx = self.tx.clone();
+        async move { tx.closed().await }
+    }
+
+    /// Writes one frame in the transport's envelope.
+    pub(crate) fn send_frame(&mut self, frame: &Frame) -> Delivery {
+        let item = match &self.envelope {
+            Envelope::WebSocket => Outbound::Text(frame.to_bytestring()),
+            Envelope::RawWebSocket => return Delivery::Open,
+            Envelope::Xhr => Outbound::Body(xhr::encode_frame(frame)),
+            Envelope::EventSource => Outbound::Body(eventsource::encode_frame(frame)),
+            Envelope::HtmlFile => Outbound::Body(htmlfile::encode_frame(frame)),
+            Envelope::Jsonp(callback) => Outbound::Body(jsonp::encode_frame(callback, frame)),
+        };
+        self.push(item)
+    }
+
+    /// Writes one raw message (raw websocket only).
+    pub(crate) fn send_raw(&mut self, text: ByteString) -> Delivery {
+        self.push(Outbound::Text(text))
+    }
+
+    fn push(&mut self, item: Outbound) -> Delivery {
+        let len = match &item {
+            Outbound::Body(b) => b.len(),
+            Outbound::Text(t) => t.len(),
+            Outbound::Close(_) => 0,
+        };
+        if self.tx.send(item).is_err() {
+            return Delivery::Gone;
+        }
+        match &mut self.budget {
+            Budget::OneFrame => Delivery::Complete,
+            Budget::Unlimited => Delivery::Open,
+            Budget::Bytes(left) => {
+                *left = left.saturating_sub(len);
+                if *left == 0 {
+                    Delivery::Complete
+                } else {
+                    Delivery::Open
+                }
+            }
+        }
+    }
+
+    /// Ends the request: an HTTP response simply ends; a websocket is closed with
+    /// `close` (or a normal closure).
+    pub(crate) fn finish(self, close: Option<&CloseFrame>) {
+        if matches!(self.envelope, Envelope::WebSocket | Envelope::RawWebSocket) {
+            let close = close.cloned().unwrap_or(CloseFrame {
+                code: 1000,
+                reason: String::new(),
+            });
+            let _ = self.tx.send(Outbound::Close(close));
+        }
+    }
+}
+
+/// An HTTP response body fed by a [`Receiver`]: streams until the session drops the
+/// receiver. Dropping the body (the client went away) is what the session notices as
+/// an interrupted connection.
+pub(crate) struct ReceiverBody {
+    prelude: Option<Bytes>,
+    rx: UnboundedReceiver<Outbound>,
+}
+
+impl ReceiverBody {
+    /// A body that starts with `prelude`, then streams what the session sends.
+    pub(crate) fn with_prelude(prelude: Bytes, rx: UnboundedReceiver<Outbound>) -> Self {
+        ReceiverBody {
+            prelude: Some(prelude),
+            rx,
+        }
+    }
+}
+
+impl MessageBody for ReceiverBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if let Some(prelude) = self.prelude.take() {
+            return Poll::Ready(Some(Ok(prelude)));
+        }
+        loop {
+            return match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Outbound::Body(bytes))) => Poll::Ready(Some(Ok(bytes))),
+                // Websocket items never reach an HTTP body; skip them defensively.
+                Poll::Ready(Some(_)) => continue,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// Waits for the first body chunk of a polling receiver (xhr, jsonp).
+pub(crate) async fn first_chunk(rx: &mut UnboundedReceiver<Outbound>) -> Option<Bytes> {
+    while let Some(item) = rx.recv().await {
+        if let Outbound::Body(bytes) = item {
+            return Some(bytes);
+        }
+    }
+    None
+}

@@ -1,0 +1,72 @@
+//! `xhr` polling, `xhr_streaming` and `xhr_send`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{Budget, Envelope, Receiver, ReceiverBody, first_chunk};
+use crate::handler::{SockJsHandler, Transport};
+use crate::protocol::{Frame, decode_messages};
+use crate::service::Service;
+use crate::web::body::read_body;
+use crate::web::headers::transport_headers;
+
+const CONTENT_TYPE: &str = "application/javascript; charset=UTF-8";
+
+/// `FRAME\n`.
+pub(crate) fn encode_frame(frame: &Frame) -> Bytes {
+    let mut out = BytesMut::with_capacity(frame.len() + 1);
+    out.put_slice(frame.as_str().as_bytes());
+    out.put_u8(b'\n');
+    out.freeze()
+}
+
+/// `POST .../xhr`: one frame per request.
+pub(crate) async fn poll<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    session: &str,
+) -> HttpResponse {
+    let (receiver, mut rx) = Receiver::new(Envelope::Xhr, Budget::OneFrame);
+    svc.receive(req, session, Transport::Xhr, receiver);
+    let body = first_chunk(&mut rx).await.unwrap_or_default();
+    let mut res = HttpResponse::Ok();
+    res.content_type(CONTENT_TYPE);
+    transport_headers(req, svc.config(), &mut res);
+    res.body(body)
+}
+
+/// `POST .../xhr_streaming`: 2 KiB of `h` (so old browsers start delivering the
+/// response), then frames until `response_limit` bytes went out.
+pub(crate) async fn streaming<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    session: &str,
+) -> HttpResponse {
+    let budget = Budget::Bytes(svc.config().response_limit.max(1));
+    let (receiver, rx) = Receiver::new(Envelope::Xhr, budget);
+    svc.receive(req, session, Transport::XhrStreaming, receiver);
+    let mut prelude = BytesMut::with_capacity(2049);
+    prelude.put_bytes(b'h', 2048);
+    prelude.put_u8(b'\n');
+    let mut res = HttpResponse::Ok();
+    res.content_type(CONTENT_TYPE);
+    transport_headers(req, svc.config(), &mut res);
+    res.body(ReceiverBody::with_prelude(prelude.freeze(), rx))
+}
+
+/// `POST .../xhr_send`: messages from the client; 204 once they are handed over.
+pub(crate) async fn send<H: SockJsHandler>(
+    svc: &Service<H>,
+    req: &HttpRequest,
+    payload: web::Payload,
+    session: &str,
+) -> Result<HttpResponse, crate::Error> {
+    let target = svc.lookup(session).ok_or(crate::Error::NotFound)?;
+    let body = read_body(req, payload, svc.config().max_message_size).await?;
+    let messages = decode_messages(&body)?;
+    target.deliver(messages);
+    let mut res = HttpResponse::NoContent();
+    res.content_type("text/plain; charset=UTF-8");
+    transport_headers(req, svc.config(), &mut res);
+    Ok(res.finish())
+}

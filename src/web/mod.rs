@@ -1,0 +1,8 @@
+//! The plain HTTP parts of a SockJS service: greeting, `/info`, the iframe page, and the
+//! headers (CORS, caching, JSESSIONID) every transport shares.
+
+pub(crate) mod body;
+pub(crate) mod greeting;
+pub(crate) mod headers;
+pub(crate) mod iframe;
+pub(crate) mod info;
