@@ -1,8 +1,10 @@
 //! The smallest SockJS server: echoes every message back.
 //!
-//! `cargo run --example echo`, then point sockjs-client at http://127.0.0.1:8080/echo.
+//! `cargo run --example echo`, then open http://127.0.0.1:8080/ (a page that talks to
+//! the service with sockjs-client) or point any SockJS client at
+//! http://127.0.0.1:8080/echo.
 use actix_sockjs::{SessionContext, SockJs, SockJsHandler};
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpResponse, HttpServer, web};
 
 struct Echo;
 
@@ -15,8 +17,19 @@ impl SockJsHandler for Echo {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let echo = SockJs::new("/echo", || Echo);
-    HttpServer::new(move || App::new().service(echo.clone()))
-        .bind(("127.0.0.1", 8080))?
-        .run()
-        .await
+    // The demo page loads sockjs-client from the same URL the iframe page uses.
+    let page = include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
+    println!("echo demo on http://127.0.0.1:8080/");
+    HttpServer::new(move || {
+        let page = page.clone();
+        App::new()
+            .service(echo.clone())
+            .route("/", web::get().to(move || {
+                let page = page.clone();
+                async move { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page) }
+            }))
+    })
+    .bind(("127.0.0.1", 8080))?
+    .run()
+    .await
 }
