@@ -18,16 +18,22 @@ impl SockJsHandler for Echo {
 async fn main() -> std::io::Result<()> {
     let echo = SockJs::new("/echo", || Echo);
     // The demo page loads sockjs-client from the same URL the iframe page uses.
-    let page = include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
+    let page =
+        include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
     println!("echo demo on http://127.0.0.1:8080/");
     HttpServer::new(move || {
         let page = page.clone();
-        App::new()
-            .service(echo.clone())
-            .route("/", web::get().to(move || {
+        App::new().service(echo.clone()).route(
+            "/",
+            web::get().to(move || {
                 let page = page.clone();
-                async move { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page) }
-            }))
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("text/html; charset=utf-8")
+                        .body(page)
+                }
+            }),
+        )
     })
     .bind(("127.0.0.1", 8080))?
     .run()

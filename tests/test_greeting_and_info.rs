@@ -10,7 +10,10 @@ async fn greeting_answers_with_and_without_trailing_slash() {
     for path in ["/echo", "/echo/"] {
         let mut res = srv.get(path).send().await.expect("request");
         assert_eq!(res.status().as_u16(), 200, "{path}");
-        assert_eq!(header(&res, "content-type").as_deref(), Some("text/plain; charset=UTF-8"));
+        assert_eq!(
+            header(&res, "content-type").as_deref(),
+            Some("text/plain; charset=UTF-8")
+        );
         assert_eq!(text(&mut res).await, "Welcome to SockJS!\n");
     }
 }
@@ -18,21 +21,43 @@ async fn greeting_answers_with_and_without_trailing_slash() {
 #[actix_rt::test]
 async fn info_describes_the_service_and_is_never_cached() {
     let (srv, _) = server(SockJsConfig::default().cookie_needed(true).websocket(false));
-    let mut res = srv.get("/echo/info").insert_header(("Origin", "http://a.test")).send().await.expect("request");
+    let mut res = srv
+        .get("/echo/info")
+        .insert_header(("Origin", "http://a.test"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(res.status().as_u16(), 200);
-    assert_eq!(header(&res, "content-type").as_deref(), Some("application/json; charset=UTF-8"));
+    assert_eq!(
+        header(&res, "content-type").as_deref(),
+        Some("application/json; charset=UTF-8")
+    );
     assert_eq!(
         header(&res, "cache-control").as_deref(),
         Some("no-store, no-cache, no-transform, must-revalidate, max-age=0")
     );
-    assert_eq!(header(&res, "access-control-allow-origin").as_deref(), Some("http://a.test"));
-    assert_eq!(header(&res, "access-control-allow-credentials").as_deref(), Some("true"));
-    assert_eq!(header(&res, "set-cookie"), None, "/info never sets JSESSIONID");
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some("http://a.test")
+    );
+    assert_eq!(
+        header(&res, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(&res, "set-cookie"),
+        None,
+        "/info never sets JSESSIONID"
+    );
     let info: serde_json::Value = serde_json::from_str(&text(&mut res).await).expect("json");
     assert_eq!(info["websocket"], false);
     assert_eq!(info["cookie_needed"], true);
     assert_eq!(info["origins"], serde_json::json!(["*:*"]));
-    assert!(info["entropy"].as_u64().is_some_and(|e| e <= u64::from(u32::MAX)));
+    assert!(
+        info["entropy"]
+            .as_u64()
+            .is_some_and(|e| e <= u64::from(u32::MAX))
+    );
 }
 
 #[actix_rt::test]
@@ -57,33 +82,63 @@ async fn info_options_is_a_cached_preflight() {
         .await
         .expect("request");
     assert_eq!(res.status().as_u16(), 204);
-    assert_eq!(header(&res, "cache-control").as_deref(), Some("public, max-age=31536000"));
-    assert_eq!(header(&res, "access-control-max-age").as_deref(), Some("31536000"));
-    assert_eq!(header(&res, "access-control-allow-methods").as_deref(), Some("OPTIONS, GET"));
+    assert_eq!(
+        header(&res, "cache-control").as_deref(),
+        Some("public, max-age=31536000")
+    );
+    assert_eq!(
+        header(&res, "access-control-max-age").as_deref(),
+        Some("31536000")
+    );
+    assert_eq!(
+        header(&res, "access-control-allow-methods").as_deref(),
+        Some("OPTIONS, GET")
+    );
     assert!(header(&res, "expires").is_some());
-    assert_eq!(header(&res, "access-control-allow-origin").as_deref(), Some("http://a.test"));
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some("http://a.test")
+    );
 }
 
 #[actix_rt::test]
 async fn iframe_page_loads_sockjs_url_and_is_cached_with_a_stable_etag() {
     let (srv, _) = server(SockJsConfig::default().sockjs_url("http://cdn.test/sockjs.js"));
     let mut etags = Vec::new();
-    for path in ["/echo/iframe.html", "/echo/iframe-1.2.3.html", "/echo/iframe-a.html?t=1"] {
+    for path in [
+        "/echo/iframe.html",
+        "/echo/iframe-1.2.3.html",
+        "/echo/iframe-a.html?t=1",
+    ] {
         let mut res = srv.get(path).send().await.expect("request");
         assert_eq!(res.status().as_u16(), 200, "{path}");
-        assert_eq!(header(&res, "content-type").as_deref(), Some("text/html; charset=UTF-8"));
-        assert_eq!(header(&res, "cache-control").as_deref(), Some("public, max-age=31536000"));
+        assert_eq!(
+            header(&res, "content-type").as_deref(),
+            Some("text/html; charset=UTF-8")
+        );
+        assert_eq!(
+            header(&res, "cache-control").as_deref(),
+            Some("public, max-age=31536000")
+        );
         assert!(header(&res, "expires").is_some());
         assert_eq!(header(&res, "set-cookie"), None);
         assert_eq!(header(&res, "last-modified"), None);
         etags.push(header(&res, "etag").expect("etag"));
         let body = text(&mut res).await;
-        assert!(body.contains(r#"<script src="http://cdn.test/sockjs.js"></script>"#), "{body}");
+        assert!(
+            body.contains(r#"<script src="http://cdn.test/sockjs.js"></script>"#),
+            "{body}"
+        );
         assert!(body.contains("document.domain = document.domain;"));
     }
     assert!(etags.windows(2).all(|w| w[0] == w[1]), "{etags:?}");
 
-    let mut res = srv.get("/echo/iframe.html").insert_header(("If-None-Match", etags[0].as_str())).send().await.expect("request");
+    let mut res = srv
+        .get("/echo/iframe.html")
+        .insert_header(("If-None-Match", etags[0].as_str()))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(res.status().as_u16(), 304);
     assert_eq!(text(&mut res).await, "");
     assert_eq!(header(&res, "content-type"), None);

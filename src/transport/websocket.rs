@@ -64,21 +64,15 @@ pub(crate) fn start<H: SockJsHandler>(
         outbound: Some(outbound),
     };
     let max = svc.config().max_message_size;
-    let mut response = None;
     // The session is started only once the handshake succeeded.
-    let handshake = ws::WsResponseBuilder::new(connection, req, payload)
+    let (addr, response) = ws::WsResponseBuilder::new(connection, req, payload)
         .frame_size(max)
-        .start_with_addr();
-    match handshake {
-        Ok((addr, res)) => {
-            let session_addr = svc.start_unregistered(req, session, transport);
-            session_addr.do_send(Attach(receiver));
-            addr.do_send(BindSession(session_addr));
-            response = Some(res);
-        }
-        Err(_) => {}
-    }
-    response.ok_or(Error::BadHandshake)
+        .start_with_addr()
+        .map_err(|_| Error::BadHandshake)?;
+    let session_addr = svc.start_unregistered(req, session, transport);
+    session_addr.do_send(Attach(receiver));
+    addr.do_send(BindSession(session_addr));
+    Ok(response)
 }
 
 /// Tells the connection which session it feeds.

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use actix_sockjs::{CloseReason, ConnectionInfo, SessionContext, SockJs, SockJsConfig, SockJsHandler};
+use actix_sockjs::{
+    CloseReason, ConnectionInfo, SessionContext, SockJs, SockJsConfig, SockJsHandler,
+};
 use actix_web::App;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -68,7 +70,10 @@ pub fn server(config: SockJsConfig) -> (actix_test::TestServer, UnboundedReceive
     let close = SockJs::new("/close", || Close).config(config.clone());
     let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config);
     let srv = actix_test::start(move || {
-        App::new().service(echo.clone()).service(close.clone()).service(rec.clone())
+        App::new()
+            .service(echo.clone())
+            .service(close.clone())
+            .service(rec.clone())
     });
     (srv, rx)
 }
@@ -98,5 +103,8 @@ where
 
 /// A header of a response as text.
 pub fn header<S>(res: &awc::ClientResponse<S>, name: &str) -> Option<String> {
-    res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

@@ -1,0 +1,221 @@
+//! The `test_server` example keeps the contract outside SockJS test tools rely on:
+//! command line, the line it prints, and its seven services.
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{DEADLINE, text};
+
+/// The example binary, built by `cargo test --all-targets` next to the test binaries.
+fn example_path() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    debug_dir
+        .join("examples")
+        .join(format!("test_server{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the example on a free port and waits (bounded) for its `listening on` line.
+fn start() -> Running {
+    let path = example_path();
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo test --all-targets`",
+        path.display()
+    );
+    let mut child = Command::new(path)
+        .args(["--port", "0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn test_server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("test_server printed nothing");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    Running { child, base }
+}
+
+async fn post(client: &awc::Client, url: String, body: &str) -> (u16, String) {
+    let mut res = actix_rt::time::timeout(DEADLINE, client.post(url).send_body(body.to_owned()))
+        .await
+        .expect("in time")
+        .expect("request");
+    (res.status().as_u16(), text(&mut res).await)
+}
+
+async fn get_json(client: &awc::Client, url: String) -> serde_json::Value {
+    let mut res = client.get(url).send().await.expect("request");
+    serde_json::from_str(&text(&mut res).await).expect("json")
+}
+
+#[actix_rt::test]
+async fn test_server_serves_the_protocol_suite_services() {
+    let server = start();
+    let base = &server.base;
+    let client = awc::Client::builder().timeout(DEADLINE).finish();
+
+    // /echo: greeting and an xhr echo.
+    let mut res = client
+        .get(format!("{base}/echo"))
+        .send()
+        .await
+        .expect("greeting");
+    assert_eq!(text(&mut res).await, "Welcome to SockJS!\n");
+    assert_eq!(
+        post(&client, format!("{base}/echo/0/e1/xhr"), "").await,
+        (200, "o\n".into())
+    );
+    assert_eq!(
+        post(&client, format!("{base}/echo/0/e1/xhr_send"), r#"["hi"]"#)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        post(&client, format!("{base}/echo/0/e1/xhr"), "").await,
+        (200, "a[\"hi\"]\n".into())
+    );
+
+    // /close: closes at once with 3000.
+    assert_eq!(
+        post(&client, format!("{base}/close/0/c1/xhr"), "").await,
+        (200, "c[3000,\"Go away!\"]\n".into())
+    );
+
+    // /disabled_websocket_echo and /cookie_needed_echo say so in /info.
+    let info = get_json(&client, format!("{base}/disabled_websocket_echo/info")).await;
+    assert_eq!(info["websocket"], false);
+    let info = get_json(&client, format!("{base}/cookie_needed_echo/info")).await;
+    assert_eq!(info["cookie_needed"], true);
+    let res = client
+        .post(format!("{base}/cookie_needed_echo/0/k1/xhr"))
+        .send()
+        .await
+        .expect("xhr");
+    assert_eq!(
+        common::header(&res, "set-cookie").as_deref(),
+        Some("JSESSIONID=dummy; path=/")
+    );
+
+    // /amplify: n -> 2^n x's, clamped.
+    assert_eq!(
+        post(&client, format!("{base}/amplify/0/a1/xhr"), "")
+            .await
+            .1,
+        "o\n"
+    );
+    post(&client, format!("{base}/amplify/0/a1/xhr_send"), r#"["3"]"#).await;
+    assert_eq!(
+        post(&client, format!("{base}/amplify/0/a1/xhr"), "")
+            .await
+            .1,
+        "a[\"xxxxxxxx\"]\n"
+    );
+    post(&client, format!("{base}/amplify/0/a1/xhr_send"), r#"["0"]"#).await;
+    assert_eq!(
+        post(&client, format!("{base}/amplify/0/a1/xhr"), "")
+            .await
+            .1,
+        "a[\"xx\"]\n"
+    );
+
+    // /broadcast: a message reaches every open session.
+    for id in ["b1", "b2"] {
+        assert_eq!(
+            post(&client, format!("{base}/broadcast/0/{id}/xhr"), "")
+                .await
+                .1,
+            "o\n"
+        );
+    }
+    post(
+        &client,
+        format!("{base}/broadcast/0/b1/xhr_send"),
+        r#"["to all"]"#,
+    )
+    .await;
+    for id in ["b1", "b2"] {
+        assert_eq!(
+            post(&client, format!("{base}/broadcast/0/{id}/xhr"), "")
+                .await
+                .1,
+            "a[\"to all\"]\n"
+        );
+    }
+
+    // /ticker: a tick arrives (bounded by the client timeout).
+    assert_eq!(
+        post(&client, format!("{base}/ticker/0/t1/xhr"), "").await.1,
+        "o\n"
+    );
+    assert_eq!(
+        post(&client, format!("{base}/ticker/0/t1/xhr"), "").await.1,
+        "a[\"tick\"]\n"
+    );
+}
+
+#[actix_rt::test]
+async fn test_server_echo_ends_streams_after_4096_bytes() {
+    let server = start();
+    let client = awc::Client::builder().timeout(DEADLINE).finish();
+    let base = &server.base;
+    let mut res = client
+        .post(format!("{base}/echo/0/s1/xhr_streaming"))
+        .send()
+        .await
+        .expect("stream");
+    // The prelude and open frame arrive; the stream then stays open until 4096 bytes of
+    // frames went out, so send enough to pass the limit from a second connection.
+    let sender = client.clone();
+    let url = format!("{base}/echo/0/s1/xhr_send");
+    actix_rt::spawn(async move {
+        let big = "y".repeat(1000);
+        for _ in 0..5 {
+            let _ = sender
+                .post(url.clone())
+                .send_body(format!("[\"{big}\"]"))
+                .await;
+        }
+    });
+    let body = actix_rt::time::timeout(DEADLINE, text(&mut res))
+        .await
+        .expect("stream ended in time");
+    assert!(body.starts_with(&"h".repeat(2048)), "prelude");
+    let frames: Vec<&str> = body[2049..].lines().collect();
+    assert_eq!(frames[0], "o");
+    let frame_bytes: usize = body[2049..].len();
+    assert!(frame_bytes >= 4096, "ended after {frame_bytes} bytes");
+    assert!(
+        frame_bytes < 4096 + 1100,
+        "ended soon after the limit: {frame_bytes}"
+    );
+}
