@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Budget, Envelope, Receiver, ReceiverBody};
+use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::Frame;
 use crate::service::Service;
@@ -30,5 +30,9 @@ pub(crate) async fn stream<H: SockJsHandler>(
     let mut res = HttpResponse::Ok();
     res.content_type("text/event-stream");
     transport_headers(req, svc.config(), &mut res);
-    res.body(ReceiverBody::with_prelude(Bytes::from_static(b"\r\n"), rx))
+    streaming_response(
+        req,
+        res,
+        ReceiverBody::with_prelude(Bytes::from_static(b"\r\n"), rx),
+    )
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::callback::callback;
-use super::{Budget, Envelope, Receiver, ReceiverBody};
+use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::{Frame, escape_json_string};
 use crate::service::Service;
@@ -68,7 +68,11 @@ pub(crate) async fn stream<H: SockJsHandler>(
     res.content_type("text/html; charset=UTF-8");
     res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     transport_headers(req, svc.config(), &mut res);
-    Ok(res.body(ReceiverBody::with_prelude(prelude(&callback), rx)))
+    Ok(streaming_response(
+        req,
+        res,
+        ReceiverBody::with_prelude(prelude(&callback), rx),
+    ))
 }
 
 #[cfg(test)]

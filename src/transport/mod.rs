@@ -11,5 +11,5 @@ pub(crate) mod websocket;
 pub(crate) mod xhr;
 
 pub(crate) use receiver::{
-    Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk,
+    Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };

@@ -202,3 +202,19 @@ pub(crate) async fn first_chunk(rx: &mut UnboundedReceiver<Outbound>) -> Option<
     }
     None
 }
+
+/// Finishes a streaming response. HTTP/1.1 clients get a chunked body on a keep-alive
+/// connection; HTTP/1.0 has no chunking, so the body runs until the connection closes.
+pub(crate) fn streaming_response(
+    req: &actix_web::HttpRequest,
+    mut res: actix_web::HttpResponseBuilder,
+    body: ReceiverBody,
+) -> actix_web::HttpResponse {
+    if req.version() == actix_web::http::Version::HTTP_10 {
+        res.force_close();
+        let mut res = res.body(body);
+        res.head_mut().no_chunking(true);
+        return res;
+    }
+    res.body(body)
+}

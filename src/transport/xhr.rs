@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Budget, Envelope, Receiver, ReceiverBody, first_chunk};
+use super::{Budget, Envelope, Receiver, ReceiverBody, first_chunk, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::{Frame, decode_messages};
 use crate::service::Service;
@@ -51,7 +51,7 @@ pub(crate) async fn streaming<H: SockJsHandler>(
     let mut res = HttpResponse::Ok();
     res.content_type(CONTENT_TYPE);
     transport_headers(req, svc.config(), &mut res);
-    res.body(ReceiverBody::with_prelude(prelude.freeze(), rx))
+    streaming_response(req, res, ReceiverBody::with_prelude(prelude.freeze(), rx))
 }
 
 /// `POST .../xhr_send`: messages from the client; 204 once they are handed over.
