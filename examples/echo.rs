@@ -35,6 +35,9 @@ async fn main() -> std::io::Result<()> {
             }),
         )
     })
+    // SockJS clients never half-close: treat a read EOF as the client leaving, so an
+    // aborted streaming request closes its session at once.
+    .h1_allow_half_closed(false)
     .bind(("127.0.0.1", 8080))?
     .run()
     .await

@@ -143,7 +143,11 @@ async fn main() -> std::io::Result<()> {
             .service(broadcast.clone())
             .service(amplify.clone())
             .service(ticker.clone())
-    });
+    })
+    // A client that aborts a streaming request must close its session at once (the
+    // protocol suite checks it); with half-closed connections allowed, actix would
+    // notice only at the next write.
+    .h1_allow_half_closed(false);
     if let Some(workers) = args.workers {
         server = server.workers(workers.max(1));
     }

@@ -11,6 +11,8 @@ use crate::protocol::PayloadError;
 pub enum Error {
     /// The session is closed (or gone): nothing more can be sent to it.
     SessionClosed,
+    /// A value given to `send_json` could not be serialised (serde_json's message).
+    Json(String),
     /// No such session, or a URL SockJS does not know: 404.
     NotFound,
     /// The body of a send request was refused: 500 with the SockJS text
@@ -38,6 +40,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::SessionClosed => f.write_str("session closed"),
+            Error::Json(e) => write!(f, "JSON serialisation failed: {e}"),
             Error::NotFound => f.write_str("Not found"),
             Error::Payload(e) => e.fmt(f),
             Error::PayloadTooLarge => f.write_str("Payload too large."),
@@ -64,9 +67,10 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Error::SessionClosed | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Payload(_) | Error::CallbackRequired | Error::InvalidCallback => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Json(_)
+            | Error::Payload(_)
+            | Error::CallbackRequired
+            | Error::InvalidCallback => StatusCode::INTERNAL_SERVER_ERROR,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::PayloadRead
             | Error::UpgradeRequired
@@ -78,11 +82,12 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
-        res.content_type("text/plain; charset=UTF-8");
         if let Error::MethodNotAllowed(allow) = self {
+            // The protocol wants a bare 405: the Allow header, no body, no content type.
             res.insert_header(("Allow", *allow));
             return res.finish();
         }
+        res.content_type("text/plain; charset=UTF-8");
         res.body(self.to_string())
     }
 }
@@ -143,6 +148,7 @@ mod tests {
             res.headers().get("Allow").and_then(|v| v.to_str().ok()),
             Some("GET")
         );
+        assert!(res.headers().get("Content-Type").is_none());
     }
 
     #[test]

@@ -26,9 +26,10 @@ use crate::session::SessionContext;
 /// }
 /// ```
 pub trait SockJsHandler: Sized + Unpin + 'static {
-    /// The session is opening. To refuse it, call
-    /// [`session.close(code, reason)`](SessionContext::close) here: the client then
-    /// gets only the close frame, never the open frame.
+    /// The session has opened (its open frame is on its way to the client). To refuse
+    /// it, call [`session.close(code, reason)`](SessionContext::close) here: the
+    /// client then gets the close frame right after the open frame, as the protocol's
+    /// `/close` service does, and [`on_close`](Self::on_close) follows.
     fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
         let _ = (info, session);
     }

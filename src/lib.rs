@@ -23,6 +23,7 @@
 //! async fn main() -> std::io::Result<()> {
 //!     let echo = SockJs::new("/echo", || Echo);
 //!     HttpServer::new(move || App::new().service(echo.clone()))
+//!         .h1_allow_half_closed(false)
 //!         .bind(("127.0.0.1", 8080))?
 //!         .run()
 //!         .await

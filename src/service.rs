@@ -38,6 +38,7 @@ use crate::web::{greeting, info};
 /// async fn main() -> std::io::Result<()> {
 ///     let echo = SockJs::new("/echo", || Echo).config(SockJsConfig::default());
 ///     HttpServer::new(move || App::new().service(echo.clone()))
+///         .h1_allow_half_closed(false)
 ///         .bind(("127.0.0.1", 8080))?
 ///         .run()
 ///         .await

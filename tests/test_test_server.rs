@@ -105,11 +105,17 @@ async fn test_server_serves_the_protocol_suite_services() {
         (200, "a[\"hi\"]\n".into())
     );
 
-    // /close: closes at once with 3000.
+    // /close: opens, then closes at once with 3000, and keeps saying so.
     assert_eq!(
         post(&client, format!("{base}/close/0/c1/xhr"), "").await,
-        (200, "c[3000,\"Go away!\"]\n".into())
+        (200, "o\n".into())
     );
+    for _ in 0..2 {
+        assert_eq!(
+            post(&client, format!("{base}/close/0/c1/xhr"), "").await,
+            (200, "c[3000,\"Go away!\"]\n".into())
+        );
+    }
 
     // /disabled_websocket_echo and /cookie_needed_echo say so in /info.
     let info = get_json(&client, format!("{base}/disabled_websocket_echo/info")).await;
@@ -218,4 +224,46 @@ async fn test_server_echo_ends_streams_after_4096_bytes() {
         frame_bytes < 4096 + 1100,
         "ended soon after the limit: {frame_bytes}"
     );
+}
+
+#[actix_rt::test]
+async fn test_server_closes_a_session_whose_streaming_client_aborted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start();
+    let base = &server.base;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /echo/000/abort1/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Length: 0\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !raw.ends_with(b"o\n\r\n") {
+        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
+            .await
+            .expect("data in time")
+            .expect("read");
+        assert!(n > 0, "closed early");
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    drop(stream);
+    // No heartbeat is due for 25 s: the server must learn of the abort from the closed
+    // connection itself. Until it has, a poll still finds the stream attached (2010);
+    // once it has, the session is closed with 1002. Bounded: at most 100 polls.
+    let client = awc::Client::builder().timeout(DEADLINE).finish();
+    let busy = "c[2010,\"Another connection still open\"]\n";
+    let mut answer = String::new();
+    for _ in 0..100 {
+        answer = post(&client, format!("{base}/echo/000/abort1/xhr"), "")
+            .await
+            .1;
+        if answer != busy {
+            break;
+        }
+    }
+    assert_eq!(answer, "c[1002,\"Connection interrupted\"]\n");
 }

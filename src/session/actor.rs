@@ -229,19 +229,18 @@ impl<H: SockJsHandler> SessionActor<H> {
 
     fn open(&mut self, ctx: &mut Context<Self>) {
         self.core.state = State::Open;
-        if let Some(info) = self.core.info.take() {
-            self.handler
-                .on_open(info, &mut SessionContext::new(&mut self.core, ctx));
-        }
-        if let Some((code, reason)) = self.core.close_requested.take() {
-            // Refused in on_open: the client sees only the close frame.
-            self.close(CloseReason::Server { code, reason }, ctx);
-            return;
-        }
+        // The open frame goes out before the handler runs, as the protocol requires even
+        // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
         if !self.is_raw() {
             self.deliver(&Frame::open(), ctx);
         }
-        self.flush(ctx);
+        if self.core.state != State::Open {
+            // The client vanished before the open frame reached it.
+            return;
+        }
+        if let Some(info) = self.core.info.take() {
+            self.call_handler(ctx, |handler, session| handler.on_open(info, session));
+        }
     }
 
     /// Writes one frame to the attached receiver, if any, and follows up on it.

@@ -46,7 +46,8 @@ impl<'a, H: SockJsHandler> SessionContext<'a, H> {
     }
 
     /// Closes the session with `code` and `reason` (3000 `Go away!` is the usual
-    /// server close). In `on_open` this refuses the session.
+    /// server close). In `on_open` this refuses the session: the client sees the open
+    /// frame, then the close frame, and nothing else.
     pub fn close(&mut self, code: u16, reason: impl Into<String>) {
         self.core.request_close(code, reason.into());
     }

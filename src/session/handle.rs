@@ -134,6 +134,18 @@ impl SessionHandle {
         self.deliver(Deliver::Text(text.into()))
     }
 
+    /// Queues the JSON encoding of `value` as one message.
+    ///
+    /// Fails with [`Error::Json`] if `value` cannot be serialised, and with
+    /// [`Error::SessionClosed`] if the session is closed.
+    pub fn send_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        let text = serde_json::to_string(value).map_err(|e| Error::Json(e.to_string()))?;
+        self.deliver(Deliver::Text(text))
+    }
+
     /// Queues a message that was encoded once for many sessions.
     pub fn send_prepared(&self, msg: &PreparedMessage) -> Result<(), Error> {
         self.deliver(Deliver::Prepared(msg.clone()))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SockJs, SockJsConfig, SockJsHandler,
+    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
 };
 use actix_web::App;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -35,7 +35,8 @@ impl SockJsHandler for Close {
 /// What a [`Recorder`] saw.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Open(String),
+    /// A session opened; its handle lets the test act as the application.
+    Open(SessionHandle),
     Message(String),
     Close(CloseReason),
 }
@@ -48,7 +49,7 @@ pub struct Recorder {
 impl SockJsHandler for Recorder {
     fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
         let _ = info;
-        let _ = self.events.send(Event::Open(session.id().to_owned()));
+        let _ = self.events.send(Event::Open(session.handle()));
     }
     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
         let _ = self.events.send(Event::Message(msg.clone()));
@@ -63,19 +64,84 @@ impl SockJsHandler for Recorder {
     }
 }
 
-/// A test server with `/echo`, `/close` and `/rec` (a [`Recorder`]), all on `config`.
+/// A test server with `/echo`, `/close`, `/rec` (a [`Recorder`]), all on `config`, and
+/// `/nows`, an echo on `config` with websockets off.
 pub fn server(config: SockJsConfig) -> (actix_test::TestServer, UnboundedReceiver<Event>) {
     let (tx, rx) = unbounded_channel();
     let echo = SockJs::new("/echo", || Echo).config(config.clone());
     let close = SockJs::new("/close", || Close).config(config.clone());
+    let nows = SockJs::new("/nows", || Echo).config(config.clone().websocket(false));
     let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config);
     let srv = actix_test::start(move || {
         App::new()
             .service(echo.clone())
             .service(close.clone())
+            .service(nows.clone())
             .service(rec.clone())
     });
     (srv, rx)
+}
+
+/// The next recorded event, which must be an open: the session's handle.
+pub async fn next_open(rx: &mut UnboundedReceiver<Event>) -> SessionHandle {
+    match next_event(rx).await {
+        Event::Open(handle) => handle,
+        other => panic!("expected an open, got {other:?}"),
+    }
+}
+
+/// A websocket client connection.
+pub type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+/// Opens a websocket to `path` on the test server, failing the test after [`DEADLINE`].
+pub async fn ws_connect(srv: &actix_test::TestServer, path: &str) -> Ws {
+    let connect = awc::Client::new().ws(srv.url(path)).connect();
+    match actix_rt::time::timeout(DEADLINE, connect).await {
+        Ok(Ok((_, ws))) => ws,
+        Ok(Err(e)) => panic!("websocket handshake to {path} failed: {e}"),
+        Err(_) => panic!("no websocket handshake within {DEADLINE:?}"),
+    }
+}
+
+/// The next frame from a websocket, failing the test after [`DEADLINE`]; `None` once
+/// the socket is gone.
+pub async fn ws_next(ws: &mut Ws) -> Option<awc::ws::Frame> {
+    use futures_util::StreamExt;
+    match actix_rt::time::timeout(DEADLINE, ws.next()).await {
+        Ok(Some(Ok(frame))) => Some(frame),
+        Ok(Some(Err(_)) | None) => None,
+        Err(_) => panic!("no websocket frame within {DEADLINE:?}"),
+    }
+}
+
+/// The next websocket frame, which must be text.
+pub async fn ws_text(ws: &mut Ws) -> String {
+    match ws_next(ws).await {
+        Some(awc::ws::Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).expect("utf-8"),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+/// Reads frames until the socket's close frame; returns its code and reason.
+pub async fn ws_close_code(ws: &mut Ws) -> Option<(u16, String)> {
+    loop {
+        match ws_next(ws).await {
+            Some(awc::ws::Frame::Close(reason)) => {
+                return reason.map(|r| (u16::from(r.code), r.description.unwrap_or_default()));
+            }
+            Some(awc::ws::Frame::Text(t)) => panic!("text before close: {t:?}"),
+            Some(_) => continue,
+            None => return None,
+        }
+    }
+}
+
+/// Sends one text message over a websocket.
+pub async fn ws_send(ws: &mut Ws, text: &str) {
+    use futures_util::SinkExt;
+    ws.send(awc::ws::Message::Text(text.into()))
+        .await
+        .expect("websocket send");
 }
 
 /// The next recorded event, failing the test after [`DEADLINE`].
