@@ -19,8 +19,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SockJsConfig {
-    /// How long a session may be silent before the server sends an `h` frame, so
-    /// proxies do not close an idle connection. Default: 25 s.
+    /// How often the server sends an `h` frame to an attached receiver, so proxies do
+    /// not close an idle connection. Default: 25 s.
     pub heartbeat_delay: Duration,
     /// How long a session lives without any receiver (no open poll or stream) before it
     /// is closed and forgotten. Default: 5 s.

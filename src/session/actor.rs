@@ -197,6 +197,18 @@ impl<H: SockJsHandler> SessionActor<H> {
             receiver.finish(Some(&close));
             return;
         }
+        if self
+            .core
+            .receiver
+            .as_ref()
+            .is_some_and(|a| a.receiver.is_gone())
+        {
+            // The attached receiver's client went away and the watch has not run yet:
+            // the session is interrupted (1002), not busy (2010).
+            self.receiver_lost(ctx);
+            self.attach(receiver, ctx);
+            return;
+        }
         if self.core.receiver.is_some() {
             let busy = CloseFrame {
                 code: 2010,

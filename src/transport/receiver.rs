@@ -95,6 +95,11 @@ impl Receiver {
         async move { tx.closed().await }
     }
 
+    /// Whether the request or socket behind this receiver is gone already.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Writes one frame in the transport's envelope.
     pub(crate) fn send_frame(&mut self, frame: &Frame) -> Delivery {
         let item = match &self.envelope {
