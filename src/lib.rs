@@ -45,6 +45,7 @@ mod manager;
 pub mod protocol;
 mod service;
 mod session;
+mod stats;
 mod transport;
 mod web;
 
@@ -53,3 +54,5 @@ pub use error::Error;
 pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;
 pub use session::{PreparedMessage, SessionActor, SessionContext, SessionHandle, broadcast};
+pub use stats::{MovingAverage, Stats, StatsCollector, StatsSnapshot};
+pub use web::stats_endpoint::StatsEndpoint;

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
 use crate::session::{Attach, Incoming, SessionActor, SessionId, SessionShared};
+use crate::stats::{Stats, StatsCollector};
 use crate::transport::{Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::web::iframe::{IframePage, is_iframe_name};
 use crate::web::{greeting, info};
@@ -64,7 +65,9 @@ impl<H: SockJsHandler> Clone for SockJs<H> {
 struct Shared<H: SockJsHandler> {
     factory: Box<dyn Fn() -> H + Send + Sync>,
     registry: Arc<SessionRegistry<H>>,
-    manager: OnceLock<Addr<SessionManager<H>>>,
+    /// Started with the first session, on the arbiter that serves it.
+    actors: OnceLock<(Addr<SessionManager<H>>, Addr<StatsCollector>)>,
+    stats: Stats,
 }
 
 impl<H: SockJsHandler> SockJs<H> {
@@ -77,7 +80,8 @@ impl<H: SockJsHandler> SockJs<H> {
             shared: Arc::new(Shared {
                 factory: Box::new(factory),
                 registry: Arc::new(SessionRegistry::new()),
-                manager: OnceLock::new(),
+                actors: OnceLock::new(),
+                stats: Stats::default(),
             }),
         }
     }
@@ -91,6 +95,12 @@ impl<H: SockJsHandler> SockJs<H> {
     /// The configuration in force.
     pub fn settings(&self) -> &SockJsConfig {
         &self.config
+    }
+
+    /// The service's statistics: counters and one-second moving averages, with
+    /// sockjs-tornado's names. See [`Stats::snapshot`].
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.clone()
     }
 
     /// How many sessions (not counting websocket sessions) are registered now.
@@ -248,10 +258,19 @@ impl<H: SockJsHandler> Service<H> {
         websocket::start(self, req, payload, session)
     }
 
-    fn ensure_manager(&self) {
-        self.shared.manager.get_or_init(|| {
-            SessionManager::new(self.shared.registry.clone(), self.config.disconnect_delay).start()
+    fn ensure_actors(&self) {
+        self.shared.actors.get_or_init(|| {
+            (
+                SessionManager::new(self.shared.registry.clone(), self.config.disconnect_delay)
+                    .start(),
+                StatsCollector::new(self.shared.stats.clone()).start(),
+            )
         });
+    }
+
+    /// Counts `receiver` as an open connection of this service.
+    pub(crate) fn count_connection(&self, receiver: &mut Receiver) {
+        receiver.count_in(&self.shared.stats);
     }
 
     fn new_session(
@@ -272,6 +291,7 @@ impl<H: SockJsHandler> Service<H> {
                 shared: shared.clone(),
                 registered,
                 raw,
+                stats: self.shared.stats.clone(),
             },
         );
         SessionEntry { addr, shared }
@@ -283,9 +303,10 @@ impl<H: SockJsHandler> Service<H> {
         req: &HttpRequest,
         session: &str,
         transport: Transport,
-        receiver: Receiver,
+        mut receiver: Receiver,
     ) {
-        self.ensure_manager();
+        self.ensure_actors();
+        self.count_connection(&mut receiver);
         let entry = self
             .shared
             .registry
@@ -305,6 +326,7 @@ impl<H: SockJsHandler> Service<H> {
         session: Option<&str>,
         transport: Transport,
     ) -> Addr<SessionActor<H>> {
+        self.ensure_actors();
         let id: SessionId = match session {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),

@@ -17,8 +17,10 @@ use super::messages::{Attach, ClientClosed, Expire, Incoming};
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared};
 use crate::config::SockJsConfig;
+use crate::handler::Transport;
 use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
 use crate::protocol::{CloseFrame, Frame};
+use crate::stats::Stats;
 use crate::transport::{Delivery, Receiver};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub(crate) struct SessionCore {
     /// sessions end with their socket.
     registered: bool,
     handle: Option<SessionHandle>,
+    stats: Stats,
+    transport: Transport,
 }
 
 /// How a session is set up.
@@ -70,6 +74,7 @@ pub(crate) struct SessionSetup {
     pub(crate) shared: Arc<SessionShared>,
     pub(crate) registered: bool,
     pub(crate) raw: bool,
+    pub(crate) stats: Stats,
 }
 
 impl SessionCore {
@@ -84,6 +89,7 @@ impl SessionCore {
     pub(crate) fn queue_text(&mut self, text: &str) {
         if self.state != State::Closed {
             self.outbox.push_text(text);
+            self.stats.packets_sent(1);
         }
     }
 
@@ -91,6 +97,7 @@ impl SessionCore {
         if self.state != State::Closed {
             let (text, frame) = msg.parts();
             self.outbox.push_prepared(text, frame);
+            self.stats.packets_sent(1);
         }
     }
 
@@ -125,6 +132,7 @@ impl SessionCore {
 impl<H: SockJsHandler> SessionActor<H> {
     /// Starts a session actor on the current arbiter.
     pub(crate) fn start_with(handler: H, setup: SessionSetup) -> actix::Addr<Self> {
+        let transport = setup.info.transport();
         let outbox = if setup.raw {
             Outbox::raw()
         } else {
@@ -145,6 +153,8 @@ impl<H: SockJsHandler> SessionActor<H> {
                 shared: setup.shared,
                 registered: setup.registered,
                 handle: None,
+                stats: setup.stats,
+                transport,
             },
         }
         .start()
@@ -241,6 +251,7 @@ impl<H: SockJsHandler> SessionActor<H> {
 
     fn open(&mut self, ctx: &mut Context<Self>) {
         self.core.state = State::Open;
+        self.core.stats.session_opened(self.core.transport);
         // The open frame goes out before the handler runs, as the protocol requires even
         // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
         if !self.is_raw() {
@@ -326,6 +337,7 @@ impl<H: SockJsHandler> SessionActor<H> {
         self.core.close = Some(frame.clone());
         self.core.shared.set_closed(reason.clone());
         if was_open {
+            self.core.stats.session_closed(self.core.transport);
             // The state is already Closed: what on_close queues is dropped, and a close
             // it asks for is moot.
             self.handler
@@ -389,6 +401,7 @@ impl<H: SockJsHandler> Handler<Incoming> for SessionActor<H> {
         if self.core.state != State::Open {
             return;
         }
+        self.core.stats.packets_received(messages.len() as u64);
         self.call_handler(ctx, |handler, session| {
             for msg in messages {
                 handler.on_message(msg, session);

@@ -15,6 +15,7 @@ use bytestring::ByteString;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::protocol::{CloseFrame, Frame};
+use crate::stats::{ConnectionGuard, Stats};
 use crate::transport::{eventsource, htmlfile, jsonp, xhr};
 
 /// What travels from a session to the request or socket that serves it.
@@ -73,6 +74,8 @@ pub(crate) struct Receiver {
     tx: UnboundedSender<Outbound>,
     envelope: Envelope,
     budget: Budget,
+    /// Counts this request in the service's `connections_active` while it lives.
+    connection: Option<ConnectionGuard>,
 }
 
 impl Receiver {
@@ -84,6 +87,7 @@ impl Receiver {
                 tx,
                 envelope,
                 budget,
+                connection: None,
             },
             rx,
         )
@@ -93,6 +97,11 @@ impl Receiver {
     pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
         let tx = self.tx.clone();
         async move { tx.closed().await }
+    }
+
+    /// Counts the receiver as an open connection of `stats` until it is dropped.
+    pub(crate) fn count_in(&mut self, stats: &Stats) {
+        self.connection = Some(stats.connection());
     }
 
     /// Whether the request or socket behind this receiver is gone already.

@@ -57,7 +57,8 @@ pub(crate) fn start<H: SockJsHandler>(
     } else {
         Envelope::WebSocket
     };
-    let (receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
+    let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
+    svc.count_connection(&mut receiver);
     let connection = WsConnection {
         session: None,
         raw,

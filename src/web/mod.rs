@@ -6,3 +6,4 @@ pub(crate) mod greeting;
 pub(crate) mod headers;
 pub(crate) mod iframe;
 pub(crate) mod info;
+pub(crate) mod stats_endpoint;
