@@ -1,6 +1,9 @@
 //! Per-service settings.
 
+use std::net::IpAddr;
 use std::time::Duration;
+
+use crate::handler::Transport;
 
 /// The settings of one SockJS service, built with chained setters.
 ///
@@ -41,6 +44,15 @@ pub struct SockJsConfig {
     /// jsonp_send) larger than this gets 413, a websocket message closes the socket
     /// with 1009. Default: 1 MiB.
     pub max_message_size: usize,
+    /// Transports this service does not offer: their URLs answer 404 (and a disabled
+    /// [`Transport::WebSocket`] makes `/info` say `websocket: false`). Disabling
+    /// [`Transport::Jsonp`] also removes `jsonp_send`; `xhr_send` goes only when both
+    /// [`Transport::Xhr`] and [`Transport::XhrStreaming`] are disabled. Default: none.
+    pub disabled_transports: Vec<Transport>,
+    /// The addresses of reverse proxies whose `X-Forwarded-For` / `X-Real-IP` headers
+    /// are believed. A request from any other peer is taken at its TCP address, so
+    /// clients cannot forge their IP. Default: none.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for SockJsConfig {
@@ -54,6 +66,8 @@ impl Default for SockJsConfig {
             sockjs_url: "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
                 .to_owned(),
             max_message_size: 1024 * 1024,
+            disabled_transports: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -99,5 +113,32 @@ impl SockJsConfig {
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
+    }
+
+    /// Sets [`disabled_transports`](Self::disabled_transports).
+    ///
+    /// ```
+    /// use actix_sockjs::{SockJsConfig, Transport};
+    /// let config = SockJsConfig::default().disabled_transports([Transport::HtmlFile]);
+    /// assert!(!config.transport_enabled(Transport::HtmlFile));
+    /// assert!(config.transport_enabled(Transport::Xhr));
+    /// ```
+    pub fn disabled_transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.disabled_transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Sets [`trusted_proxies`](Self::trusted_proxies).
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Whether `transport` is offered: not disabled, and for the websocket transports,
+    /// [`websocket`](Self::websocket) is on.
+    pub fn transport_enabled(&self, transport: Transport) -> bool {
+        let ws_ok =
+            self.websocket || !matches!(transport, Transport::WebSocket | Transport::RawWebSocket);
+        ws_ok && !self.disabled_transports.contains(&transport)
     }
 }

@@ -1,6 +1,6 @@
 //! What the application implements, and what it is told about a connection.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use actix_web::{HttpRequest, http::header::HeaderMap};
 
@@ -134,6 +134,7 @@ impl Transport {
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
     peer_addr: Option<SocketAddr>,
+    ip: Option<IpAddr>,
     path: String,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -143,8 +144,36 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
-    /// Captures what a request says about its client.
+    /// Captures what a request says about its client, trusting no proxy: [`ip`](Self::ip)
+    /// is the TCP peer's address.
     pub fn from_request(req: &HttpRequest, transport: Transport) -> Self {
+        Self::from_request_trusting(req, transport, &[])
+    }
+
+    /// Captures what a request says about its client. When the TCP peer is one of
+    /// `trusted_proxies`, [`ip`](Self::ip) comes from `X-Forwarded-For` (the last
+    /// address not itself a trusted proxy) or else `X-Real-IP`.
+    ///
+    /// ```
+    /// use actix_sockjs::{ConnectionInfo, Transport};
+    /// use actix_web::test::TestRequest;
+    ///
+    /// let proxy = "10.0.0.2:4000".parse().unwrap();
+    /// let req = TestRequest::get()
+    ///     .peer_addr(proxy)
+    ///     .insert_header(("X-Forwarded-For", "203.0.113.7, 10.0.0.2"))
+    ///     .to_http_request();
+    /// let trusted = ["10.0.0.2".parse().unwrap()];
+    /// let info = ConnectionInfo::from_request_trusting(&req, Transport::Xhr, &trusted);
+    /// assert_eq!(info.ip(), Some("203.0.113.7".parse().unwrap()));
+    /// let untrusting = ConnectionInfo::from_request(&req, Transport::Xhr);
+    /// assert_eq!(untrusting.ip(), Some("10.0.0.2".parse().unwrap()));
+    /// ```
+    pub fn from_request_trusting(
+        req: &HttpRequest,
+        transport: Transport,
+        trusted_proxies: &[IpAddr],
+    ) -> Self {
         let query = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
             .map(|q| q.into_inner())
             .unwrap_or_default();
@@ -161,8 +190,10 @@ impl ConnectionInfo {
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
+        let peer_addr = req.peer_addr();
         ConnectionInfo {
-            peer_addr: req.peer_addr(),
+            ip: client_ip(req, peer_addr, trusted_proxies),
+            peer_addr,
             path: req.path().to_owned(),
             query,
             headers: req.headers().clone(),
@@ -175,6 +206,13 @@ impl ConnectionInfo {
     /// The address of the TCP peer (a proxy, when there is one).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr
+    }
+
+    /// The client's IP address: the TCP peer's, or, behind a trusted proxy (see
+    /// [`SockJsConfig::trusted_proxies`](crate::SockJsConfig::trusted_proxies)), the one
+    /// the proxy reported.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
     }
 
     /// The request path, e.g. `/echo/000/abc/xhr`.
@@ -226,4 +264,36 @@ impl ConnectionInfo {
     pub fn transport(&self) -> Transport {
         self.transport
     }
+}
+
+/// The client address of a request: the peer's, unless the peer is a trusted proxy that
+/// says otherwise. `X-Forwarded-For` is read right to left, skipping trusted proxies, so
+/// a value the client itself put at the left cannot win.
+fn client_ip(
+    req: &HttpRequest,
+    peer: Option<SocketAddr>,
+    trusted_proxies: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer_ip = peer.map(|p| p.ip());
+    let trusted = |ip: &IpAddr| trusted_proxies.contains(ip);
+    if !peer_ip.as_ref().is_some_and(trusted) {
+        return peer_ip;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(forwarded) = header("x-forwarded-for") {
+        let mut last = None;
+        for hop in forwarded.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if trusted(&ip) => last = Some(ip),
+                Ok(ip) => return Some(ip),
+                Err(_) => break,
+            }
+        }
+        if last.is_some() {
+            return last;
+        }
+    }
+    header("x-real-ip")
+        .and_then(|v| v.trim().parse().ok())
+        .or(peer_ip)
 }

@@ -210,7 +210,10 @@ impl<H: SockJsHandler> Service<H> {
                 Method::GET | Method::HEAD => Ok(self.iframe.respond(&req)),
                 _ => Err(Error::MethodNotAllowed("GET")),
             },
-            Route::RawWebSocket => self.websocket(&req, payload, None),
+            Route::RawWebSocket if self.config.transport_enabled(Transport::RawWebSocket) => {
+                self.websocket(&req, payload, None)
+            }
+            Route::RawWebSocket => Err(Error::NotFound),
             Route::Session { session, transport } => {
                 self.transport(&req, payload, session, transport).await
             }
@@ -226,6 +229,9 @@ impl<H: SockJsHandler> Service<H> {
         session: &str,
         transport: &str,
     ) -> Result<HttpResponse, Error> {
+        if !self.offers(transport) {
+            return Err(Error::NotFound);
+        }
         let method = req.method().clone();
         let preflight = |methods| Ok(crate::web::headers::preflight(req, &self.config, methods));
         match (transport, method) {
@@ -240,6 +246,21 @@ impl<H: SockJsHandler> Service<H> {
             ("jsonp", Method::GET) => jsonp::poll(self, req, session).await,
             ("jsonp_send", Method::POST) => jsonp::send(self, req, payload, session).await,
             _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Whether the URL transport name is offered by this service's configuration.
+    fn offers(&self, name: &str) -> bool {
+        let on = |t| self.config.transport_enabled(t);
+        match name {
+            "websocket" => on(Transport::WebSocket),
+            "xhr" => on(Transport::Xhr),
+            "xhr_streaming" => on(Transport::XhrStreaming),
+            "xhr_send" => on(Transport::Xhr) || on(Transport::XhrStreaming),
+            "eventsource" => on(Transport::EventSource),
+            "htmlfile" => on(Transport::HtmlFile),
+            "jsonp" | "jsonp_send" => on(Transport::Jsonp),
+            _ => true,
         }
     }
 
@@ -286,7 +307,11 @@ impl<H: SockJsHandler> Service<H> {
             (self.shared.factory)(),
             crate::session::SessionSetup {
                 id,
-                info: ConnectionInfo::from_request(req, transport),
+                info: ConnectionInfo::from_request_trusting(
+                    req,
+                    transport,
+                    &self.config.trusted_proxies,
+                ),
                 config: self.config.clone(),
                 shared: shared.clone(),
                 registered,
