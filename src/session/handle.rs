@@ -63,6 +63,11 @@ pub(crate) enum Deliver {
 ///
 /// Messages one handle sends arrive in the order they were sent. Sending to a closed
 /// session is an [`Error::SessionClosed`], never a panic.
+///
+/// Handles compare and hash by the session they address (two handles of one session
+/// are equal, whatever its state), so they can key maps and sets of members. Clippy's
+/// `mutable_key_type` lint does not know that: list `actix_sockjs::SessionHandle` under
+/// `ignore-interior-mutability` in `clippy.toml`.
 #[derive(Clone)]
 pub struct SessionHandle {
     id: SessionId,

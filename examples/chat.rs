@@ -1,0 +1,194 @@
+//! A chat with rooms: `/chat/{room}` is mounted once and serves every room.
+//!
+//! `./scripts/demo` (or `cargo run --example chat`), then open http://127.0.0.1:8080/
+//! in two browser windows. Also served: the echo page at `/echo.html`, and the
+//! statistics at `/stats` (JSON) and `/stats/prometheus`.
+//!
+//! Wire format (JSON text messages): the client sends `{"name": "..."}` once, then
+//! `{"text": "..."}`; the server sends `{"type": "join" | "leave", "name"}`,
+//! `{"type": "message", "name", "text"}` and `{"type": "roster", "names": [...]}`.
+//!
+//! The pages load sockjs-client from `/sockjs.min.js` when a local copy is installed
+//! (`npm install --prefix vendor-js sockjs-client@1`, which `./scripts/demo` does), so
+//! the demo works without internet; otherwise from the `sockjs_url` default.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_sockjs::{
+    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
+    SockJsHandler, StatsEndpoint,
+};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use parking_lot::Mutex;
+use serde_json::json;
+
+/// Who is in which room: room name → session → display name.
+type Rooms = Arc<Mutex<HashMap<String, HashMap<SessionHandle, String>>>>;
+
+struct ChatMember {
+    rooms: Rooms,
+    room: String,
+    name: Option<String>,
+}
+
+impl ChatMember {
+    /// Everyone in the room but nobody else; the frame is encoded once.
+    fn tell_room(&self, message: &serde_json::Value) {
+        let members: Vec<SessionHandle> = self
+            .rooms
+            .lock()
+            .get(&self.room)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        actix_sockjs::broadcast(&members, &message.to_string());
+    }
+}
+
+fn clean_name(raw: &str) -> Option<String> {
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(32)
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+impl SockJsHandler for ChatMember {
+    fn on_open(&mut self, info: ConnectionInfo, _: &mut SessionContext<'_, Self>) {
+        self.room = info.param("room").unwrap_or("lobby").to_owned();
+    }
+
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&msg) else {
+            session.close(3001, "messages are JSON");
+            return;
+        };
+        match (&self.name, value["name"].as_str(), value["text"].as_str()) {
+            (None, Some(raw), _) => {
+                let Some(name) = clean_name(raw) else {
+                    session.close(3002, "a name is needed");
+                    return;
+                };
+                let handle = session.handle();
+                let names: Vec<String> = {
+                    let mut rooms = self.rooms.lock();
+                    let members = rooms.entry(self.room.clone()).or_default();
+                    members.insert(handle, name.clone());
+                    members.values().cloned().collect()
+                };
+                self.name = Some(name.clone());
+                self.tell_room(&json!({"type": "join", "name": name}));
+                let _ = session.send_json(&json!({"type": "roster", "names": names}));
+            }
+            (Some(name), _, Some(text)) => {
+                let text: String = text.chars().take(2000).collect();
+                self.tell_room(&json!({"type": "message", "name": name, "text": text}));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+        let handle = session.handle();
+        {
+            let mut rooms = self.rooms.lock();
+            if let Some(members) = rooms.get_mut(&self.room) {
+                members.remove(&handle);
+                if members.is_empty() {
+                    rooms.remove(&self.room);
+                }
+            }
+        }
+        if let Some(name) = &self.name {
+            self.tell_room(&json!({"type": "leave", "name": name}));
+        }
+    }
+}
+
+struct Echo;
+
+impl SockJsHandler for Echo {
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        session.send(&msg);
+    }
+}
+
+/// The local sockjs-client, when `npm install --prefix vendor-js sockjs-client@1` ran.
+fn local_client() -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("vendor-js/node_modules/sockjs-client/dist/sockjs.min.js");
+    path.is_file().then_some(path)
+}
+
+fn page(html: &'static str, sockjs_url: &str) -> impl Fn() -> HttpResponse + Clone + use<> {
+    let body = html.replace("{{SOCKJS_URL}}", sockjs_url);
+    move || {
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(body.clone())
+    }
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
+    let local = local_client();
+    let mut config = SockJsConfig::default();
+    if local.is_some() {
+        config = config.sockjs_url("/sockjs.min.js");
+    }
+    let sockjs_url = config.sockjs_url.clone();
+    let script = local.map(std::fs::read).transpose()?;
+
+    let rooms = Rooms::default();
+    let chat = SockJs::new("/chat/{room}", move || ChatMember {
+        rooms: rooms.clone(),
+        room: String::new(),
+        name: None,
+    })
+    .config(config.clone());
+    let echo = SockJs::new("/echo", || Echo).config(config);
+    let stats = StatsEndpoint::new("/stats")
+        .service("chat", chat.stats())
+        .service("echo", echo.stats());
+    let chat_page = page(include_str!("../static/chat.html"), &sockjs_url);
+    let echo_page = page(include_str!("../static/echo.html"), &sockjs_url);
+
+    println!(
+        "chat demo on http://127.0.0.1:8080/ (sockjs-client from {sockjs_url}); echo page on /echo.html"
+    );
+    HttpServer::new(move || {
+        let chat_page = chat_page.clone();
+        let echo_page = echo_page.clone();
+        let script = script.clone();
+        App::new()
+            .service(chat.clone())
+            .service(echo.clone())
+            .service(stats.clone())
+            .route("/", web::get().to(move || std::future::ready(chat_page())))
+            .route(
+                "/echo.html",
+                web::get().to(move || std::future::ready(echo_page())),
+            )
+            .route(
+                "/sockjs.min.js",
+                web::get().to(move || {
+                    let res = match &script {
+                        Some(js) => HttpResponse::Ok()
+                            .content_type("application/javascript; charset=utf-8")
+                            .body(js.clone()),
+                        None => HttpResponse::NotFound().finish(),
+                    };
+                    std::future::ready(res)
+                }),
+            )
+    })
+    // Aborted streaming requests close their sessions at once (see README).
+    .h1_allow_half_closed(false)
+    .bind(("127.0.0.1", 8080))?
+    .run()
+    .await
+}
