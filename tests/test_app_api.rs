@@ -226,15 +226,7 @@ async fn services_in_one_app_keep_their_own_handlers_configs_and_transports() {
         .expect("send");
     assert_eq!(res2.status().as_u16(), 204);
     let mut body = String::new();
-    while !body.contains("a[\"plain echo\"]\n") {
-        use futures_util::StreamExt;
-        let chunk = actix_rt::time::timeout(common::DEADLINE, res.next())
-            .await
-            .expect("chunk in time")
-            .expect("stream open")
-            .expect("chunk");
-        body.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-    }
+    common::read_until(&mut res, &mut body, "a[\"plain echo\"]\n").await;
 }
 
 #[actix_rt::test]

@@ -6,9 +6,7 @@ mod common;
 use std::time::Duration;
 
 use actix_sockjs::{CloseReason, Error, SockJsConfig, broadcast};
-use common::{DEADLINE, Event, next_event, next_open, server, session_id, text};
-use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{DEADLINE, Event, next_event, next_open, read_until, server, session_id, text};
 
 async fn poll(srv: &actix_test::TestServer, path: &str) -> String {
     let mut res = srv.post(path).send().await.expect("poll");
@@ -23,21 +21,6 @@ async fn send(srv: &actix_test::TestServer, path: &str, body: &str) -> u16 {
         .expect("send")
         .status()
         .as_u16()
-}
-
-/// Reads a streaming response until its body so far contains `needle`.
-async fn read_until<S>(res: &mut awc::ClientResponse<S>, body: &mut String, needle: &str)
-where
-    S: futures_core::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
-{
-    while !body.contains(needle) {
-        let chunk = actix_rt::time::timeout(DEADLINE, res.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}; got {body:?}"))
-            .unwrap_or_else(|| panic!("stream ended before {needle:?}; got {body:?}"))
-            .expect("chunk");
-        body.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-    }
 }
 
 fn prelude() -> String {
@@ -146,29 +129,16 @@ async fn an_aborted_receiver_closes_the_session_with_1002() {
     let (srv, mut events) =
         server(SockJsConfig::default().heartbeat_delay(Duration::from_millis(50)));
     let id = session_id();
-    let mut stream = tokio::net::TcpStream::connect(srv.addr())
-        .await
-        .expect("connect");
-    stream
-        .write_all(
-            format!(
-                "POST /rec/000/{id}/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-                 Content-Length: 0\r\n\r\n"
-            )
-            .as_bytes(),
+    let stream = common::raw_request_until(
+        srv.addr(),
+        format!(
+            "POST /rec/000/{id}/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Length: 0\r\n\r\n"
         )
-        .await
-        .expect("write");
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !raw.ends_with(b"o\n\r\n") {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
-            .await
-            .expect("data in time")
-            .expect("read");
-        assert!(n > 0, "closed early");
-        raw.extend_from_slice(&chunk[..n]);
-    }
+        .as_bytes(),
+        b"o\n\r\n",
+    )
+    .await;
     next_open(&mut events).await;
     drop(stream);
     assert_eq!(

@@ -210,14 +210,7 @@ async fn htmlfile_requires_a_valid_callback_and_escapes_script_tags() {
         .expect("send");
     // Read the stream until the echoed message is in; it stays open, so read chunks.
     let mut body = String::new();
-    while !body.contains("close") {
-        let chunk = actix_rt::time::timeout(DEADLINE, futures_util::StreamExt::next(&mut res))
-            .await
-            .expect("chunk in time")
-            .expect("stream open")
-            .expect("chunk");
-        body.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-    }
+    common::read_until(&mut res, &mut body, "close").await;
     let head_end = body.find("\r\n\r\n").expect("prelude ends");
     assert!(head_end >= 1024, "prelude padded past 1 KiB");
     assert!(body[..head_end].contains("var c = parent.window.cb;"));

@@ -228,28 +228,19 @@ async fn test_server_echo_ends_streams_after_4096_bytes() {
 
 #[actix_rt::test]
 async fn test_server_closes_a_session_whose_streaming_client_aborted() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = start();
     let base = &server.base;
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(
-            b"POST /echo/000/abort1/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-              Content-Length: 0\r\n\r\n",
-        )
-        .await
-        .expect("write");
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !raw.ends_with(b"o\n\r\n") {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
-            .await
-            .expect("data in time")
-            .expect("read");
-        assert!(n > 0, "closed early");
-        raw.extend_from_slice(&chunk[..n]);
-    }
+    let addr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("socket address");
+    let stream = common::raw_request_until(
+        addr,
+        b"POST /echo/000/abort1/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Content-Length: 0\r\n\r\n",
+        b"o\n\r\n",
+    )
+    .await;
     drop(stream);
     // No heartbeat is due for 25 s: the server must learn of the abort from the closed
     // connection itself. Until it has, a poll still finds the stream attached (2010);

@@ -174,3 +174,43 @@ pub fn header<S>(res: &awc::ClientResponse<S>, name: &str) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
+
+/// Reads a streaming response until the body read so far contains `needle`; returns
+/// that body. Fails the test after [`DEADLINE`] per chunk or if the stream ends first.
+pub async fn read_until<S>(res: &mut awc::ClientResponse<S>, body: &mut String, needle: &str)
+where
+    S: futures_core::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    use futures_util::StreamExt;
+    while !body.contains(needle) {
+        let chunk = actix_rt::time::timeout(DEADLINE, res.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}; got {body:?}"))
+            .unwrap_or_else(|| panic!("stream ended before {needle:?}; got {body:?}"))
+            .expect("chunk");
+        body.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+}
+
+/// Sends `request` on a new raw TCP connection to `addr` and reads until the bytes
+/// received end with `suffix`; returns the open connection.
+pub async fn raw_request_until(
+    addr: std::net::SocketAddr,
+    request: &[u8],
+    suffix: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !raw.ends_with(suffix) {
+        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
+            .await
+            .expect("data in time")
+            .expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    stream
+}
