@@ -1,9 +1,16 @@
-//! The plain HTTP routes: greeting, /info, the iframe page, 404s.
+//! The plain HTTP routes: greeting, /info, the iframe page, 404s. Also the protocol
+//! suite's classes `BaseUrlGreeting` and `InfoTest`, and `IframePage.test_cacheability`
+//! (each test whose doc names a suite method).
 mod common;
 
 use actix_sockjs::SockJsConfig;
+use common::suite::{
+    self, verify_content_type, verify_cors, verify_no_cookie, verify_not_cached, verify_options,
+    verify404,
+};
 use common::{header, server, text};
 
+/// `BaseUrlGreeting.test_greeting`: `/echo` and `/echo/` greet, with no cookie.
 #[actix_rt::test]
 async fn greeting_answers_with_and_without_trailing_slash() {
     let (srv, _) = server(SockJsConfig::default());
@@ -14,7 +21,17 @@ async fn greeting_answers_with_and_without_trailing_slash() {
             header(&res, "content-type").as_deref(),
             Some("text/plain; charset=UTF-8")
         );
+        assert_eq!(header(&res, "set-cookie"), None);
         assert_eq!(text(&mut res).await, "Welcome to SockJS!\n");
+    }
+}
+
+/// `BaseUrlGreeting.test_notFound`: other short paths under the prefix are 404.
+#[actix_rt::test]
+async fn paths_next_to_the_greeting_are_not_found() {
+    let (srv, _) = server(SockJsConfig::default());
+    for suffix in ["/a", "/a.html", "//", "///", "/a/a", "/a/a/", "/a/"] {
+        verify404(&suite::get(srv.addr(), &format!("/echo{suffix}")).await);
     }
 }
 
@@ -60,6 +77,68 @@ async fn info_describes_the_service_and_is_never_cached() {
     );
 }
 
+/// `InfoTest.test_basic`, with no Origin (suite v0.3.3: ACAO `*`) and with `Origin:
+/// test` (the later suite: echoed), on a default service: websockets on, JSON
+/// content type, no cookie, not cached.
+#[actix_rt::test]
+async fn info_describes_a_default_service_for_any_origin() {
+    let (srv, _) = server(SockJsConfig::default());
+    for origin in [None, Some("test")] {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
+        let r = suite::request(srv.addr(), "GET", "/echo/info", &headers, None).await;
+        assert_eq!(r.status(), 200);
+        verify_content_type(&r.head, "application/json;charset=UTF-8");
+        verify_no_cookie(&r.head);
+        verify_not_cached(&r.head);
+        verify_cors(&r.head, origin);
+        let info: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(info["websocket"], true);
+        assert!(info["cookie_needed"].is_boolean(), "{info}");
+        assert_eq!(info["origins"], serde_json::json!(["*:*"]));
+        assert!(info["entropy"].is_u64(), "entropy is an integer: {info}");
+    }
+}
+
+/// `InfoTest.test_options`: `OPTIONS /info` is the suite's preflight, `OPTIONS, GET`.
+#[actix_rt::test]
+async fn info_options_is_a_long_cached_preflight_for_every_origin() {
+    let (srv, _) = server(SockJsConfig::default());
+    verify_options(srv.addr(), "/echo/info", "OPTIONS, GET").await;
+}
+
+/// `InfoTest.test_options_null_origin`: a page on a `file://` URL sends `Origin: null`.
+/// The server echoes `null`, as the later suite asserts (v0.3.3 asserted `*`).
+#[actix_rt::test]
+async fn info_options_echoes_a_null_origin() {
+    let (srv, _) = server(SockJsConfig::default());
+    let r = suite::request(
+        srv.addr(),
+        "OPTIONS",
+        "/echo/info",
+        &[
+            ("Origin", "null"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("access-control-allow-origin"), Some("null"));
+}
+
+/// `InfoTest.test_disabled_websocket`: the suite's `disabled_websocket_echo` service
+/// (ours: `/nows`) says `websocket: false`.
+#[actix_rt::test]
+async fn info_of_a_service_without_websockets_says_so() {
+    let (srv, _) = server(SockJsConfig::default());
+    let r = suite::get(srv.addr(), "/nows/info").await;
+    assert_eq!(r.status(), 200);
+    let info: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(info["websocket"], false);
+}
+
+/// `InfoTest.test_entropy`: entropy is random.
 #[actix_rt::test]
 async fn info_entropy_differs_between_requests() {
     let (srv, _) = server(SockJsConfig::default());
@@ -101,6 +180,8 @@ async fn info_options_is_a_cached_preflight() {
     );
 }
 
+/// `IframePage.test_cacheability`: the ETag is stable; `If-None-Match` gets a 304
+/// with no content type and no body.
 #[actix_rt::test]
 async fn iframe_page_loads_sockjs_url_and_is_cached_with_a_stable_etag() {
     let (srv, _) = server(SockJsConfig::default().sockjs_url("http://cdn.test/sockjs.js"));

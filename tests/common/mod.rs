@@ -7,8 +7,10 @@ use std::time::Duration;
 use actix_sockjs::{
     CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
 };
-use actix_web::App;
+use actix_web::{App, web};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+pub mod suite;
 
 /// How long any single awaited event may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -64,22 +66,92 @@ impl SockJsHandler for Recorder {
     }
 }
 
-/// A test server with `/echo`, `/close`, `/rec` (a [`Recorder`]), all on `config`, and
-/// `/nows`, an echo on `config` with websockets off.
+/// The services every test server mounts, all on one config: `/echo`, `/close`, `/rec`
+/// (a [`Recorder`]), `/nows` (an echo with websockets off, the suite's
+/// `/disabled_websocket_echo`) and `/cookie` (an echo with `cookie_needed`, the suite's
+/// `/cookie_needed_echo`).
+#[derive(Clone)]
+struct Services {
+    echo: SockJs<Echo>,
+    close: SockJs<Close>,
+    nows: SockJs<Echo>,
+    rec: SockJs<Recorder>,
+    cookie: SockJs<Echo>,
+}
+
+impl Services {
+    fn new(config: SockJsConfig) -> (Self, UnboundedReceiver<Event>) {
+        let (tx, rx) = unbounded_channel();
+        let services = Services {
+            echo: SockJs::new("/echo", || Echo).config(config.clone()),
+            close: SockJs::new("/close", || Close).config(config.clone()),
+            nows: SockJs::new("/nows", || Echo).config(config.clone().websocket(false)),
+            cookie: SockJs::new("/cookie", || Echo).config(config.clone().cookie_needed(true)),
+            rec: SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config),
+        };
+        (services, rx)
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.service(self.echo.clone())
+            .service(self.close.clone())
+            .service(self.nows.clone())
+            .service(self.rec.clone())
+            .service(self.cookie.clone());
+    }
+}
+
+/// A test server with `/echo`, `/close`, `/rec` (a [`Recorder`]), all on `config`,
+/// `/nows`, an echo on `config` with websockets off, and `/cookie`, an echo on `config`
+/// with `cookie_needed(true)`.
 pub fn server(config: SockJsConfig) -> (actix_test::TestServer, UnboundedReceiver<Event>) {
-    let (tx, rx) = unbounded_channel();
-    let echo = SockJs::new("/echo", || Echo).config(config.clone());
-    let close = SockJs::new("/close", || Close).config(config.clone());
-    let nows = SockJs::new("/nows", || Echo).config(config.clone().websocket(false));
-    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config);
+    let (services, rx) = Services::new(config);
     let srv = actix_test::start(move || {
-        App::new()
-            .service(echo.clone())
-            .service(close.clone())
-            .service(nows.clone())
-            .service(rec.clone())
+        let services = services.clone();
+        App::new().configure(move |cfg| services.configure(cfg))
     });
     (srv, rx)
+}
+
+/// A server set up as the README says (`h1_allow_half_closed(false)`), so a client
+/// that closes its connection is noticed at once: the protocol suite's abort tests
+/// assume it. Same services as [`server`]; one worker on 127.0.0.1.
+pub struct StrictServer {
+    addr: std::net::SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl StrictServer {
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for StrictServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+/// Starts a [`StrictServer`] on `config` (inside an actix system, as `actix_rt::test`).
+pub fn strict_server(config: SockJsConfig) -> (StrictServer, UnboundedReceiver<Event>) {
+    let (services, rx) = Services::new(config);
+    let server = actix_web::HttpServer::new(move || {
+        let services = services.clone();
+        App::new().configure(move |cfg| services.configure(cfg))
+    })
+    .h1_allow_half_closed(false)
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .expect("bind 127.0.0.1");
+    let addr = server.addrs().first().copied().expect("bound address");
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    (StrictServer { addr, handle }, rx)
 }
 
 /// The next recorded event, which must be an open: the session's handle.
