@@ -1,5 +1,16 @@
 //! The `websocket` transport and the raw `/websocket` endpoint, with a real websocket
 //! client: framing, echo, closes from either side, heartbeats, limits, HTTP errors.
+//!
+//! Also the protocol suite's websocket classes (each test whose doc names a suite
+//! method): `WebsocketHttpErrors`, `WebsocketHybi10` (v0.3.3; the later suite's
+//! `Websocket`, hybi-13 only) and `RawWebsocket`.
+//!
+//! Hixie-76 websockets (v0.3.3 class `WebsocketHixie76`) are not supported: no browser
+//! needs them, and the later suite dropped them. A hixie-76 handshake gets 400, so
+//! `WebsocketHixie76.test_haproxy` (response headers before the 8-byte nonce, then the
+//! MD5 answer) has no counterpart. Its other tests (transport, close, empty frame,
+//! reuse of a session id, broken JSON) are protocol-level and have the RFC 6455
+//! counterparts named below.
 mod common;
 
 use std::time::Duration;
@@ -10,6 +21,8 @@ use common::{
     ws_next, ws_send, ws_text,
 };
 
+/// `WebsocketHybi10.test_transport` (and hixie-76 `test_transport`): `o`, then an
+/// ignored empty message, then the echo.
 #[actix_rt::test]
 async fn websocket_sends_the_open_frame_and_echoes_arrays_and_single_strings() {
     let (srv, _) = server(SockJsConfig::default());
@@ -26,6 +39,8 @@ async fn websocket_sends_the_open_frame_and_echoes_arrays_and_single_strings() {
     assert_eq!(ws_text(&mut ws).await, r#"a["x","y\u2028"]"#);
 }
 
+/// `WebsocketHybi10.test_close` (and hixie-76 `test_close`): `o`, the close frame, then
+/// the socket closes.
 #[actix_rt::test]
 async fn websocket_server_close_sends_open_then_3000_then_closes_the_socket() {
     let (srv, _) = server(SockJsConfig::default());
@@ -36,6 +51,22 @@ async fn websocket_server_close_sends_open_then_3000_then_closes_the_socket() {
         ws_close_code(&mut ws).await,
         Some((3000, "Go away!".to_owned()))
     );
+}
+
+/// `Websocket.test_empty_frame` (later suite; hixie-76 `test_empty_frame` without the
+/// `[]`): an empty message and an empty array are ignored; the next message echoes.
+#[actix_rt::test]
+async fn websocket_ignores_empty_messages_and_empty_arrays() {
+    let (srv, mut events) = server(SockJsConfig::default());
+    let mut ws = ws_connect(&srv, &format!("/rec/000/{}/websocket", session_id())).await;
+    assert_eq!(ws_text(&mut ws).await, "o");
+    next_open(&mut events).await;
+    ws_send(&mut ws, "").await;
+    ws_send(&mut ws, "[]").await;
+    ws_send(&mut ws, r#"["a"]"#).await;
+    // The handler saw only "a", and the first frame back is its echo.
+    assert_eq!(next_event(&mut events).await, Event::Message("a".into()));
+    assert_eq!(ws_text(&mut ws).await, r#"a["a"]"#);
 }
 
 #[actix_rt::test]
@@ -93,6 +124,7 @@ async fn websocket_handler_close_reaches_the_client_after_queued_messages() {
     );
 }
 
+/// `WebsocketHybi10.test_broken_json` (and hixie-76 `test_broken_json`).
 #[actix_rt::test]
 async fn websocket_broken_json_terminates_the_connection() {
     let (srv, mut events) = server(SockJsConfig::default());
@@ -142,6 +174,9 @@ async fn websocket_binary_messages_close_with_1003() {
     assert_eq!(ws_close_code(&mut ws).await.map(|c| c.0), Some(1003));
 }
 
+/// `WebsocketHixie76.test_reuseSessionId` over RFC 6455 (the later suite's
+/// `Websocket.test_reuseSessionId`): two sockets on one URL are two sessions, and the
+/// id is free again after they close.
 #[actix_rt::test]
 async fn websocket_sessions_may_share_an_id_and_reuse_it_after_closing() {
     let (srv, _) = server(SockJsConfig::default());
@@ -174,6 +209,8 @@ async fn websocket_vanished_client_closes_the_session_as_interrupted() {
     );
 }
 
+/// `WebsocketHttpErrors.test_httpMethod`, `test_invalidConnectionHeader` and
+/// `test_invalidMethod` (`verify405`: no content type, `Allow`, no body).
 #[actix_rt::test]
 async fn websocket_url_without_upgrade_is_400_and_post_is_405() {
     let (srv, _) = server(SockJsConfig::default());
@@ -253,6 +290,8 @@ async fn raw_head(srv: &actix_test::TestServer, request: &str) -> String {
     String::from_utf8_lossy(&head).to_lowercase()
 }
 
+/// `WebsocketHybi10.test_headersSanity` (versions 7, 8, 13) and
+/// `test_firefox_602_connection_header`.
 #[actix_rt::test]
 async fn websocket_handshake_accepts_hybi_versions_and_firefox_connection_header() {
     let (srv, _) = server(SockJsConfig::default());
@@ -287,6 +326,7 @@ async fn websocket_handshake_accepts_hybi_versions_and_firefox_connection_header
     }
 }
 
+/// `RawWebsocket.test_transport`: no framing, no `o`.
 #[actix_rt::test]
 async fn raw_websocket_passes_plain_text_both_ways() {
     let (srv, _) = server(SockJsConfig::default());
@@ -302,6 +342,8 @@ async fn raw_websocket_passes_plain_text_both_ways() {
     }
 }
 
+/// `RawWebsocket.test_close`: the socket closes before any message, with reason
+/// `Go away!` (the later suite checks the reason).
 #[actix_rt::test]
 async fn raw_websocket_server_close_closes_the_socket_with_its_code() {
     let (srv, _) = server(SockJsConfig::default());

@@ -1,7 +1,10 @@
-//! `xhr` polling and `xhr_send`: framing, headers, bad input, sizes.
+//! `xhr` polling and `xhr_send`: framing, headers, bad input, sizes. Also the protocol
+//! suite's classes `XhrPolling` and `SessionURLs` (each test whose doc names a suite
+//! method).
 mod common;
 
 use actix_sockjs::SockJsConfig;
+use common::suite::{self, verify_cors};
 use common::{header, server, session_id, text};
 
 const NO_CACHE: &str = "no-store, no-cache, no-transform, must-revalidate, max-age=0";
@@ -16,6 +19,9 @@ async fn send(srv: &actix_test::TestServer, path: &str, body: &'static [u8]) -> 
     (res.status().as_u16(), text(&mut res).await)
 }
 
+/// `XhrPolling.test_transport`: `o`, a 204 `text/plain` send, the echo; CORS (an
+/// Origin echoed, as in the later suite; `*` without one, as in v0.3.3) and no caching
+/// on both.
 #[actix_rt::test]
 async fn xhr_opens_echoes_and_carries_cors_and_no_cache_headers() {
     let (srv, _) = server(SockJsConfig::default());
@@ -40,6 +46,8 @@ async fn xhr_opens_echoes_and_carries_cors_and_no_cache_headers() {
         Some("true")
     );
     assert_eq!(header(&res, "cache-control").as_deref(), Some(NO_CACHE));
+    assert_eq!(header(&res, "expires"), None);
+    assert_eq!(header(&res, "last-modified"), None);
     assert_eq!(header(&res, "set-cookie"), None);
     assert_eq!(text(&mut res).await, "o\n");
 
@@ -57,7 +65,13 @@ async fn xhr_opens_echoes_and_carries_cors_and_no_cache_headers() {
         header(&res, "access-control-allow-origin").as_deref(),
         Some("*")
     );
+    assert_eq!(
+        header(&res, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
     assert_eq!(header(&res, "cache-control").as_deref(), Some(NO_CACHE));
+    assert_eq!(header(&res, "expires"), None);
+    assert_eq!(header(&res, "last-modified"), None);
     assert_eq!(text(&mut res).await, "");
 
     assert_eq!(
@@ -66,16 +80,19 @@ async fn xhr_opens_echoes_and_carries_cors_and_no_cache_headers() {
     );
 }
 
+/// `SessionURLs.test_ignoringServerId` and `SessionURLs.test_anyValue`: only the
+/// session id names a session; any non-empty id without dots opens a new one.
 #[actix_rt::test]
 async fn the_server_id_is_ignored_and_any_session_id_without_dots_works() {
     let (srv, _) = server(SockJsConfig::default());
     let id = session_id();
-    assert_eq!(poll(&srv, &format!("/echo/000/{id}/xhr")).await.1, "o\n");
     assert_eq!(
-        send(&srv, &format!("/echo/000/{id}/xhr_send"), br#"["a"]"#)
-            .await
-            .0,
-        204
+        poll(&srv, &format!("/echo/000/{id}/xhr")).await,
+        (200, "o\n".into())
+    );
+    assert_eq!(
+        send(&srv, &format!("/echo/000/{id}/xhr_send"), br#"["a"]"#).await,
+        (204, String::new())
     );
     assert_eq!(
         poll(&srv, &format!("/echo/999/{id}/xhr")).await.1,
@@ -90,6 +107,7 @@ async fn the_server_id_is_ignored_and_any_session_id_without_dots_works() {
     }
 }
 
+/// `SessionURLs.test_invalidPaths`.
 #[actix_rt::test]
 async fn malformed_session_paths_are_404_for_get_and_post() {
     let (srv, _) = server(SockJsConfig::default());
@@ -109,6 +127,7 @@ async fn malformed_session_paths_are_404_for_get_and_post() {
     assert_eq!(res.status().as_u16(), 404);
 }
 
+/// `XhrPolling.test_invalid_session`.
 #[actix_rt::test]
 async fn xhr_send_to_an_unknown_session_is_404() {
     let (srv, _) = server(SockJsConfig::default());
@@ -121,6 +140,8 @@ async fn xhr_send_to_an_unknown_session_is_404() {
     assert_eq!(status, 404);
 }
 
+/// `XhrPolling.test_invalid_json`: `Broken JSON encoding.`, `Payload expected.`, and
+/// only the valid message arrives.
 #[actix_rt::test]
 async fn bad_payloads_get_500_with_the_sockjs_text_and_the_session_lives_on() {
     let (srv, _) = server(SockJsConfig::default());
@@ -148,6 +169,8 @@ async fn bad_payloads_get_500_with_the_sockjs_text_and_the_session_lives_on() {
     assert_eq!(poll(&srv, &format!("{url}/xhr")).await.1, "a[\"a\"]\n");
 }
 
+/// `XhrPolling.test_content_types`: every content type is accepted, and the eight
+/// queued messages come back in one frame.
 #[actix_rt::test]
 async fn xhr_send_accepts_any_content_type() {
     let (srv, _) = server(SockJsConfig::default());
@@ -164,13 +187,14 @@ async fn xhr_send_accepts_any_content_type() {
         "text/xml",
     ];
     for ct in types {
-        let res = srv
+        let mut res = srv
             .post(format!("{url}/xhr_send"))
             .insert_header(("Content-Type", ct))
             .send_body(r#"["a"]"#)
             .await
             .expect("send");
         assert_eq!(res.status().as_u16(), 204, "{ct:?}");
+        assert_eq!(text(&mut res).await, "", "{ct:?}");
     }
     let want = format!("a[{}]\n", vec!["\"a\""; types.len()].join(","));
     assert_eq!(poll(&srv, &format!("{url}/xhr")).await.1, want);
@@ -197,6 +221,8 @@ async fn xhr_send_over_the_size_limit_is_413_and_the_session_lives_on() {
     assert_eq!(poll(&srv, &format!("{url}/xhr")).await.1, "a[\"small\"]\n");
 }
 
+/// `XhrPolling.test_options`: `OPTIONS` on `xhr` and `xhr_send`, for no Origin,
+/// `test` and `null` (echoed, as in the later suite).
 #[actix_rt::test]
 async fn xhr_options_is_a_preflight_cached_for_a_year() {
     let (srv, _) = server(SockJsConfig::default());
@@ -252,4 +278,65 @@ async fn xhr_with_the_wrong_method_is_404() {
             .expect("get");
         assert_eq!(res.status().as_u16(), 404, "{transport}");
     }
+}
+
+/// `XhrPolling.test_request_headers_cors`: `Access-Control-Request-Headers` comes
+/// back as `Access-Control-Allow-Headers`; an empty or missing one gives none (falsy).
+/// Suite v0.3.3 asks with `POST .../xhr` and no Origin, the later suite with `OPTIONS`
+/// and `Origin: test`; both are checked, each on a fresh session.
+#[actix_rt::test]
+async fn requested_headers_are_allowed_back_on_post_and_preflight() {
+    let (srv, _) = server(SockJsConfig::default());
+    for (method, origin) in [("POST", None), ("OPTIONS", Some("test"))] {
+        for (requested, allowed) in [
+            (Some("a, b, c"), Some("a, b, c")),
+            (Some(""), None),
+            (None, None),
+        ] {
+            let mut headers = Vec::new();
+            if let Some(origin) = origin {
+                headers.push(("Origin", origin));
+                headers.push(("Access-Control-Request-Method", "POST"));
+            }
+            if let Some(requested) = requested {
+                headers.push(("Access-Control-Request-Headers", requested));
+            }
+            let path = format!("/echo/000/{}/xhr", session_id());
+            let r = suite::request(srv.addr(), method, &path, &headers, None).await;
+            let want = if method == "POST" { 200 } else { 204 };
+            assert_eq!(r.status(), want, "{method} {requested:?}");
+            verify_cors(&r.head, origin);
+            match allowed {
+                Some(allowed) => {
+                    assert_eq!(r.header("access-control-allow-headers"), Some(allowed))
+                }
+                None => assert!(
+                    r.head.falsy("access-control-allow-headers"),
+                    "{method} {requested:?}: {:?}",
+                    r.head
+                ),
+            }
+        }
+    }
+}
+
+/// `XhrPolling.test_sending_empty_frame` (later suite): `[]` is a valid send (a client
+/// heartbeat) and delivers nothing.
+#[actix_rt::test]
+async fn xhr_send_of_an_empty_array_is_accepted_and_delivers_nothing() {
+    let (srv, _) = server(SockJsConfig::default());
+    let url = format!("/echo/000/{}", session_id());
+    assert_eq!(poll(&srv, &format!("{url}/xhr")).await, (200, "o\n".into()));
+    assert_eq!(
+        send(&srv, &format!("{url}/xhr_send"), b"[]").await,
+        (204, String::new())
+    );
+    assert_eq!(
+        send(&srv, &format!("{url}/xhr_send"), br#"["a"]"#).await,
+        (204, String::new())
+    );
+    assert_eq!(
+        poll(&srv, &format!("{url}/xhr")).await,
+        (200, "a[\"a\"]\n".into())
+    );
 }
