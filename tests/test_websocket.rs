@@ -16,6 +16,7 @@ mod common;
 use std::time::Duration;
 
 use actix_sockjs::{CloseReason, SockJsConfig};
+use common::suite;
 use common::{
     Event, header, next_event, next_open, server, session_id, text, ws_close_code, ws_connect,
     ws_next, ws_send, ws_text,
@@ -247,6 +248,27 @@ async fn websocket_url_without_upgrade_is_400_and_post_is_405() {
         assert_eq!(header(&res, "allow").as_deref(), Some("GET"));
         assert_eq!(header(&res, "content-type"), None);
         assert_eq!(text(&mut res).await, "");
+    }
+
+    // The same through the suite's harness, which also needs every response but a
+    // 101, 204 or 304 to be framed (length, chunks or `Connection: close`).
+    let plain = suite::get(srv.addr(), "/echo/0/0/websocket").await;
+    assert_eq!(plain.status(), 400);
+    let bad_connection = suite::request(
+        srv.addr(),
+        "GET",
+        "/echo/0/0/websocket",
+        &[("Upgrade", "WebSocket"), ("Connection", "close")],
+        None,
+    )
+    .await;
+    assert_eq!(bad_connection.status(), 400);
+    for headers in [
+        &[("Upgrade", "WebSocket"), ("Connection", "Upgrade")][..],
+        &[],
+    ] {
+        let r = suite::request(srv.addr(), "POST", "/echo/0/0/websocket", headers, None).await;
+        suite::verify405(&r);
     }
 }
 

@@ -130,8 +130,8 @@ impl StrictServer {
 
 impl Drop for StrictServer {
     fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_rt::spawn(async move { handle.stop(false).await });
+        // `stop` sends the command at once; the spawned future only awaits its end.
+        actix_rt::spawn(self.handle.stop(false));
     }
 }
 
