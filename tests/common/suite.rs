@@ -95,6 +95,7 @@ impl Response {
 /// One raw HTTP connection (the suite's `RawHttpConnection`).
 pub struct Conn {
     stream: TcpStream,
+    addr: SocketAddr,
     buf: Vec<u8>,
 }
 
@@ -108,6 +109,7 @@ impl Conn {
             .expect("connect");
         Conn {
             stream,
+            addr,
             buf: Vec::new(),
         }
     }
@@ -120,9 +122,9 @@ impl Conn {
             .expect("write");
     }
 
-    /// Writes a request as the suite does: the request line, the given headers, `Host`,
-    /// and `Content-Length` whenever there is a body (a POST always has one, empty
-    /// by default).
+    /// Writes a request as the suite does: the request line, the given headers,
+    /// `Host: host:port`, and `Content-Length` whenever there is a body (a POST always
+    /// has one, empty by default).
     pub async fn send(
         &mut self,
         method: &str,
@@ -139,7 +141,7 @@ impl Conn {
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
-        req.push_str("Host: 127.0.0.1\r\n");
+        req.push_str(&format!("Host: {}\r\n", self.addr));
         if let Some(body) = body {
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
