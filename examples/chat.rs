@@ -1,7 +1,9 @@
 //! A chat with rooms: `/chat/{room}` is mounted once and serves every room.
 //!
 //! `./scripts/demo` (or `cargo run --example chat`), then open http://127.0.0.1:8080/
-//! in two browser windows. Also served: the echo page at `/echo.html`, and the
+//! in two browser windows. `--port N` picks another port (0: any free one); the line
+//! `chat demo on http://127.0.0.1:PORT/ ...` is printed once the port is bound, which is
+//! what the browser tests (`scripts/test-browser`) wait for. Also served: the echo page at `/echo.html`, and the
 //! statistics at `/stats` (JSON) and `/stats/prometheus`.
 //!
 //! Wire format (JSON text messages): the client sends `{"name": "..."}` once, then
@@ -132,9 +134,27 @@ fn page(html: &'static str, sockjs_url: &str) -> impl Fn() -> HttpResponse + Clo
     }
 }
 
+/// `--port N` (default 8080); nothing else is accepted.
+fn parse_port() -> Result<u16, String> {
+    let mut port = 8080;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--port" => {
+                let value = args.next().ok_or("--port needs a value")?;
+                port = value.parse().map_err(|e| format!("--port: {e}"))?;
+            }
+            other => return Err(format!("unknown argument {other}; usage: chat [--port N]")),
+        }
+    }
+    Ok(port)
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
+    let port =
+        parse_port().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let local = local_client();
     let mut config = SockJsConfig::default();
     if local.is_some() {
@@ -157,10 +177,7 @@ async fn main() -> std::io::Result<()> {
     let chat_page = page(include_str!("../static/chat.html"), &sockjs_url);
     let echo_page = page(include_str!("../static/echo.html"), &sockjs_url);
 
-    println!(
-        "chat demo on http://127.0.0.1:8080/ (sockjs-client from {sockjs_url}); echo page on /echo.html"
-    );
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         let chat_page = chat_page.clone();
         let echo_page = echo_page.clone();
         let script = script.clone();
@@ -188,7 +205,11 @@ async fn main() -> std::io::Result<()> {
     })
     // Aborted streaming requests close their sessions at once (see README).
     .h1_allow_half_closed(false)
-    .bind(("127.0.0.1", 8080))?
-    .run()
-    .await
+    .bind(("127.0.0.1", port))?;
+    let port = server.addrs().first().map_or(port, |a| a.port());
+    let running = server.run();
+    println!(
+        "chat demo on http://127.0.0.1:{port}/ (sockjs-client from {sockjs_url}); echo page on /echo.html"
+    );
+    running.await
 }
