@@ -1,0 +1,74 @@
+// The chat demo (examples/chat, static/chat.html) as a person uses it: two pages join
+// the same room under two names, each sends a line, and both see both lines, the
+// join notice and each other in the room list. The screenshot of the first page is
+// saved as an artifact (target/browser-artifacts/chat.png) for people to look at;
+// the assertions are on the pages' text, never on pixels, so fonts and rendering
+// differences between machines cannot fail the test.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const WAIT_MS = 10_000;
+
+/** Runs the chat check against the chat example already listening at `chatOrigin`. */
+export async function runChat(env, chatOrigin, artifactsDir) {
+  const { suite } = env;
+  const context = await env.browser.newContext({ viewport: { width: 1000, height: 720 } });
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  suite.watch(context);
+  const room = 'browser-test';
+  try {
+    await suite.test('chat demo', 'two pages chat', async () => {
+      async function enter(name) {
+        const page = await context.newPage();
+        await page.goto(`${chatOrigin}/`);
+        await page.fill('#name', name);
+        await page.fill('#room', room);
+        await page.click('#join button');
+        await page.locator('#status').filter({ hasText: `${name} in ${room} (` }).waitFor();
+        return page;
+      }
+      async function say(page, text) {
+        await page.fill('#text', text);
+        await page.click('#say button');
+      }
+      const waitText = (page, selector, text) => page.locator(selector).filter({ hasText: text }).waitFor();
+
+      const alice = await enter('alice');
+      const bob = await enter('bob');
+      // Alice sees bob come in; both lists hold both names.
+      await waitText(alice, '#log', 'bob joined');
+      for (const page of [alice, bob]) {
+        await page.locator('#people li', { hasText: 'alice' }).waitFor();
+        await page.locator('#people li', { hasText: 'bob' }).waitFor();
+      }
+      await say(alice, 'hello from alice');
+      await waitText(bob, '#log', 'alice: hello from alice');
+      await say(bob, 'hi alice, bob here');
+      for (const page of [alice, bob]) {
+        await waitText(page, '#log', 'bob: hi alice, bob here');
+      }
+      // The stats panel has been filled from /stats at least once.
+      await waitText(alice, '#stats', 'sessions');
+
+      mkdirSync(artifactsDir, { recursive: true });
+      const shot = join(artifactsDir, 'chat.png');
+      await alice.screenshot({ path: shot, fullPage: true });
+
+      const aliceLog = await alice.locator('#log').innerText();
+      const bobLog = await bob.locator('#log').innerText();
+      assert.match(aliceLog, /bob joined/);
+      assert.match(aliceLog, /alice: hello from alice[\s\S]*bob: hi alice, bob here/);
+      assert.match(bobLog, /alice: hello from alice[\s\S]*bob: hi alice, bob here/);
+      assert.deepEqual(await alice.locator('#people li').allInnerTexts(), ['alice', 'bob']);
+      assert.deepEqual(await bob.locator('#people li').allInnerTexts(), ['alice', 'bob']);
+      assert.match(await alice.locator('#status').innerText(), /^alice in browser-test \(websocket\)$/);
+      assert.match(await alice.locator('#stats').innerText(), /chat/);
+      console.log(`    screenshot: ${shot}`);
+    });
+  } finally {
+    await env.withDeadline(context.close(), WAIT_MS, 'closing the chat context').catch(() => {});
+  }
+}
