@@ -18,7 +18,8 @@
 // have, so there is nothing to force there.)
 //
 // Each group runs in a fresh browser context (its own cookie jar), and each check
-// opens its own socket, so one failure does not hide the next.
+// in a page and on a socket of its own (see `check` below for why the page), so one
+// failure does not hide the next.
 
 import assert from 'node:assert/strict';
 
@@ -139,7 +140,8 @@ export async function runGroup(env, group) {
   // until the server's next heartbeat (25 s). Six such leftovers fill Chromium's six
   // connections per host and the next /info request waits until it times out. No
   // request reaches the server when the client closes, so it cannot end the poll
-  // sooner; a fresh page per check is how a real page that reconnects would look too.
+  // sooner (sockjs-node behaves the same). Pages of their own keep the checks from
+  // inheriting each other's connections, for every transport.
   const check = (name, body) => suite.test(group.name, name, async () => {
     const page = await openPage();
     try {
