@@ -34,9 +34,8 @@ pub struct SockJsConfig {
     /// Whether the `websocket` transport and the raw `/websocket` endpoint are
     /// offered. Default: true.
     pub websocket: bool,
-    /// Whether `/info` says `cookie_needed: true` and every HTTP transport sets the
-    /// `JSESSIONID` cookie, for load balancers that stick sessions by it (websockets need
-    /// no stickiness: one connection is the whole session). Default: false.
+    /// Whether `/info` says `cookie_needed: true` and every transport sets the
+    /// `JSESSIONID` cookie, for load balancers that stick sessions by it. Default: false.
     pub cookie_needed: bool,
     /// Where the iframe page loads the sockjs-client script from.
     /// Default: `https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js`.

@@ -389,3 +389,24 @@ async fn raw_websocket_sessions_reach_the_handler() {
     drop(ws);
     assert!(matches!(next_event(&mut events).await, Event::Close(_)));
 }
+
+#[actix_rt::test]
+async fn websocket_handshake_of_a_cookie_service_sets_jsessionid() {
+    let (srv, _) = server(SockJsConfig::default());
+    let request = |prefix: &str| {
+        format!(
+            "GET /{prefix}/000/{}/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nCookie: JSESSIONID=abc\r\n\r\n",
+            session_id()
+        )
+    };
+    let head = raw_head(&srv, &request("cookie")).await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("\r\nset-cookie: jsessionid=abc; path=/\r\n"),
+        "{head}"
+    );
+    let head = raw_head(&srv, &request("echo")).await;
+    assert!(!head.contains("set-cookie"), "{head}");
+}

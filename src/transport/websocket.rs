@@ -19,6 +19,7 @@ use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::decode_websocket_message;
 use crate::service::Service;
 use crate::session::{Attach, ClientClosed, Incoming, SessionActor};
+use crate::web::headers::jsessionid_cookie;
 
 /// Checks the upgrade headers the way the protocol suite expects, before the
 /// handshake proper.
@@ -66,10 +67,18 @@ pub(crate) fn start<H: SockJsHandler>(
     };
     let max = svc.config().max_message_size;
     // The session is started only once the handshake succeeded.
-    let (addr, response) = ws::WsResponseBuilder::new(connection, req, payload)
+    let (addr, mut response) = ws::WsResponseBuilder::new(connection, req, payload)
         .frame_size(max)
         .start_with_addr()
         .map_err(|_| Error::BadHandshake)?;
+    // The protocol needs no stickiness for a websocket (one connection is the whole
+    // session), but a cookie_needed service sets JSESSIONID on every transport so the
+    // browser holds it whichever transport it ends up on.
+    if let Some(cookie) =
+        jsessionid_cookie(req, svc.config()).and_then(|c| header::HeaderValue::from_str(&c).ok())
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     let session_addr = svc.start_unregistered(req, session, transport);
     session_addr.do_send(Attach(receiver));
     addr.do_send(BindSession(session_addr));

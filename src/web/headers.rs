@@ -41,15 +41,22 @@ pub(crate) fn cors(req: &HttpRequest, res: &mut HttpResponseBuilder) {
 /// Sets `JSESSIONID` when the service needs it: the client's own value, or `dummy`,
 /// so a load balancer can stick the session to this instance.
 pub(crate) fn jsessionid(req: &HttpRequest, config: &SockJsConfig, res: &mut HttpResponseBuilder) {
+    if let Some(cookie) = jsessionid_cookie(req, config) {
+        res.append_header((header::SET_COOKIE, cookie));
+    }
+}
+
+/// The `Set-Cookie` value [`jsessionid`] sets, if the service needs one.
+pub(crate) fn jsessionid_cookie(req: &HttpRequest, config: &SockJsConfig) -> Option<String> {
     if !config.cookie_needed {
-        return;
+        return None;
     }
     let value = req.cookie("JSESSIONID").map(|c| c.value().to_owned());
     let value = value
         .as_deref()
         .filter(|v| is_cookie_value(v))
         .unwrap_or("dummy");
-    res.append_header((header::SET_COOKIE, format!("JSESSIONID={value}; path=/")));
+    Some(format!("JSESSIONID={value}; path=/"))
 }
 
 /// Cookie values we echo must not smuggle attributes or header breaks.

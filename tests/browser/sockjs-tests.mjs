@@ -210,15 +210,6 @@ export async function runGroup(env, group) {
       assert.equal(info.cookie_needed, true, '/cookie_needed_echo/info says cookie_needed');
       await withSocket(page, '/cookie_needed_echo', (id) => echo(page, id, ['cookie please']));
       const cookies = await jar();
-      if (group.expect === 'websocket') {
-        // SockJS 0.3.3 ("JSESSIONID cookie"): "All transports except WebSockets need
-        // sticky session support from the load balancer ... set this cookie for all
-        // the session urls." A websocket session is one connection, so the server
-        // sets no cookie on it, and sockjs-node does the same; what is checked here
-        // is that a cookie_needed service works over websocket in a browser (above).
-        console.log(`     websocket on /cookie_needed_echo: ${cookies.length ? 'JSESSIONID set' : 'no JSESSIONID (protocol: websocket needs none)'}`);
-        return;
-      }
       assert.equal(cookies.length, 1,
         `the browser holds no JSESSIONID cookie for ${env.serverOrigin} after a ${group.expect} session on /cookie_needed_echo`);
       assert.equal(cookies[0].path, '/');
