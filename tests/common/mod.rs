@@ -286,3 +286,27 @@ pub async fn raw_request_until(
     }
     stream
 }
+
+/// The headers every dynamic transport response carries: `content_type`, CORS for
+/// `origin` (`*` when the request had none) with credentials, and never cached.
+pub fn assert_transport_headers<S>(
+    res: &awc::ClientResponse<S>,
+    content_type: &str,
+    origin: Option<&str>,
+) {
+    assert_eq!(header(res, "content-type").as_deref(), Some(content_type));
+    assert_eq!(
+        header(res, "access-control-allow-origin").as_deref(),
+        Some(origin.unwrap_or("*"))
+    );
+    assert_eq!(
+        header(res, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(res, "cache-control").as_deref(),
+        Some(suite::NO_CACHE)
+    );
+    assert_eq!(header(res, "expires"), None);
+    assert_eq!(header(res, "last-modified"), None);
+}
