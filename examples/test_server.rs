@@ -9,12 +9,15 @@
 //! connections. Services: `/echo` (response_limit 4096), `/close` (closes at once with
 //! 3000 `Go away!`), `/disabled_websocket_echo`, `/cookie_needed_echo`, `/broadcast`
 //! (every message to every open session of `/broadcast`), `/amplify` (message `n`
-//! answers `x` repeated 2^n times, n clamped to 1..19), `/ticker` (`tick` every second).
+//! answers `x` repeated 2^n times, n clamped to 1..19), `/ticker` (`tick` every second),
+//! `/multiplex` (channels `ann`, `bob` and `carl` for the `websocket-multiplex` client,
+//! each echoing every message back on its own channel).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
     CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
 };
@@ -79,6 +82,14 @@ impl SockJsHandler for Ticker {
     fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
 }
 
+struct ChannelEcho;
+
+impl ChannelHandler for ChannelEcho {
+    fn on_message(&mut self, msg: String, channel: &mut ChannelContext<'_>) {
+        channel.send(&msg);
+    }
+}
+
 struct Args {
     port: u16,
     workers: Option<usize>,
@@ -132,7 +143,12 @@ async fn main() -> std::io::Result<()> {
     })
     .config(base.clone());
     let amplify = SockJs::new("/amplify", || Amplify).config(base.clone());
-    let ticker = SockJs::new("/ticker", || Ticker).config(base);
+    let ticker = SockJs::new("/ticker", || Ticker).config(base.clone());
+    let channels = Multiplex::new()
+        .channel("ann", || ChannelEcho)
+        .channel("bob", || ChannelEcho)
+        .channel("carl", || ChannelEcho);
+    let multiplex = SockJs::new("/multiplex", move || channels.session()).config(base);
 
     let mut server = HttpServer::new(move || {
         App::new()
@@ -143,6 +159,7 @@ async fn main() -> std::io::Result<()> {
             .service(broadcast.clone())
             .service(amplify.clone())
             .service(ticker.clone())
+            .service(multiplex.clone())
     })
     // A client that aborts a streaming request must close its session at once (the
     // protocol suite checks it); with half-closed connections allowed, actix would

@@ -11,6 +11,9 @@ use crate::protocol::PayloadError;
 pub enum Error {
     /// The session is closed (or gone): nothing more can be sent to it.
     SessionClosed,
+    /// The multiplexed channel is closed (unsubscribed, closed by the server, or its
+    /// session closed): nothing more can be sent on it.
+    ChannelClosed,
     /// A value given to `send_json` could not be serialised (serde_json's message).
     Json(String),
     /// No such session, or a URL SockJS does not know: 404.
@@ -40,6 +43,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::SessionClosed => f.write_str("session closed"),
+            Error::ChannelClosed => f.write_str("channel closed"),
             Error::Json(e) => write!(f, "JSON serialisation failed: {e}"),
             Error::NotFound => f.write_str("Not found"),
             Error::Payload(e) => e.fmt(f),
@@ -66,7 +70,7 @@ impl From<PayloadError> for Error {
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
-            Error::SessionClosed | Error::NotFound => StatusCode::NOT_FOUND,
+            Error::SessionClosed | Error::ChannelClosed | Error::NotFound => StatusCode::NOT_FOUND,
             Error::Json(_)
             | Error::Payload(_)
             | Error::CallbackRequired

@@ -42,6 +42,7 @@ mod config;
 mod error;
 mod handler;
 mod manager;
+pub mod multiplex;
 pub mod protocol;
 mod service;
 mod session;

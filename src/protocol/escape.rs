@@ -27,6 +27,13 @@ pub fn escape_json_string(s: &str) -> String {
 /// The common case, ASCII without quotes or backslashes, is copied in one piece.
 pub fn escape_json_string_into(s: &str, out: &mut String) {
     out.push('"');
+    escape_json_chars_into(s, out);
+    out.push('"');
+}
+
+/// Appends the escaped characters of `s` to `out`, without quotes. Escaping is per
+/// character, so the pieces of one string may be escaped one after another.
+pub(crate) fn escape_json_chars_into(s: &str, out: &mut String) {
     let bytes = s.as_bytes();
     let mut clean_from = 0;
     let mut i = 0;
@@ -61,7 +68,6 @@ pub fn escape_json_string_into(s: &str, out: &mut String) {
         i += len;
     }
     out.push_str(&s[clean_from..]);
-    out.push('"');
 }
 
 fn push_ascii_escape(b: u8, out: &mut String) {

@@ -2,7 +2,7 @@
 
 use bytestring::ByteString;
 
-use super::escape::escape_json_string_into;
+use super::escape::{escape_json_chars_into, escape_json_string_into};
 
 /// One encoded SockJS frame: `o`, `h`, `a[...]` or `c[code,"reason"]`.
 ///
@@ -131,6 +131,24 @@ impl MessageBatch {
     pub fn push_text(&mut self, text: &str) {
         self.start_item();
         escape_json_string_into(text, &mut self.buf);
+    }
+
+    /// Adds one message made of `parts` written one after another, escaping it, without
+    /// first joining the parts into a new string.
+    ///
+    /// ```
+    /// use actix_sockjs::protocol::MessageBatch;
+    /// let mut batch = MessageBatch::default();
+    /// batch.push_text_parts(&["msg,", "ann", ",", "\"hi\""]);
+    /// assert_eq!(batch.finish().as_str(), r#"a["msg,ann,\"hi\""]"#);
+    /// ```
+    pub fn push_text_parts(&mut self, parts: &[&str]) {
+        self.start_item();
+        self.buf.push('"');
+        for part in parts {
+            escape_json_chars_into(part, &mut self.buf);
+        }
+        self.buf.push('"');
     }
 
     /// Adds messages that are already escaped JSON (see [`Frame::messages_json`]).

@@ -6,8 +6,12 @@
 
 mod escape;
 mod frame;
+mod multiplex;
 mod payload;
 
 pub use escape::{escape_json_string, escape_json_string_into};
 pub use frame::{CloseFrame, Frame, MessageBatch};
+pub use multiplex::{
+    ChannelMessage, ChannelMessageError, channel_close, channel_message, escape_channel_name,
+};
 pub use payload::{PayloadError, decode_messages, decode_websocket_message};

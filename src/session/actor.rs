@@ -93,6 +93,13 @@ impl SessionCore {
         }
     }
 
+    pub(crate) fn queue_text_parts(&mut self, parts: &[&str]) {
+        if self.state != State::Closed {
+            self.outbox.push_text_parts(parts);
+            self.stats.packets_sent(1);
+        }
+    }
+
     pub(crate) fn queue_prepared(&mut self, msg: &PreparedMessage) {
         if self.state != State::Closed {
             let (text, frame) = msg.parts();

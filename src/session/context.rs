@@ -33,6 +33,11 @@ impl<'a, H: SockJsHandler> SessionContext<'a, H> {
         self.core.queue_text(text.as_ref());
     }
 
+    /// Queues one message made of `parts` written one after another.
+    pub(crate) fn send_parts(&mut self, parts: &[&str]) {
+        self.core.queue_text_parts(parts);
+    }
+
     /// Queues the JSON encoding of `value` as one message.
     pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
         let text = serde_json::to_string(value)?;

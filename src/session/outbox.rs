@@ -49,6 +49,17 @@ impl Outbox {
         }
     }
 
+    /// Queues one message made of `parts`, without joining them first (framed).
+    pub(crate) fn push_text_parts(&mut self, parts: &[&str]) {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                fold_shared(batch, shared);
+                batch.push_text_parts(parts);
+            }
+            Outbox::Raw(queue) => queue.push_back(ByteString::from(parts.concat())),
+        }
+    }
+
     /// Queues a message that is already encoded: `frame` is its `a["..."]` frame.
     pub(crate) fn push_prepared(&mut self, text: &ByteString, frame: &Frame) {
         match self {
@@ -108,6 +119,20 @@ fn fold_shared(batch: &mut MessageBatch, shared: &mut Option<Frame>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_in_parts_is_escaped_as_one_message() {
+        let mut framed = Outbox::framed();
+        framed.push_text("x");
+        framed.push_text_parts(&["msg,", "ann", ",", "\u{2028}\""]);
+        assert_eq!(
+            framed.take_frame().map(|f| f.as_str().to_owned()),
+            Some(r#"a["x","msg,ann,\u2028\""]"#.into())
+        );
+        let mut raw = Outbox::raw();
+        raw.push_text_parts(&["uns,", "ann"]);
+        assert_eq!(raw.pop_raw().as_deref(), Some("uns,ann"));
+    }
 
     #[test]
     fn several_messages_flush_as_one_frame() {
