@@ -15,16 +15,17 @@
 //! the demo works without internet; otherwise from the `sockjs_url` default.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_sockjs::{
     CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
     SockJsHandler, StatsEndpoint,
 };
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
 use serde_json::json;
+
+mod support;
 
 /// Who is in which room: room name → session → display name.
 type Rooms = Arc<Mutex<HashMap<String, HashMap<SessionHandle, String>>>>;
@@ -118,44 +119,11 @@ impl SockJsHandler for Echo {
     }
 }
 
-/// The local sockjs-client, when `npm install --prefix vendor-js sockjs-client@1` ran.
-fn local_client() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("vendor-js/node_modules/sockjs-client/dist/sockjs.min.js");
-    path.is_file().then_some(path)
-}
-
-fn page(html: &'static str, sockjs_url: &str) -> impl Fn() -> HttpResponse + Clone + use<> {
-    let body = html.replace("{{SOCKJS_URL}}", sockjs_url);
-    move || {
-        HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(body.clone())
-    }
-}
-
-/// `--port N` (default 8080); nothing else is accepted.
-fn parse_port() -> Result<u16, String> {
-    let mut port = 8080;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--port" => {
-                let value = args.next().ok_or("--port needs a value")?;
-                port = value.parse().map_err(|e| format!("--port: {e}"))?;
-            }
-            other => return Err(format!("unknown argument {other}; usage: chat [--port N]")),
-        }
-    }
-    Ok(port)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
-    let port =
-        parse_port().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let local = local_client();
+    let port = support::parse_port("chat")?;
+    let local = support::vendor_file("sockjs-client/dist/sockjs.min.js");
     let mut config = SockJsConfig::default();
     if local.is_some() {
         config = config.sockjs_url("/sockjs.min.js");
@@ -174,34 +142,22 @@ async fn main() -> std::io::Result<()> {
     let stats = StatsEndpoint::new("/stats")
         .service("chat", chat.stats())
         .service("echo", echo.stats());
-    let chat_page = page(include_str!("../static/chat.html"), &sockjs_url);
-    let echo_page = page(include_str!("../static/echo.html"), &sockjs_url);
 
+    let page_url = sockjs_url.clone();
     let server = HttpServer::new(move || {
-        let chat_page = chat_page.clone();
-        let echo_page = echo_page.clone();
-        let script = script.clone();
         App::new()
             .service(chat.clone())
             .service(echo.clone())
             .service(stats.clone())
-            .route("/", web::get().to(move || std::future::ready(chat_page())))
+            .route(
+                "/",
+                support::page(include_str!("../static/chat.html"), &page_url),
+            )
             .route(
                 "/echo.html",
-                web::get().to(move || std::future::ready(echo_page())),
+                support::page(include_str!("../static/echo.html"), &page_url),
             )
-            .route(
-                "/sockjs.min.js",
-                web::get().to(move || {
-                    let res = match &script {
-                        Some(js) => HttpResponse::Ok()
-                            .content_type("application/javascript; charset=utf-8")
-                            .body(js.clone()),
-                        None => HttpResponse::NotFound().finish(),
-                    };
-                    std::future::ready(res)
-                }),
-            )
+            .route("/sockjs.min.js", support::script(script.clone()))
     })
     // Aborted streaming requests close their sessions at once (see README).
     .h1_allow_half_closed(false)

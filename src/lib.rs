@@ -37,6 +37,11 @@
 //! owns the session-id map and sweeps sessions that had no request for
 //! `disconnect_delay`. Each transport request attaches to its session as a short-lived
 //! receiver; only one at a time.
+//!
+//! # Channels
+//!
+//! [`multiplex`] runs many named channels over one session, wire-compatible with the
+//! `websocket-multiplex` browser client.
 
 mod config;
 mod error;

@@ -3,18 +3,19 @@
 // the Rust tests check on the wire is also checked where it matters, in a browser:
 // every sockjs-client transport cross-origin (CORS with credentials, the iframe
 // bridge), unicode, big messages, close codes, broadcast, the JSESSIONID cookie, and
-// the chat demo with two pages.
+// the chat demo with two pages, and channel multiplexing with the websocket-multiplex
+// client (test_server's /multiplex and the multiplex demo page).
 //
 // Started by scripts/test-browser, which installs the npm packages and builds the
 // examples first. It starts, all on 127.0.0.1: a static server for the test page and
 // sockjs-client (servers.mjs), target/debug/examples/test_server with --sockjs-url
-// pointing at that server, and target/debug/examples/chat; then runs the checks of
-// sockjs-tests.mjs and chat-test.mjs one after the other. Every wait has a deadline,
+// pointing at that server, target/debug/examples/chat and .../multiplex; then runs the
+// checks of sockjs-tests.mjs, chat-test.mjs and multiplex-test.mjs one after the other. Every wait has a deadline,
 // each check has one more around it, and the whole run has one (BROWSER_RUN_MS,
 // default 240 s). The servers and the browser are stopped at the end, on failure too.
 //
 // `node run.mjs [GROUP...]` runs only the named groups (see sockjs-tests.mjs; the
-// chat check is 'chat demo').
+// chat check is 'chat demo', the others 'multiplex' and 'multiplex demo').
 //
 // Output: one line per check, a table of the transports' results, the run time, and
 // last, alone on its line, `N passed, N failed`. Exit status 1 if anything failed.
@@ -26,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { runChat } from './chat-test.mjs';
+import { runMultiplex, runMultiplexDemo } from './multiplex-test.mjs';
 import { startProcess, startStaticServer, stopAll } from './servers.mjs';
 import { CHECKS, GROUPS, runGroup } from './sockjs-tests.mjs';
 
@@ -154,7 +156,14 @@ async function main() {
     if (!chat.readyLine.includes('sockjs-client from /sockjs.min.js')) {
       throw new Error(`the chat example found no local sockjs-client (vendor-js/): ${chat.readyLine}`);
     }
-    console.log(`static pages on ${staticServer.origin}, test_server on ${testServer.origin}, chat on ${chat.origin}`);
+    const multiplexDemo = await startProcess(
+      'multiplex',
+      join(ROOT, 'target', 'debug', 'examples', 'multiplex'),
+      ['--port', '0'],
+      /multiplex demo on (http:\/\/127\.0\.0\.1:\d+)\/ \(sockjs-client from ([^)]*)\)/,
+      START_MS,
+    );
+    console.log(`static pages on ${staticServer.origin}, test_server on ${testServer.origin}, chat on ${chat.origin}, multiplex demo on ${multiplexDemo.origin}`);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -171,6 +180,8 @@ async function main() {
       await runGroup(env, group);
     }
     if (wanted('chat demo')) await runChat(env, chat.origin, ARTIFACTS);
+    if (wanted('multiplex')) await runMultiplex(env);
+    if (wanted('multiplex demo')) await runMultiplexDemo(env, multiplexDemo.origin, ARTIFACTS);
   } catch (err) {
     suite.fail('setup', 'start', err);
   } finally {

@@ -1,6 +1,6 @@
 // The processes and servers of the browser tests, all on 127.0.0.1:
 //
-// - a tiny static server (node's http module, a fixed table of four files) that gives
+// - a tiny static server (node's http module, a fixed table of files) that gives
 //   the test page its own origin, different from test_server's, and serves the
 //   npm-installed sockjs-client that both the page and test_server's iframe page load;
 // - the example binaries (test_server, chat), started on port 0 and known to be ready
@@ -29,12 +29,18 @@ export function sockjsClientPath() {
   return join(dirname(require.resolve('sockjs-client/package.json')), 'dist', 'sockjs.js');
 }
 
+/** Where the pinned websocket-multiplex browser client is. */
+export function multiplexClientPath() {
+  return join(dirname(require.resolve('websocket-multiplex/package.json')), 'multiplex_client.js');
+}
+
 /** Starts the static server on a free port; resolves with {origin, close()}. */
 export function startStaticServer() {
   const files = {
     '/': ['page.html', 'text/html; charset=utf-8', join(here, 'page.html')],
     '/page-helpers.js': ['page-helpers.js', 'application/javascript; charset=utf-8', join(here, 'page-helpers.js')],
     '/sockjs.js': ['sockjs.js', 'application/javascript; charset=utf-8', sockjsClientPath()],
+    '/multiplex.js': ['multiplex.js', 'application/javascript; charset=utf-8', multiplexClientPath()],
   };
   // Read once: the files do not change during a run, and a missing one fails here.
   const bodies = new Map(

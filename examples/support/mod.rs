@@ -1,0 +1,62 @@
+//! What the demo examples (chat, multiplex) share: pages with the client's url filled
+//! in, the browser scripts npm installed into `vendor-js/`, and the `--port` flag.
+
+use std::path::PathBuf;
+
+use actix_web::{HttpResponse, Route, web};
+
+/// A file npm installed under `vendor-js/node_modules/`, if it is there
+/// (`./scripts/demo` installs sockjs-client and websocket-multiplex).
+pub(crate) fn vendor_file(path: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("vendor-js/node_modules")
+        .join(path);
+    path.is_file().then_some(path)
+}
+
+/// A GET route serving `html` with `{{SOCKJS_URL}}` replaced.
+pub(crate) fn page(html: &'static str, sockjs_url: &str) -> Route {
+    let body = html.replace("{{SOCKJS_URL}}", sockjs_url);
+    web::get().to(move || {
+        std::future::ready(
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(body.clone()),
+        )
+    })
+}
+
+/// A GET route serving a script read at start-up, or 404 when there is none.
+pub(crate) fn script(body: Option<Vec<u8>>) -> Route {
+    web::get().to(move || {
+        std::future::ready(match &body {
+            Some(js) => HttpResponse::Ok()
+                .content_type("application/javascript; charset=utf-8")
+                .body(js.clone()),
+            None => HttpResponse::NotFound().finish(),
+        })
+    })
+}
+
+/// `--port N` (default 8080; 0 picks a free port); nothing else is accepted.
+pub(crate) fn parse_port(example: &str) -> std::io::Result<u16> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let mut port = 8080;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--port" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| invalid("--port needs a value".into()))?;
+                port = value.parse().map_err(|e| invalid(format!("--port: {e}")))?;
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown argument {other}; usage: {example} [--port N]"
+                )));
+            }
+        }
+    }
+    Ok(port)
+}
