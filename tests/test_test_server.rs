@@ -1,5 +1,5 @@
 //! The `test_server` example keeps the contract outside SockJS test tools rely on:
-//! command line, the line it prints, and its seven services.
+//! command line, the line it prints, and its services.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -186,6 +186,27 @@ async fn test_server_serves_the_protocol_suite_services() {
     assert_eq!(
         post(&client, format!("{base}/ticker/0/t1/xhr"), "").await.1,
         "a[\"tick\"]\n"
+    );
+
+    // /multiplex: ann, bob and carl each echo on their own channel; others are unknown.
+    assert_eq!(
+        post(&client, format!("{base}/multiplex/0/m1/xhr"), "")
+            .await
+            .1,
+        "o\n"
+    );
+    let sends = r#"["sub,ann","sub,bob","sub,carl","sub,dave","msg,dave,x","msg,carl,3","msg,ann,1, one","msg,bob,2"]"#;
+    assert_eq!(
+        post(&client, format!("{base}/multiplex/0/m1/xhr_send"), sends)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        post(&client, format!("{base}/multiplex/0/m1/xhr"), "")
+            .await
+            .1,
+        "a[\"msg,carl,3\",\"msg,ann,1, one\",\"msg,bob,2\"]\n"
     );
 }
 
