@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example test_server -- --port 8081 [--workers N] [--sockjs-url URL]
+//!     [--trusted-proxies IP[,IP...]]
 //! ```
 //!
 //! Binds 127.0.0.1 and prints `listening on http://127.0.0.1:PORT` once it accepts
@@ -12,9 +13,17 @@
 //! answers `x` repeated 2^n times, n clamped to 1..19), `/ticker` (`tick` every second),
 //! `/multiplex` (channels `ann`, `bob` and `carl` for the `websocket-multiplex` client,
 //! each echoing every message back on its own channel).
+//!
+//! Not part of the protocol suite: `/client_info` sends, on open, one message
+//! `{"ip":"<ConnectionInfo::ip()>","port":<this instance's port>}` and then echoes; the
+//! proxy tests (`tests/test_behind_proxies.rs`) use it to see which instance a request
+//! reached and which client address the handler was given. `--trusted-proxies` sets
+//! `SockJsConfig::trusted_proxies` on every service (default: none).
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
@@ -90,10 +99,40 @@ impl ChannelHandler for ChannelEcho {
     }
 }
 
+/// Tells the client, on open, the address the handler was given and the port of this
+/// instance, then echoes.
+struct ClientInfo {
+    /// Set once the server is bound (`--port 0` picks any free port).
+    port: Arc<AtomicU16>,
+}
+
+impl SockJsHandler for ClientInfo {
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        let ip = info.ip().map(|ip| ip.to_string());
+        let port = self.port.load(Ordering::Relaxed);
+        session.send(serde_json::json!({ "ip": ip, "port": port }).to_string());
+    }
+
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        session.send(&msg);
+    }
+}
+
 struct Args {
     port: u16,
     workers: Option<usize>,
     sockjs_url: Option<String>,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+fn parse_ips(list: &str) -> Result<Vec<IpAddr>, String> {
+    list.split(',')
+        .map(|ip| {
+            ip.trim()
+                .parse()
+                .map_err(|e| format!("--trusted-proxies: {ip:?}: {e}"))
+        })
+        .collect()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -101,6 +140,7 @@ fn parse_args() -> Result<Args, String> {
         port: 8081,
         workers: None,
         sockjs_url: None,
+        trusted_proxies: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -111,9 +151,12 @@ fn parse_args() -> Result<Args, String> {
                 args.workers = Some(value()?.parse().map_err(|e| format!("--workers: {e}"))?)
             }
             "--sockjs-url" => args.sockjs_url = Some(value()?),
+            "--trusted-proxies" => args.trusted_proxies = parse_ips(&value()?)?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: test_server [--port N] [--workers N] [--sockjs-url URL]".into(),
+                    "usage: test_server [--port N] [--workers N] [--sockjs-url URL] \
+                     [--trusted-proxies IP[,IP...]]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument {other}")),
@@ -131,6 +174,7 @@ async fn main() -> std::io::Result<()> {
     if let Some(url) = args.sockjs_url {
         base = base.sockjs_url(url);
     }
+    base = base.trusted_proxies(args.trusted_proxies);
     let echo = SockJs::new("/echo", || Echo).config(base.clone().response_limit(4096));
     let close = SockJs::new("/close", || Close).config(base.clone());
     let no_ws =
@@ -148,7 +192,13 @@ async fn main() -> std::io::Result<()> {
         .channel("ann", || ChannelEcho)
         .channel("bob", || ChannelEcho)
         .channel("carl", || ChannelEcho);
-    let multiplex = SockJs::new("/multiplex", move || channels.session()).config(base);
+    let multiplex = SockJs::new("/multiplex", move || channels.session()).config(base.clone());
+    let bound_port = Arc::new(AtomicU16::new(0));
+    let info_port = bound_port.clone();
+    let client_info = SockJs::new("/client_info", move || ClientInfo {
+        port: info_port.clone(),
+    })
+    .config(base);
 
     let mut server = HttpServer::new(move || {
         App::new()
@@ -160,6 +210,7 @@ async fn main() -> std::io::Result<()> {
             .service(amplify.clone())
             .service(ticker.clone())
             .service(multiplex.clone())
+            .service(client_info.clone())
     })
     // A client that aborts a streaming request must close its session at once (the
     // protocol suite checks it); with half-closed connections allowed, actix would
@@ -170,6 +221,7 @@ async fn main() -> std::io::Result<()> {
     }
     let server = server.bind(("127.0.0.1", args.port))?;
     let port = server.addrs().first().map_or(args.port, |a| a.port());
+    bound_port.store(port, Ordering::Relaxed);
     let running = server.run();
     println!("listening on http://127.0.0.1:{port}");
     running.await
