@@ -268,7 +268,10 @@ impl ConnectionInfo {
 
 /// The client address of a request: the peer's, unless the peer is a trusted proxy that
 /// says otherwise. `X-Forwarded-For` is read right to left, skipping trusted proxies, so
-/// a value the client itself put at the left cannot win.
+/// a value the client itself put at the left cannot win. Several `X-Forwarded-For` lines
+/// are one list, in order (RFC 9110, section 5.3): HAProxy's `option forwardfor` adds a
+/// line of its own after any the client sent. Of several `X-Real-IP` lines, the last
+/// one, the one a proxy added, counts.
 fn client_ip(
     req: &HttpRequest,
     peer: Option<SocketAddr>,
@@ -279,21 +282,27 @@ fn client_ip(
     if !peer_ip.as_ref().is_some_and(trusted) {
         return peer_ip;
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(forwarded) = header("x-forwarded-for") {
-        let mut last = None;
-        for hop in forwarded.rsplit(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) if trusted(&ip) => last = Some(ip),
-                Ok(ip) => return Some(ip),
-                Err(_) => break,
-            }
-        }
-        if last.is_some() {
-            return last;
+    let headers = req.headers();
+    // A line that is not text cannot be read: it ends the walk like a bad address.
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .rev()
+        .flat_map(|line| line.to_str().unwrap_or("?").rsplit(','));
+    let mut last = None;
+    for hop in hops {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip) => last = Some(ip),
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
         }
     }
-    header("x-real-ip")
+    if last.is_some() {
+        return last;
+    }
+    headers
+        .get_all("x-real-ip")
+        .next_back()
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .or(peer_ip)
 }

@@ -71,7 +71,8 @@ async fn probe(
 ) -> serde_json::Value {
     let mut req = srv.post(format!("{url}/xhr"));
     for h in headers {
-        req = req.insert_header(*h);
+        // Appended: a name given twice goes out as two header lines.
+        req = req.append_header(*h);
     }
     let mut res = req.send().await.expect("poll");
     assert_eq!(text(&mut res).await, "o\n");
@@ -150,6 +151,27 @@ async fn a_trusted_proxy_reports_the_client_address() {
         &srv,
         &format!("/chat/r/000/{}", session_id()),
         &[("X-Real-IP", "192.0.2.44")],
+    )
+    .await;
+    assert_eq!(seen["ip"], "192.0.2.44");
+    // HAProxy's `option forwardfor` adds its own X-Forwarded-For line after the one
+    // the client sent: the lines form one list, so the client's forgery stays on the
+    // left, where it cannot win.
+    let seen = probe(
+        &srv,
+        &format!("/chat/r/000/{}", session_id()),
+        &[
+            ("X-Forwarded-For", "198.51.100.66"),
+            ("X-Forwarded-For", "203.0.113.9"),
+        ],
+    )
+    .await;
+    assert_eq!(seen["ip"], "203.0.113.9");
+    // A proxy that adds X-Real-IP rather than replacing it adds it last.
+    let seen = probe(
+        &srv,
+        &format!("/chat/r/000/{}", session_id()),
+        &[("X-Real-IP", "198.51.100.66"), ("X-Real-IP", "192.0.2.44")],
     )
     .await;
     assert_eq!(seen["ip"], "192.0.2.44");
