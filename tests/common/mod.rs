@@ -167,12 +167,32 @@ pub type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
 
 /// Opens a websocket to `path` on the test server, failing the test after [`DEADLINE`].
 pub async fn ws_connect(srv: &actix_test::TestServer, path: &str) -> Ws {
-    let connect = awc::Client::new().ws(srv.url(path)).connect();
-    match actix_rt::time::timeout(DEADLINE, connect).await {
-        Ok(Ok((_, ws))) => ws,
-        Ok(Err(e)) => panic!("websocket handshake to {path} failed: {e}"),
-        Err(_) => panic!("no websocket handshake within {DEADLINE:?}"),
+    ws_handshake(&awc::Client::new(), &srv.url(path), &[]).await
+}
+
+/// Opens a websocket to `url` with `client`, sending `headers` with the handshake;
+/// fails the test after [`DEADLINE`].
+pub async fn ws_handshake(client: &awc::Client, url: &str, headers: &[(&str, &str)]) -> Ws {
+    let mut request = client.ws(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
+    match actix_rt::time::timeout(DEADLINE, request.connect()).await {
+        Ok(Ok((_, ws))) => ws,
+        Ok(Err(e)) => panic!("websocket handshake to {url} failed: {e}"),
+        Err(_) => panic!("no websocket handshake to {url} within {DEADLINE:?}"),
+    }
+}
+
+/// An HTTP and websocket client whose connections leave from `ip`. Linux's loopback
+/// answers on all of 127.0.0.0/8, so a client from 127.0.0.2 reaching a server or proxy
+/// on 127.0.0.1 shows up there with an address of its own. Requests time out after
+/// [`DEADLINE`].
+pub fn client_from(ip: std::net::IpAddr) -> awc::Client {
+    awc::Client::builder()
+        .local_address(ip)
+        .timeout(DEADLINE)
+        .finish()
 }
 
 /// The next frame from a websocket, failing the test after [`DEADLINE`]; `None` once
