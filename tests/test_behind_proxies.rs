@@ -520,10 +520,13 @@ async fn xhr_streaming_session(deployment: &Deployment) -> ClientInfo {
 /// An xhr-polling session on `/client_info` with `round_trips` xhr_send + xhr round
 /// trips. Had any request reached the instance that does not hold the session, its
 /// xhr_send would have answered 404 and its xhr poll would have opened a new session
-/// (`o`): every request must instead be answered by the session itself.
+/// (`o`): every request must instead be answered by the session itself. Asked
+/// directly afterwards, the instance on the reported port has the session and the
+/// other one has never heard of it.
 async fn xhr_polling_session(deployment: &Deployment, round_trips: usize) -> ClientInfo {
     let client = client_from(CLIENT);
-    let base = deployment.url(&format!("/client_info/000/{}", session_id()));
+    let path = format!("/client_info/000/{}", session_id());
+    let base = deployment.url(&path);
     let xhr = format!("{base}/xhr");
     let xhr_send = format!("{base}/xhr_send");
     assert_eq!(post(&client, &xhr, &FORGED, "").await, (200, "o\n".into()));
@@ -535,6 +538,15 @@ async fn xhr_polling_session(deployment: &Deployment, round_trips: usize) -> Cli
         assert_eq!(sent, (204, String::new()), "xhr_send {n}");
         let polled = post(&client, &xhr, &[], "").await;
         assert_eq!(polled, (200, format!("a[\"poll {n}\"]\n")), "poll {n}");
+    }
+    for port in deployment.instance_ports() {
+        let direct = format!("http://127.0.0.1:{port}{path}/xhr_send");
+        let expected = if port == info.port { 204 } else { 404 };
+        let status = post(&client, &direct, &[], r#"["direct"]"#).await.0;
+        assert_eq!(
+            status, expected,
+            "xhr_send straight to the instance on {port}"
+        );
     }
     info
 }
