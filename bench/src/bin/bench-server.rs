@@ -1,0 +1,147 @@
+//! The server side of the benchmark: SockJS services and, in the same process, the
+//! bare actix-web websocket echo they are compared with.
+//!
+//! ```text
+//! bench-server [--port N] [--workers N]
+//! ```
+//!
+//! Binds 127.0.0.1 (port 0 picks a free one), prints
+//! `listening on http://127.0.0.1:PORT pid PID` once it accepts connections, and
+//! serves:
+//!
+//! - `/echo`: SockJS echo, default configuration (`response_limit` 128 KiB);
+//! - `/broadcast`: SockJS, every message to every open session of `/broadcast`, the
+//!   frame encoded once ([`actix_sockjs::broadcast`]);
+//! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
+//!   the crate (and version) the SockJS websocket transport uses, no SockJS at all.
+//!
+//! One worker by default, so the whole server runs on one thread (plus actix's idle
+//! accept thread) and can be pinned to one core.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use actix::{Actor, ActorContext, StreamHandler};
+use actix_sockjs::{
+    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsHandler,
+};
+use actix_web::{App, Error, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web_actors::ws;
+use parking_lot::Mutex;
+
+/// SockJS echo.
+struct Echo;
+
+impl SockJsHandler for Echo {
+    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        session.send(&msg);
+    }
+}
+
+type Members = Arc<Mutex<HashSet<SessionHandle>>>;
+
+/// SockJS broadcast: each message goes to every open session of the service.
+struct Broadcast {
+    members: Members,
+}
+
+impl SockJsHandler for Broadcast {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+        self.members.lock().insert(session.handle());
+    }
+
+    fn on_message(&mut self, msg: String, _: &mut SessionContext<'_, Self>) {
+        // One worker: the lock is never contended. Broadcasting while holding it saves
+        // cloning 1000 handles per message; `broadcast` only queues (it never calls
+        // back into a handler), so this cannot deadlock.
+        actix_sockjs::broadcast(self.members.lock().iter(), &msg);
+    }
+
+    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+        self.members.lock().remove(&session.handle());
+    }
+}
+
+/// The baseline: the smallest websocket echo actix-web-actors allows.
+struct BareEcho;
+
+impl Actor for BareEcho {
+    type Context = ws::WebsocketContext<Self>;
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for BareEcho {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Text(text)) => ctx.text(text),
+            Ok(ws::Message::Binary(bytes)) => ctx.binary(bytes),
+            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(_) => ctx.stop(),
+        }
+    }
+}
+
+async fn bare(req: HttpRequest, stream: web::Payload) -> Result<HttpResponse, Error> {
+    ws::start(BareEcho, &req, stream)
+}
+
+struct Args {
+    port: u16,
+    workers: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 8090,
+        workers: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--port" => args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--workers" => {
+                args.workers = value()?.parse().map_err(|e| format!("--workers: {e}"))?;
+            }
+            "-h" | "--help" => return Err("usage: bench-server [--port N] [--workers N]".into()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    env_logger::init_from_env(env_logger::Env::default().default_filter_or("warn"));
+    let args =
+        parse_args().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // The idle scenarios hold 5000+ connections.
+    let nofile = sockjs_bench::raise_nofile_limit();
+    let echo = SockJs::new("/echo", || Echo);
+    let members = Members::default();
+    let broadcast = SockJs::new("/broadcast", move || Broadcast {
+        members: members.clone(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .service(echo.clone())
+            .service(broadcast.clone())
+            .route("/bare", web::get().to(bare))
+    })
+    .workers(args.workers.max(1))
+    // As in the examples: a client that goes away is noticed at once.
+    .h1_allow_half_closed(false)
+    .backlog(4096)
+    .bind(("127.0.0.1", args.port))?;
+    let port = server.addrs().first().map_or(args.port, |a| a.port());
+    let running = server.run();
+    println!(
+        "listening on http://127.0.0.1:{port} pid {} nofile {nofile}",
+        std::process::id()
+    );
+    running.await
+}

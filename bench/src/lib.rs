@@ -1,0 +1,94 @@
+//! What the load generator (`sockjs-bench`) and the server (`bench-server`) share:
+//! file-descriptor limits and readings of a process from `/proc`.
+
+use std::io;
+
+/// Raises the soft limit on open files to the hard limit and returns the new soft
+/// limit (the old one if it could not be raised). The idle scenarios hold 5000+
+/// connections on each side.
+pub fn raise_nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        let old = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            return old;
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Clock ticks per second, the unit of the CPU times in `/proc/PID/stat`.
+pub fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// CPU time (user + system, all threads) a process has used so far, in seconds, from
+/// `/proc/PID/stat` (`pid` may be `"self"`).
+pub fn cpu_seconds(pid: &str) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_cpu_ticks(&stat)
+        .map(|ticks| ticks as f64 / clock_ticks_per_second())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/PID/stat"))
+}
+
+/// utime + stime of a `/proc/PID/stat` line, in clock ticks.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces: count the
+    // fields from the last ')'. After it come field 3 (state) ... 14 (utime), 15 (stime).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The resident set size of a process in bytes, from `VmRSS` in `/proc/PID/status`.
+pub fn rss_bytes(pid: &str) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_vm_rss_kb(&status)
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/PID/status"))
+}
+
+fn parse_vm_rss_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line["VmRSS:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat = "1234 (a b) c) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 31 0 0 20 0 3 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(281));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn vm_rss_is_read_in_kb() {
+        let status = "Name:\tx\nVmPeak:\t  100 kB\nVmRSS:\t   2048 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss_kb(status), Some(2048));
+    }
+
+    #[test]
+    fn own_process_can_be_read() {
+        assert!(cpu_seconds("self").is_ok());
+        assert!(rss_bytes("self").expect("rss") > 0);
+    }
+}

@@ -1,0 +1,520 @@
+//! A lean client: a buffered TCP connection, a websocket client (RFC 6455, client
+//! side: masked frames out, unmasked frames in) and HTTP/1.1 keep-alive requests with
+//! fixed-length or chunked responses. Only what the scenarios need; every read and
+//! write has a deadline.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+/// No response head or frame the server sends us is anywhere near this.
+const MAX_BUFFER: usize = 4 << 20;
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
+}
+
+fn invalid(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+/// A TCP connection with a read buffer.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Conn {
+    pub(crate) async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<Conn> {
+        let stream = timeout_at(deadline, TcpStream::connect(addr))
+            .await
+            .map_err(|_| timed_out("connect"))??;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: vec![0; 2048],
+            start: 0,
+            end: 0,
+        })
+    }
+
+    fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads at least one more byte; end of stream is an error.
+    async fn fill(&mut self, deadline: Instant) -> io::Result<()> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() >= MAX_BUFFER {
+                return Err(invalid("response too large"));
+            } else {
+                let len = self.buf.len() * 2;
+                self.buf.resize(len, 0);
+            }
+        }
+        let n = timeout_at(deadline, self.stream.read(&mut self.buf[self.end..]))
+            .await
+            .map_err(|_| timed_out("read"))??;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    async fn write_all(&mut self, data: &[u8], deadline: Instant) -> io::Result<()> {
+        timeout_at(deadline, self.stream.write_all(data))
+            .await
+            .map_err(|_| timed_out("write"))?
+    }
+
+    /// Reads an HTTP response head; returns its status and headers (lower-cased names),
+    /// leaving what follows in the buffer.
+    async fn read_head(&mut self, deadline: Instant) -> io::Result<Head> {
+        loop {
+            if let Some(at) = find(self.available(), b"\r\n\r\n") {
+                let head = Head::parse(&self.available()[..at])?;
+                self.consume(at + 4);
+                return Ok(head);
+            }
+            if self.end - self.start > 64 * 1024 {
+                return Err(invalid("response head too large"));
+            }
+            self.fill(deadline).await?;
+        }
+    }
+
+    /// Reads until `n` bytes are buffered.
+    async fn want(&mut self, n: usize, deadline: Instant) -> io::Result<()> {
+        while self.end - self.start < n {
+            self.fill(deadline).await?;
+        }
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The parts of an HTTP response head the scenarios look at.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    content_length: Option<usize>,
+    chunked: bool,
+}
+
+impl Head {
+    fn parse(head: &[u8]) -> io::Result<Head> {
+        let text = std::str::from_utf8(head).map_err(|_| invalid("non-UTF-8 head"))?;
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid(format!("bad status line {status_line:?}")))?;
+        let mut content_length = None;
+        let mut chunked = false;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.parse().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            }
+        }
+        Ok(Head {
+            status,
+            content_length,
+            chunked,
+        })
+    }
+}
+
+/// What a websocket read returned.
+pub(crate) enum WsMessage<'a> {
+    /// A whole text (or binary) message.
+    Text(&'a [u8]),
+    /// The server's close frame.
+    Close,
+}
+
+enum Parsed {
+    Incomplete,
+    /// A data frame: fin, opcode, payload offset and length, total frame length.
+    Data {
+        fin: bool,
+        opcode: u8,
+        offset: usize,
+        len: usize,
+        total: usize,
+    },
+}
+
+fn parse_frame(buf: &[u8]) -> io::Result<Parsed> {
+    if buf.len() < 2 {
+        return Ok(Parsed::Incomplete);
+    }
+    let fin = buf[0] & 0x80 != 0;
+    let opcode = buf[0] & 0x0f;
+    if buf[1] & 0x80 != 0 {
+        return Err(invalid("masked frame from the server"));
+    }
+    let (len, offset) = match buf[1] & 0x7f {
+        126 if buf.len() >= 4 => (usize::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
+        127 if buf.len() >= 10 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[2..10]);
+            let len = usize::try_from(u64::from_be_bytes(b)).map_err(|_| invalid("huge frame"))?;
+            (len, 10)
+        }
+        126 | 127 => return Ok(Parsed::Incomplete),
+        n => (usize::from(n), 2),
+    };
+    if len > MAX_BUFFER {
+        return Err(invalid("frame too large"));
+    }
+    if buf.len() < offset + len {
+        return Ok(Parsed::Incomplete);
+    }
+    Ok(Parsed::Data {
+        fin,
+        opcode,
+        offset,
+        len,
+        total: offset + len,
+    })
+}
+
+/// A websocket client connection.
+pub(crate) struct Ws {
+    conn: Conn,
+    mask: u32,
+    out: Vec<u8>,
+    fragments: Vec<u8>,
+    in_fragmented: bool,
+}
+
+impl Ws {
+    /// Connects and completes the opening handshake on `path`.
+    pub(crate) async fn connect(addr: SocketAddr, path: &str, deadline: Instant) -> io::Result<Ws> {
+        let mut conn = Conn::connect(addr, deadline).await?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        conn.write_all(request.as_bytes(), deadline).await?;
+        let head = conn.read_head(deadline).await?;
+        if head.status != 101 {
+            return Err(invalid(format!("handshake answered {}", head.status)));
+        }
+        let seed = conn
+            .stream
+            .local_addr()
+            .map(|a| u32::from(a.port()))
+            .unwrap_or(1);
+        Ok(Ws {
+            conn,
+            mask: seed.wrapping_mul(2_654_435_761) | 1,
+            out: Vec::with_capacity(256),
+            fragments: Vec::new(),
+            in_fragmented: false,
+        })
+    }
+
+    fn next_mask(&mut self) -> [u8; 4] {
+        // xorshift32: masks need not be secret here, only present.
+        let mut x = self.mask;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.mask = x;
+        x.to_ne_bytes()
+    }
+
+    fn encode(&mut self, opcode: u8, payload: &[u8]) {
+        let mask = self.next_mask();
+        self.out.push(0x80 | opcode);
+        let len = payload.len();
+        if len < 126 {
+            self.out.push(0x80 | len as u8);
+        } else if let Ok(len16) = u16::try_from(len) {
+            self.out.push(0x80 | 126);
+            self.out.extend_from_slice(&len16.to_be_bytes());
+        } else {
+            self.out.push(0x80 | 127);
+            self.out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        self.out.extend_from_slice(&mask);
+        self.out
+            .extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    }
+
+    /// Queues a text message; [`flush`](Self::flush) writes what is queued.
+    pub(crate) fn queue_text(&mut self, payload: &[u8]) {
+        self.encode(1, payload);
+    }
+
+    /// Writes every queued frame.
+    pub(crate) async fn flush(&mut self, deadline: Instant) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let result = self.conn.write_all(&out, deadline).await;
+        self.out = out;
+        self.out.clear();
+        result
+    }
+
+    /// Sends one text message.
+    pub(crate) async fn send_text(&mut self, payload: &[u8], deadline: Instant) -> io::Result<()> {
+        self.queue_text(payload);
+        self.flush(deadline).await
+    }
+
+    /// The next message; pings are answered, pongs skipped.
+    pub(crate) async fn recv(&mut self, deadline: Instant) -> io::Result<WsMessage<'_>> {
+        loop {
+            match parse_frame(self.conn.available())? {
+                Parsed::Incomplete => self.conn.fill(deadline).await?,
+                Parsed::Data {
+                    fin,
+                    opcode,
+                    offset,
+                    len,
+                    total,
+                } => {
+                    let at = self.conn.start + offset;
+                    match opcode {
+                        1 | 2 if fin && !self.in_fragmented => {
+                            self.conn.consume(total);
+                            // Nothing is read into the buffer while the slice lives.
+                            return Ok(WsMessage::Text(&self.conn.buf[at..at + len]));
+                        }
+                        0..=2 => {
+                            if opcode != 0 {
+                                self.fragments.clear();
+                            }
+                            self.in_fragmented = !fin;
+                            self.fragments
+                                .extend_from_slice(&self.conn.buf[at..at + len]);
+                            self.conn.consume(total);
+                            if fin {
+                                return Ok(WsMessage::Text(&self.fragments));
+                            }
+                        }
+                        8 => {
+                            self.conn.consume(total);
+                            return Ok(WsMessage::Close);
+                        }
+                        9 => {
+                            let payload = self.conn.buf[at..at + len].to_vec();
+                            self.conn.consume(total);
+                            self.encode(10, &payload);
+                            self.flush(deadline).await?;
+                        }
+                        _ => self.conn.consume(total),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the closing handshake (1000) and waits for the server's close frame or
+    /// the end of the connection, until `deadline`.
+    pub(crate) async fn close(mut self, deadline: Instant) -> io::Result<()> {
+        self.encode(8, &1000u16.to_be_bytes());
+        self.flush(deadline).await?;
+        loop {
+            match self.recv(deadline).await {
+                Ok(WsMessage::Close) => return Ok(()),
+                Ok(WsMessage::Text(_)) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// An HTTP/1.1 keep-alive connection.
+pub(crate) struct Http {
+    conn: Conn,
+    host: String,
+    request: Vec<u8>,
+    body: Vec<u8>,
+    /// Inside a chunked response: whether it has ended.
+    chunked_done: bool,
+}
+
+impl Http {
+    pub(crate) async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<Http> {
+        Ok(Http {
+            conn: Conn::connect(addr, deadline).await?,
+            host: addr.to_string(),
+            request: Vec::with_capacity(256),
+            body: Vec::new(),
+            chunked_done: true,
+        })
+    }
+
+    /// Writes a POST request (without waiting for the answer).
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        body: &[u8],
+        deadline: Instant,
+    ) -> io::Result<()> {
+        use std::io::Write as _;
+        self.request.clear();
+        write!(
+            self.request,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\n\r\n",
+            self.host,
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        let request = std::mem::take(&mut self.request);
+        let result = self.conn.write_all(&request, deadline).await;
+        self.request = request;
+        result
+    }
+
+    /// Reads a response head.
+    pub(crate) async fn head(&mut self, deadline: Instant) -> io::Result<Head> {
+        let head = self.conn.read_head(deadline).await?;
+        self.chunked_done = !head.chunked;
+        Ok(head)
+    }
+
+    /// Reads a whole response (head and body) and returns its status and body.
+    pub(crate) async fn response(&mut self, deadline: Instant) -> io::Result<(u16, &[u8])> {
+        let head = self.head(deadline).await?;
+        if head.chunked {
+            let mut body = std::mem::take(&mut self.body);
+            body.clear();
+            let result = async {
+                while let Some(chunk) = self.chunk(deadline).await? {
+                    body.extend_from_slice(chunk);
+                }
+                Ok::<(), io::Error>(())
+            }
+            .await;
+            self.body = body;
+            result?;
+            return Ok((head.status, &self.body));
+        }
+        let len = match head.status {
+            204 | 304 => 0,
+            _ => head.content_length.unwrap_or(0),
+        };
+        self.conn.want(len, deadline).await?;
+        let at = self.conn.start;
+        self.conn.consume(len);
+        Ok((head.status, &self.conn.buf[at..at + len]))
+    }
+
+    /// The next chunk of a chunked response; `None` once it has ended.
+    pub(crate) async fn chunk(&mut self, deadline: Instant) -> io::Result<Option<&[u8]>> {
+        if self.chunked_done {
+            return Ok(None);
+        }
+        let (size, line) = loop {
+            if let Some(at) = find(self.conn.available(), b"\r\n") {
+                let text = std::str::from_utf8(&self.conn.available()[..at])
+                    .map_err(|_| invalid("bad chunk size"))?;
+                let hex = text.split(';').next().unwrap_or_default().trim();
+                let size = usize::from_str_radix(hex, 16).map_err(|_| invalid("bad chunk size"))?;
+                break (size, at + 2);
+            }
+            if self.conn.end - self.conn.start > 1024 {
+                return Err(invalid("bad chunk size line"));
+            }
+            self.conn.fill(deadline).await?;
+        };
+        if size > MAX_BUFFER {
+            return Err(invalid("chunk too large"));
+        }
+        self.conn.want(line + size + 2, deadline).await?;
+        let at = self.conn.start + line;
+        self.conn.consume(line + size + 2);
+        if size == 0 {
+            // No trailers from actix: the terminating chunk ends the response.
+            self.chunked_done = true;
+            return Ok(None);
+        }
+        Ok(Some(&self.conn.buf[at..at + size]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lengths_of_every_size_class() {
+        let mut short = vec![0x81, 3];
+        short.extend_from_slice(b"abc");
+        assert!(matches!(
+            parse_frame(&short),
+            Ok(Parsed::Data {
+                fin: true,
+                opcode: 1,
+                offset: 2,
+                len: 3,
+                total: 5
+            })
+        ));
+        let mut medium = vec![0x81, 126, 0x01, 0x00];
+        medium.resize(4 + 256, b'x');
+        assert!(matches!(
+            parse_frame(&medium),
+            Ok(Parsed::Data { len: 256, .. })
+        ));
+        assert!(matches!(
+            parse_frame(&medium[..100]),
+            Ok(Parsed::Incomplete)
+        ));
+        assert!(parse_frame(&[0x81, 0x83, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn heads_give_status_and_framing() {
+        let head = Head::parse(b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nx: y").expect("head");
+        assert_eq!(
+            (head.status, head.content_length, head.chunked),
+            (200, Some(12), false)
+        );
+        let head = Head::parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked").expect("head");
+        assert!(head.chunked);
+        assert!(Head::parse(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! Turning JSON result lines into the readable table of BENCHMARKS.md: the median of
+//! each scenario's runs, its ratio to the bare actix-web echo, its target.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// What a scenario is held to.
+#[derive(Clone, Copy)]
+enum Target {
+    /// No target: shown for information.
+    None,
+    /// Per-server-CPU-second rate at least this fraction of the baseline's.
+    Ratio(f64),
+    /// Raw rate at least this much.
+    Rate(f64),
+    /// At most this many bytes of server memory per session.
+    Bytes(f64),
+}
+
+struct Spec {
+    name: &'static str,
+    what: &'static str,
+    /// The scenario the ratio is taken against.
+    baseline: &'static str,
+    target: Target,
+}
+
+/// Bytes per session allowed by the idle targets: 13 KB, read as 13,000 bytes.
+const IDLE_BYTES: f64 = 13_000.0;
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "bare-echo",
+        what: "bare actix-web websocket echo (`/bare`), 32 clients, 1 message in flight each",
+        baseline: "bare-echo",
+        target: Target::None,
+    },
+    Spec {
+        name: "ws-echo",
+        what: "SockJS websocket echo, `[\"msg\"]` → `a[\"msg\"]`, 32 clients, 1 in flight",
+        baseline: "bare-echo",
+        target: Target::Ratio(0.90),
+    },
+    Spec {
+        name: "raw-ws-echo",
+        what: "SockJS raw websocket echo (`/echo/websocket`), 32 clients, 1 in flight",
+        baseline: "bare-echo",
+        target: Target::Ratio(0.95),
+    },
+    Spec {
+        name: "bare-echo-pipe",
+        what: "bare echo pipelined, 8 clients, 32 messages in flight each",
+        baseline: "bare-echo-pipe",
+        target: Target::None,
+    },
+    Spec {
+        name: "ws-echo-pipe",
+        what: "SockJS websocket echo pipelined, 8 clients × 32 in flight",
+        baseline: "bare-echo-pipe",
+        target: Target::Ratio(0.90),
+    },
+    Spec {
+        name: "raw-ws-echo-pipe",
+        what: "raw websocket echo pipelined, 8 clients × 32 in flight",
+        baseline: "bare-echo-pipe",
+        target: Target::Ratio(0.95),
+    },
+    Spec {
+        name: "broadcast",
+        what: "`/broadcast` to 1000 websocket sessions, 1000 messages (4 in flight): deliveries",
+        baseline: "bare-echo",
+        target: Target::Ratio(2.0),
+    },
+    Spec {
+        name: "xhr-echo",
+        what: "xhr polling echo: `xhr_send` + outstanding `xhr` poll, 32 sessions (round trips)",
+        baseline: "bare-echo",
+        target: Target::Rate(17_000.0),
+    },
+    Spec {
+        name: "xhr-streaming",
+        what: "`xhr_send` → `xhr_streaming`, 32 sessions, 1 in flight (messages received)",
+        baseline: "bare-echo",
+        target: Target::None,
+    },
+    Spec {
+        name: "connect-bare",
+        what: "bare websocket: connect, handshake, one echo, close; 16 in parallel",
+        baseline: "connect-bare",
+        target: Target::None,
+    },
+    Spec {
+        name: "connect-ws",
+        what: "SockJS websocket session: connect, `o`, one echo, close; 16 in parallel",
+        baseline: "connect-bare",
+        target: Target::Ratio(0.90),
+    },
+    Spec {
+        name: "idle-bare",
+        what: "server memory per idle bare websocket (5000 open)",
+        baseline: "idle-bare",
+        target: Target::None,
+    },
+    Spec {
+        name: "idle-ws",
+        what: "server memory per idle SockJS websocket session (5000 open)",
+        baseline: "idle-bare",
+        target: Target::Bytes(IDLE_BYTES),
+    },
+    Spec {
+        name: "idle-xhr-streaming",
+        what: "server memory per idle xhr_streaming session (5000 open)",
+        baseline: "idle-bare",
+        target: Target::Bytes(IDLE_BYTES),
+    },
+];
+
+/// The medians of one scenario's runs.
+#[derive(Default)]
+struct Summary {
+    runs: usize,
+    errors: u64,
+    first_error: Option<String>,
+    rate: Option<f64>,
+    per_cpu: Option<f64>,
+    cpu_util: Option<f64>,
+    p50: Option<f64>,
+    p99: Option<f64>,
+    bytes: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+fn summarise(runs: &[&Value]) -> Summary {
+    let field = |name: &str| -> Option<f64> {
+        median(runs.iter().filter_map(|r| r.get(name)?.as_f64()).collect())
+    };
+    Summary {
+        runs: runs.len(),
+        errors: runs.iter().filter_map(|r| r.get("errors")?.as_u64()).sum(),
+        first_error: runs
+            .iter()
+            .find_map(|r| r.get("first_error")?.as_str().map(str::to_owned)),
+        rate: field("rate"),
+        per_cpu: field("per_server_cpu_s"),
+        cpu_util: field("server_cpu_util"),
+        p50: field("p50_us"),
+        p99: field("p99_us"),
+        bytes: field("bytes_per_session"),
+    }
+}
+
+/// `12345` → `12,345`.
+fn thousands(x: f64) -> String {
+    let n = x.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn latency(us: Option<f64>) -> String {
+    match us {
+        None => "–".into(),
+        Some(us) if us >= 10_000.0 => format!("{:.0} ms", us / 1000.0),
+        Some(us) if us >= 1000.0 => format!("{:.1} ms", us / 1000.0),
+        Some(us) => format!("{us:.0} µs"),
+    }
+}
+
+/// The markdown table of every scenario found in `lines` (JSON result lines), in the
+/// order of [`SPECS`], followed by unknown scenarios.
+pub(crate) fn table(lines: &[Value]) -> String {
+    let mut by_name: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for line in lines {
+        if let Some(name) = line.get("scenario").and_then(Value::as_str) {
+            by_name.entry(name).or_default().push(line);
+        }
+    }
+    let summaries: BTreeMap<&str, Summary> = by_name
+        .iter()
+        .map(|(name, runs)| (*name, summarise(runs)))
+        .collect();
+    let mut out = String::new();
+    out.push_str(
+        "| scenario | what is measured | runs | raw rate | per server CPU-second | server CPU | p50 / p99 latency | ratio to bare | target | result |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for spec in SPECS {
+        let Some(sum) = summaries.get(spec.name) else {
+            continue;
+        };
+        let base = summaries.get(spec.baseline);
+        let idle = matches!(spec.target, Target::Bytes(_)) || spec.name == "idle-bare";
+        let (raw, per_cpu, ratio) = if idle {
+            let ratio = match (sum.bytes, base.and_then(|b| b.bytes)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            (
+                sum.bytes
+                    .map_or("–".into(), |b| format!("{} B/session", thousands(b))),
+                "–".to_owned(),
+                ratio,
+            )
+        } else {
+            let ratio = match (sum.per_cpu, base.and_then(|b| b.per_cpu)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            (
+                sum.rate
+                    .map_or("–".into(), |r| format!("{}/s", thousands(r))),
+                sum.per_cpu.map_or("–".into(), thousands),
+                ratio,
+            )
+        };
+        let (target, pass) = match spec.target {
+            Target::None => ("–".to_owned(), None),
+            Target::Ratio(r) => (
+                format!("≥ {:.0} % of `{}`", r * 100.0, spec.baseline),
+                ratio.map(|x| x >= r),
+            ),
+            Target::Rate(r) => (format!("≥ {}/s", thousands(r)), sum.rate.map(|x| x >= r)),
+            Target::Bytes(b) => (
+                format!("≤ {} B/session", thousands(b)),
+                sum.bytes.map(|x| x <= b),
+            ),
+        };
+        let result = if sum.errors > 0 {
+            format!(
+                "ERROR ({} client errors: {})",
+                sum.errors,
+                sum.first_error.as_deref().unwrap_or("?")
+            )
+        } else {
+            match pass {
+                None => "info".into(),
+                Some(true) => "**PASS**".into(),
+                Some(false) => "**MISS**".into(),
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            spec.name,
+            spec.what,
+            sum.runs,
+            raw,
+            per_cpu,
+            sum.cpu_util
+                .map_or("–".into(), |u| format!("{:.0} %", u * 100.0)),
+            if idle {
+                "–".into()
+            } else {
+                format!("{} / {}", latency(sum.p50), latency(sum.p99))
+            },
+            ratio.map_or("–".into(), |r| format!("{:.2}", r)),
+            target,
+            result
+        );
+    }
+    for (name, sum) in &summaries {
+        if SPECS.iter().all(|s| s.name != *name) {
+            let _ = writeln!(
+                out,
+                "| `{name}` | (unknown scenario) | {} | {} | {} | – | – | – | – | info |",
+                sum.runs,
+                sum.rate.map_or("–".into(), thousands),
+                sum.per_cpu.map_or("–".into(), thousands),
+            );
+        }
+    }
+    out
+}
+
+/// One readable line for a run, printed as it finishes.
+pub(crate) fn line(v: &Value) -> String {
+    let name = v["scenario"].as_str().unwrap_or("?");
+    if let Some(bytes) = v.get("bytes_per_session").and_then(Value::as_f64) {
+        return format!(
+            "{name:<20} {:>10} B/session  ({} sessions, RSS {} → {} KiB)",
+            thousands(bytes),
+            v["sessions"],
+            v["rss_before"].as_u64().unwrap_or(0) / 1024,
+            v["rss_after"].as_u64().unwrap_or(0) / 1024,
+        );
+    }
+    let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    let mut s = format!(
+        "{name:<20} {:>10}/s  {:>10} per server CPU-s  server {:>3.0} %  client {:>3.0} %  p50 {}  p99 {}",
+        thousands(f("rate").unwrap_or(0.0)),
+        thousands(f("per_server_cpu_s").unwrap_or(0.0)),
+        f("server_cpu_util").unwrap_or(0.0) * 100.0,
+        f("client_cpu_util").unwrap_or(0.0) * 100.0,
+        latency(f("p50_us")),
+        latency(f("p99_us")),
+    );
+    if let Some(e) = v.get("first_error").and_then(Value::as_str) {
+        let _ = write!(s, "  ERRORS {}: {e}", v["errors"]);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn medians_and_thousands() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn ratios_are_taken_per_server_cpu_second() {
+        let lines = vec![
+            json!({"scenario": "bare-echo", "rate": 100.0, "per_server_cpu_s": 200.0, "errors": 0}),
+            json!({"scenario": "ws-echo", "rate": 50.0, "per_server_cpu_s": 190.0, "errors": 0}),
+            json!({"scenario": "raw-ws-echo", "rate": 99.0, "per_server_cpu_s": 180.0, "errors": 0}),
+        ];
+        let t = table(&lines);
+        let ws = t
+            .lines()
+            .find(|l| l.starts_with("| `ws-echo`"))
+            .expect("ws row");
+        assert!(ws.contains("| 0.95 |") && ws.contains("**PASS**"), "{ws}");
+        let raw = t
+            .lines()
+            .find(|l| l.starts_with("| `raw-ws-echo`"))
+            .expect("raw row");
+        assert!(
+            raw.contains("| 0.90 |") && raw.contains("**MISS**"),
+            "{raw}"
+        );
+    }
+}

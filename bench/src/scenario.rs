@@ -1,0 +1,935 @@
+//! The scenarios: each opens its connections, measures a fixed time (or a fixed amount
+//! of work) between two readings of the server's CPU time, then tears down.
+//!
+//! Every connect, read and write has a deadline and every loop a bound, so a
+//! scenario ends even if the server stops answering.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Barrier, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep, timeout, timeout_at};
+
+use crate::net::{Http, Ws, WsMessage};
+use sockjs_bench::{cpu_seconds, rss_bytes};
+
+/// How long connecting every client of a scenario may take.
+const SETUP: Duration = Duration::from_secs(60);
+/// How long a scenario may run past its measured time (draining, slow clients).
+const GRACE: Duration = Duration::from_secs(20);
+/// One connection's open, echo and close in the connect-rate scenarios.
+const OP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a run is told by the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) addr: SocketAddr,
+    pub(crate) server_pid: String,
+    pub(crate) duration: Duration,
+    pub(crate) clients: Option<usize>,
+    pub(crate) window: Option<usize>,
+    pub(crate) size: usize,
+    pub(crate) sessions: Option<usize>,
+    pub(crate) messages: Option<usize>,
+}
+
+/// Every scenario, in the order `all` runs them. The idle ones are best run each on a
+/// fresh server (scripts/bench does), so earlier runs' freed memory does not hide
+/// their growth.
+pub(crate) const SCENARIOS: &[&str] = &[
+    "bare-echo",
+    "ws-echo",
+    "raw-ws-echo",
+    "bare-echo-pipe",
+    "ws-echo-pipe",
+    "raw-ws-echo-pipe",
+    "broadcast",
+    "xhr-echo",
+    "xhr-streaming",
+    "connect-bare",
+    "connect-ws",
+    "idle-bare",
+    "idle-ws",
+    "idle-xhr-streaming",
+];
+
+/// Runs one scenario once and returns its JSON result.
+pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
+    let s = Arc::new(s.clone());
+    match name {
+        "bare-echo" => echo(s, Flavor::Bare, 32, 1, name).await,
+        "ws-echo" => echo(s, Flavor::SockJs, 32, 1, name).await,
+        "raw-ws-echo" => echo(s, Flavor::Raw, 32, 1, name).await,
+        "bare-echo-pipe" => echo(s, Flavor::Bare, 8, 32, name).await,
+        "ws-echo-pipe" => echo(s, Flavor::SockJs, 8, 32, name).await,
+        "raw-ws-echo-pipe" => echo(s, Flavor::Raw, 8, 32, name).await,
+        "broadcast" => broadcast(s).await,
+        "xhr-echo" => xhr_echo(s).await,
+        "xhr-streaming" => xhr_streaming(s).await,
+        "connect-bare" => connect_rate(s, Flavor::Bare, name).await,
+        "connect-ws" => connect_rate(s, Flavor::SockJs, name).await,
+        "idle-bare" => idle(s, Idle::Bare, name).await,
+        "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
+        "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
+        other => Err(format!("unknown scenario {other}")),
+    }
+}
+
+/// Microseconds since the first call: the clock embedded in broadcast messages.
+fn micros() -> u64 {
+    static BASE: OnceLock<std::time::Instant> = OnceLock::new();
+    let base = BASE.get_or_init(std::time::Instant::now);
+    u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+fn micros_since(t0: Instant) -> u32 {
+    u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+/// A unique session path: this process's run id and a counter (sessions of
+/// earlier runs linger on the server until they expire).
+fn session_path(prefix: &str, client: usize, transport: &str) -> String {
+    static RUN: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let run = RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
+            % 1_000_000_000
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}/{:03}/{run}-{n}/{transport}", client % 1000)
+}
+
+/// The message every echo sends: `size` bytes that need no JSON escaping.
+fn payload(size: usize) -> Vec<u8> {
+    (0..size.max(1))
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
+        .collect()
+}
+
+/// The items of an `a["...","..."]` frame, for messages free of `"` and `\`.
+fn sockjs_items(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let inner = frame.strip_prefix(b"a[\"")?.strip_suffix(b"\"]")?;
+    Some(inner.split(|&b| b == b'"').step_by(2))
+}
+
+/// Counts the messages in one SockJS frame: `a[...]` carries some, `o` and `h` none,
+/// `c[...]` ends the session.
+fn sockjs_count(frame: &[u8]) -> io::Result<usize> {
+    match frame.first() {
+        Some(b'a') => sockjs_items(frame)
+            .map(Iterator::count)
+            .ok_or_else(|| bad_frame(frame)),
+        Some(b'o' | b'h') => Ok(0),
+        _ => Err(bad_frame(frame)),
+    }
+}
+
+fn bad_frame(frame: &[u8]) -> io::Error {
+    let shown = String::from_utf8_lossy(&frame[..frame.len().min(80)]).into_owned();
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected frame {shown:?}"),
+    )
+}
+
+fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    Some(f64::from(sorted[rank.min(sorted.len() - 1)]))
+}
+
+/// Server and generator CPU time and wall time over the measured part of a run.
+struct Meter {
+    pid: String,
+    t0: Instant,
+    server0: f64,
+    client0: f64,
+}
+
+struct Measured {
+    elapsed: f64,
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+impl Meter {
+    fn start(pid: &str) -> Result<Meter, String> {
+        Ok(Meter {
+            pid: pid.to_owned(),
+            t0: Instant::now(),
+            server0: cpu_seconds(pid).map_err(|e| format!("server pid {pid}: {e}"))?,
+            client0: cpu_seconds("self").unwrap_or(0.0),
+        })
+    }
+
+    fn stop(&self) -> Result<Measured, String> {
+        let elapsed = self.t0.elapsed().as_secs_f64();
+        let server = cpu_seconds(&self.pid).map_err(|e| format!("server pid {}: {e}", self.pid))?;
+        Ok(Measured {
+            elapsed,
+            server_cpu: server - self.server0,
+            client_cpu: cpu_seconds("self").unwrap_or(0.0) - self.client0,
+        })
+    }
+}
+
+/// What one client of a throughput scenario reports once its measured part is over.
+#[derive(Default)]
+struct ClientReport {
+    ops: u64,
+    latencies: Vec<u32>,
+    error: Option<String>,
+}
+
+/// The phases every client goes through together: connect, start, measure, report,
+/// wait for teardown, close.
+#[derive(Clone)]
+struct Phases {
+    start: Arc<Barrier>,
+    report: mpsc::UnboundedSender<ClientReport>,
+    teardown: watch::Receiver<bool>,
+}
+
+impl Phases {
+    async fn started(&self) {
+        self.start.wait().await;
+    }
+
+    /// Reports, then waits (bounded) until every client has reported, so closing
+    /// connections is not measured.
+    async fn finish(&mut self, report: ClientReport) {
+        let _ = self.report.send(report);
+        let _ = timeout(GRACE, self.teardown.wait_for(|&t| t)).await;
+    }
+}
+
+/// Totals of a throughput run.
+struct Totals {
+    clients: usize,
+    ops: u64,
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    measured: Measured,
+}
+
+/// Spawns `clients` clients made by `make`, starts them together once all are set up,
+/// and measures until every one has reported.
+async fn drive<F, Fut>(s: &Settings, clients: usize, make: F) -> Result<Totals, String>
+where
+    F: Fn(usize, Phases) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let start = Arc::new(Barrier::new(clients + 1));
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel();
+    let (teardown_tx, teardown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for i in 0..clients {
+        tasks.spawn(make(
+            i,
+            Phases {
+                start: start.clone(),
+                report: report_tx.clone(),
+                teardown: teardown_rx.clone(),
+            },
+        ));
+    }
+    drop(report_tx);
+    timeout(SETUP, start.wait())
+        .await
+        .map_err(|_| "clients did not connect within 60 s".to_owned())?;
+    let meter = Meter::start(&s.server_pid)?;
+    let hard = Instant::now() + s.duration + GRACE;
+    let mut totals = Totals {
+        clients,
+        ops: 0,
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        measured: Measured {
+            elapsed: 0.0,
+            server_cpu: 0.0,
+            client_cpu: 0.0,
+        },
+    };
+    let mut reported = 0;
+    while reported < clients {
+        match timeout_at(hard, report_rx.recv()).await {
+            Ok(Some(report)) => {
+                reported += 1;
+                totals.ops += report.ops;
+                totals.latencies.extend(report.latencies);
+                if let Some(e) = report.error {
+                    totals.errors += 1;
+                    totals.first_error.get_or_insert(e);
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                totals.errors += (clients - reported) as u64;
+                totals.first_error.get_or_insert_with(|| {
+                    format!("{} clients never reported", clients - reported)
+                });
+                break;
+            }
+        }
+    }
+    totals.measured = meter.stop()?;
+    let _ = teardown_tx.send(true);
+    let _ = timeout(GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
+    Ok(totals)
+}
+
+fn result_json(name: &str, unit: &str, s: &Settings, window: usize, mut t: Totals) -> Value {
+    t.latencies.sort_unstable();
+    let m = &t.measured;
+    let rate = t.ops as f64 / m.elapsed.max(1e-9);
+    let per_cpu = if m.server_cpu > 0.0 {
+        t.ops as f64 / m.server_cpu
+    } else {
+        0.0
+    };
+    json!({
+        "scenario": name,
+        "unit": unit,
+        "clients": t.clients,
+        "window": window,
+        "size": s.size,
+        "duration_s": m.elapsed,
+        "ops": t.ops,
+        "rate": rate,
+        "server_cpu_s": m.server_cpu,
+        "server_cpu_util": m.server_cpu / m.elapsed.max(1e-9),
+        "per_server_cpu_s": per_cpu,
+        "client_cpu_s": m.client_cpu,
+        "client_cpu_util": m.client_cpu / m.elapsed.max(1e-9),
+        "p50_us": percentile(&t.latencies, 0.50),
+        "p99_us": percentile(&t.latencies, 0.99),
+        "errors": t.errors,
+        "first_error": t.first_error,
+    })
+}
+
+/// Which websocket endpoint and framing a client uses.
+#[derive(Clone, Copy, Debug)]
+enum Flavor {
+    /// `/bare`: the plain actix-web websocket echo.
+    Bare,
+    /// `/echo/websocket`: SockJS's raw websocket, no framing.
+    Raw,
+    /// `/echo/{server}/{session}/websocket` with SockJS framing.
+    SockJs,
+}
+
+impl Flavor {
+    fn path(self, client: usize) -> String {
+        match self {
+            Flavor::Bare => "/bare".into(),
+            Flavor::Raw => "/echo/websocket".into(),
+            Flavor::SockJs => session_path("/echo", client, "websocket"),
+        }
+    }
+
+    /// The bytes to send for one message.
+    fn message(self, payload: &[u8]) -> Vec<u8> {
+        match self {
+            Flavor::Bare | Flavor::Raw => payload.to_vec(),
+            Flavor::SockJs => {
+                let mut m = b"[\"".to_vec();
+                m.extend_from_slice(payload);
+                m.extend_from_slice(b"\"]");
+                m
+            }
+        }
+    }
+
+    /// How many echoed messages a received websocket message holds.
+    fn count(self, message: &[u8]) -> io::Result<usize> {
+        match self {
+            Flavor::Bare | Flavor::Raw => Ok(1),
+            Flavor::SockJs => sockjs_count(message),
+        }
+    }
+
+    /// Connects, and for SockJS waits for the open frame.
+    async fn open(self, addr: SocketAddr, client: usize, deadline: Instant) -> io::Result<Ws> {
+        let mut ws = Ws::connect(addr, &self.path(client), deadline).await?;
+        if let Flavor::SockJs = self {
+            match ws.recv(deadline).await? {
+                WsMessage::Text(b"o") => {}
+                WsMessage::Text(other) => return Err(bad_frame(other)),
+                WsMessage::Close => return Err(closed()),
+            }
+        }
+        Ok(ws)
+    }
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "closed by the server")
+}
+
+/// Websocket echo: `clients` connections, each keeping `window` messages in flight.
+async fn echo(
+    s: Arc<Settings>,
+    flavor: Flavor,
+    clients: usize,
+    window: usize,
+    name: &str,
+) -> Result<Value, String> {
+    let clients = s.clients.unwrap_or(clients).max(1);
+    let window = s.window.unwrap_or(window).max(1);
+    let message = Arc::new(flavor.message(&payload(s.size)));
+    let settings = s.clone();
+    let totals = drive(&s, clients, move |i, mut phases| {
+        let s = settings.clone();
+        let message = message.clone();
+        async move {
+            let opened = flavor.open(s.addr, i, Instant::now() + SETUP).await;
+            phases.started().await;
+            let mut report = ClientReport::default();
+            let mut ws = match opened {
+                Ok(ws) => ws,
+                Err(e) => {
+                    report.error = Some(format!("connect: {e}"));
+                    phases.finish(report).await;
+                    return;
+                }
+            };
+            let deadline = Instant::now() + s.duration;
+            let hard = deadline + GRACE;
+            let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(window);
+            let result: io::Result<()> = async {
+                loop {
+                    let now = Instant::now();
+                    while in_flight.len() < window && now < deadline {
+                        ws.queue_text(&message);
+                        in_flight.push_back(now);
+                    }
+                    if in_flight.is_empty() {
+                        return Ok(());
+                    }
+                    ws.flush(hard).await?;
+                    let n = match ws.recv(hard).await? {
+                        WsMessage::Text(text) => flavor.count(text)?,
+                        WsMessage::Close => return Err(closed()),
+                    };
+                    for _ in 0..n {
+                        if let Some(t0) = in_flight.pop_front() {
+                            report.ops += 1;
+                            report.latencies.push(micros_since(t0));
+                        }
+                    }
+                }
+            }
+            .await;
+            if let Err(e) = result {
+                report.error = Some(e.to_string());
+            }
+            phases.finish(report).await;
+            let _ = ws.close(Instant::now() + Duration::from_secs(5)).await;
+        }
+    })
+    .await?;
+    Ok(result_json(name, "msgs", &s, window, totals))
+}
+
+/// Sessions opened, one echo, closed: `clients` connecting in parallel.
+async fn connect_rate(s: Arc<Settings>, flavor: Flavor, name: &str) -> Result<Value, String> {
+    let clients = s.clients.unwrap_or(16).max(1);
+    let message = Arc::new(flavor.message(&payload(s.size)));
+    let settings = s.clone();
+    let totals = drive(&s, clients, move |i, mut phases| {
+        let s = settings.clone();
+        let message = message.clone();
+        async move {
+            phases.started().await;
+            let mut report = ClientReport::default();
+            let deadline = Instant::now() + s.duration;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let op_deadline = t0 + OP_TIMEOUT;
+                let result: io::Result<()> = async {
+                    let mut ws = flavor.open(s.addr, i, op_deadline).await?;
+                    ws.send_text(&message, op_deadline).await?;
+                    match ws.recv(op_deadline).await? {
+                        WsMessage::Text(text) if flavor.count(text)? == 1 => {}
+                        WsMessage::Text(text) => return Err(bad_frame(text)),
+                        WsMessage::Close => return Err(closed()),
+                    }
+                    ws.close(op_deadline).await
+                }
+                .await;
+                match result {
+                    Ok(()) => {
+                        report.ops += 1;
+                        report.latencies.push(micros_since(t0));
+                    }
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            phases.finish(report).await;
+        }
+    })
+    .await?;
+    Ok(result_json(name, "sessions", &s, 1, totals))
+}
+
+/// Broadcast: `sessions` SockJS websocket sessions on `/broadcast`; session 0 sends
+/// `messages` messages (at most `window` not yet back at itself), each reaching every
+/// session. Counts deliveries; latency from the send time embedded in each message.
+async fn broadcast(s: Arc<Settings>) -> Result<Value, String> {
+    let sessions = s.sessions.unwrap_or(1000).max(1);
+    let messages = s.messages.unwrap_or(1000).max(1);
+    let window = s.window.unwrap_or(4).max(1);
+    let size = s.size;
+    // How many messages the sender sent in the end (it may stop early at the duration).
+    let total = Arc::new(AtomicUsize::new(usize::MAX));
+    let connecting = Arc::new(Semaphore::new(64));
+    let settings = s.clone();
+    let totals = drive(&s, sessions, move |i, mut phases| {
+        let s = settings.clone();
+        let total = total.clone();
+        let connecting = connecting.clone();
+        async move {
+            let opened = async {
+                let _permit = connecting.acquire().await;
+                let path = session_path("/broadcast", i, "websocket");
+                let deadline = Instant::now() + SETUP;
+                let mut ws = Ws::connect(s.addr, &path, deadline).await?;
+                match ws.recv(deadline).await? {
+                    WsMessage::Text(b"o") => Ok(ws),
+                    WsMessage::Text(other) => Err(bad_frame(other)),
+                    WsMessage::Close => Err(closed()),
+                }
+            }
+            .await;
+            phases.started().await;
+            let mut report = ClientReport::default();
+            let mut ws = match opened {
+                Ok(ws) => ws,
+                Err(e) => {
+                    report.error = Some(format!("connect: {e}"));
+                    if i == 0 {
+                        total.store(0, Ordering::Relaxed);
+                    }
+                    phases.finish(report).await;
+                    return;
+                }
+            };
+            let deadline = Instant::now() + s.duration;
+            let hard = deadline + GRACE;
+            let mut sent = 0usize;
+            let result: io::Result<()> = async {
+                loop {
+                    if i == 0 {
+                        let now = Instant::now();
+                        let mut queued = false;
+                        while sent < messages
+                            && sent < report.ops as usize + window
+                            && now < deadline
+                        {
+                            let mut m = format!("[\"{sent}:{}:", micros()).into_bytes();
+                            while m.len() < size + 2 {
+                                m.push(b'x');
+                            }
+                            m.extend_from_slice(b"\"]");
+                            ws.queue_text(&m);
+                            sent += 1;
+                            queued = true;
+                        }
+                        if queued {
+                            ws.flush(hard).await?;
+                        }
+                        if report.ops as usize >= sent && (sent == messages || now >= deadline) {
+                            total.store(sent, Ordering::Relaxed);
+                        }
+                    }
+                    if report.ops as usize >= total.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let now = Instant::now();
+                    if now >= hard {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "broadcast did not arrive",
+                        ));
+                    }
+                    // Short reads, so a receiver notices when the sender is done.
+                    let poll = (now + Duration::from_millis(50)).min(hard);
+                    match ws.recv(poll).await {
+                        Ok(WsMessage::Text(frame)) => {
+                            let Some(items) = sockjs_items(frame) else {
+                                if frame == b"h" {
+                                    continue;
+                                }
+                                return Err(bad_frame(frame));
+                            };
+                            let now = micros();
+                            for item in items {
+                                let sent_at = item
+                                    .split(|&b| b == b':')
+                                    .nth(1)
+                                    .and_then(|t| std::str::from_utf8(t).ok())
+                                    .and_then(|t| t.parse::<u64>().ok())
+                                    .ok_or_else(|| bad_frame(frame))?;
+                                report.ops += 1;
+                                report.latencies.push(
+                                    u32::try_from(now.saturating_sub(sent_at)).unwrap_or(u32::MAX),
+                                );
+                            }
+                        }
+                        Ok(WsMessage::Close) => return Err(closed()),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            .await;
+            if let Err(e) = result {
+                report.error = Some(e.to_string());
+                if i == 0 {
+                    total.store(sent, Ordering::Relaxed);
+                }
+            }
+            phases.finish(report).await;
+            let _ = ws.close(Instant::now() + Duration::from_secs(5)).await;
+        }
+    })
+    .await?;
+    let mut value = result_json("broadcast", "deliveries", &s, window, totals);
+    value["sessions"] = json!(sessions);
+    Ok(value)
+}
+
+/// Opens an xhr session (`xhr` answers `o`).
+async fn xhr_open(http: &mut Http, base: &str, deadline: Instant) -> io::Result<()> {
+    http.post(&format!("{base}/xhr"), b"", deadline).await?;
+    match http.response(deadline).await? {
+        (200, b"o\n") => Ok(()),
+        (status, body) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("open: {status} {:?}", String::from_utf8_lossy(body)),
+        )),
+    }
+}
+
+/// `xhr_send` of one body; expects 204.
+async fn xhr_send(http: &mut Http, base: &str, body: &[u8], deadline: Instant) -> io::Result<()> {
+    http.post(&format!("{base}/xhr_send"), body, deadline)
+        .await?;
+    match http.response(deadline).await? {
+        (204, _) => Ok(()),
+        (status, body) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("xhr_send: {status} {:?}", String::from_utf8_lossy(body)),
+        )),
+    }
+}
+
+fn session_base(prefix: &str, client: usize) -> String {
+    let path = session_path(prefix, client, "");
+    path.trim_end_matches('/').to_owned()
+}
+
+/// xhr polling echo, as a browser does it: a poll always outstanding on one
+/// connection, each message sent with `xhr_send` on another.
+async fn xhr_echo(s: Arc<Settings>) -> Result<Value, String> {
+    let clients = s.clients.unwrap_or(32).max(1);
+    let message = Arc::new(Flavor::SockJs.message(&payload(s.size)));
+    let settings = s.clone();
+    let totals = drive(&s, clients, move |i, mut phases| {
+        let s = settings.clone();
+        let message = message.clone();
+        async move {
+            let base = session_base("/echo", i);
+            let opened = async {
+                let deadline = Instant::now() + SETUP;
+                let mut poll = Http::connect(s.addr, deadline).await?;
+                let send = Http::connect(s.addr, deadline).await?;
+                xhr_open(&mut poll, &base, deadline).await?;
+                Ok::<_, io::Error>((poll, send))
+            }
+            .await;
+            phases.started().await;
+            let mut report = ClientReport::default();
+            let (mut poll, mut send) = match opened {
+                Ok(pair) => pair,
+                Err(e) => {
+                    report.error = Some(format!("connect: {e}"));
+                    phases.finish(report).await;
+                    return;
+                }
+            };
+            let deadline = Instant::now() + s.duration;
+            let hard = deadline + GRACE;
+            let poll_path = format!("{base}/xhr");
+            let result: io::Result<()> = async {
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    poll.post(&poll_path, b"", hard).await?;
+                    xhr_send(&mut send, &base, &message, hard).await?;
+                    let got = match poll.response(hard).await? {
+                        (200, body) => sockjs_count(body.strip_suffix(b"\n").unwrap_or(body))?,
+                        (status, _) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                format!("xhr: {status}"),
+                            ));
+                        }
+                    };
+                    report.ops += got as u64;
+                    report.latencies.push(micros_since(t0));
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                report.error = Some(e.to_string());
+            }
+            phases.finish(report).await;
+        }
+    })
+    .await?;
+    Ok(result_json("xhr-echo", "round trips", &s, 1, totals))
+}
+
+/// Starts an `xhr_streaming` response and reads its prelude.
+async fn xhr_stream_start(http: &mut Http, base: &str, deadline: Instant) -> io::Result<()> {
+    http.post(&format!("{base}/xhr_streaming"), b"", deadline)
+        .await?;
+    let head = http.head(deadline).await?;
+    if head.status != 200 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("xhr_streaming: {}", head.status),
+        ));
+    }
+    match http.chunk(deadline).await? {
+        Some(prelude) if prelude.len() == 2049 => Ok(()),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no prelude")),
+    }
+}
+
+/// Reads streaming chunks until at least one message arrived; reconnects when the
+/// response ended at `response_limit`. Returns how many messages arrived.
+async fn xhr_stream_messages(http: &mut Http, base: &str, deadline: Instant) -> io::Result<usize> {
+    loop {
+        let Some(chunk) = http.chunk(deadline).await? else {
+            xhr_stream_start(http, base, deadline).await?;
+            continue;
+        };
+        let mut n = 0;
+        for frame in chunk.split(|&b| b == b'\n').filter(|f| !f.is_empty()) {
+            n += sockjs_count(frame)?;
+        }
+        if n > 0 {
+            return Ok(n);
+        }
+    }
+}
+
+/// Messages sent with `xhr_send` and received over `xhr_streaming`, one in flight per
+/// session.
+async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
+    let clients = s.clients.unwrap_or(32).max(1);
+    let message = Arc::new(Flavor::SockJs.message(&payload(s.size)));
+    let settings = s.clone();
+    let totals = drive(&s, clients, move |i, mut phases| {
+        let s = settings.clone();
+        let message = message.clone();
+        async move {
+            let base = session_base("/echo", i);
+            let opened = async {
+                let deadline = Instant::now() + SETUP;
+                let mut stream = Http::connect(s.addr, deadline).await?;
+                let send = Http::connect(s.addr, deadline).await?;
+                xhr_stream_start(&mut stream, &base, deadline).await?;
+                match stream.chunk(deadline).await? {
+                    Some(b"o\n") => Ok((stream, send)),
+                    _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no open frame")),
+                }
+            }
+            .await;
+            phases.started().await;
+            let mut report = ClientReport::default();
+            let (mut stream, mut send) = match opened {
+                Ok(pair) => pair,
+                Err(e) => {
+                    report.error = Some(format!("connect: {e}"));
+                    phases.finish(report).await;
+                    return;
+                }
+            };
+            let deadline = Instant::now() + s.duration;
+            let hard = deadline + GRACE;
+            let result: io::Result<()> = async {
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    xhr_send(&mut send, &base, &message, hard).await?;
+                    report.ops += xhr_stream_messages(&mut stream, &base, hard).await? as u64;
+                    report.latencies.push(micros_since(t0));
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                report.error = Some(e.to_string());
+            }
+            phases.finish(report).await;
+        }
+    })
+    .await?;
+    Ok(result_json("xhr-streaming", "msgs", &s, 1, totals))
+}
+
+/// What an idle session holds open.
+#[derive(Clone, Copy)]
+enum Idle {
+    Bare,
+    SockJsWebSocket,
+    XhrStreaming,
+}
+
+enum Held {
+    Ws(#[allow(dead_code)] Ws),
+    Http(#[allow(dead_code)] Http),
+}
+
+async fn open_idle(
+    kind: Idle,
+    addr: SocketAddr,
+    client: usize,
+    deadline: Instant,
+) -> io::Result<Held> {
+    match kind {
+        Idle::Bare => Ok(Held::Ws(Flavor::Bare.open(addr, client, deadline).await?)),
+        Idle::SockJsWebSocket => Ok(Held::Ws(Flavor::SockJs.open(addr, client, deadline).await?)),
+        Idle::XhrStreaming => {
+            let base = session_base("/echo", client);
+            let mut http = Http::connect(addr, deadline).await?;
+            xhr_stream_start(&mut http, &base, deadline).await?;
+            match http.chunk(deadline).await? {
+                Some(b"o\n") => Ok(Held::Http(http)),
+                _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no open frame")),
+            }
+        }
+    }
+}
+
+/// Opens `count` sessions (64 at a time) numbered from `first`.
+async fn open_many(
+    kind: Idle,
+    addr: SocketAddr,
+    first: usize,
+    count: usize,
+) -> Result<Vec<Held>, String> {
+    let deadline = Instant::now() + SETUP;
+    let limit = Arc::new(Semaphore::new(64));
+    let mut tasks = JoinSet::new();
+    for i in first..first + count {
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await;
+            open_idle(kind, addr, i, deadline).await
+        });
+    }
+    let mut held = Vec::with_capacity(count);
+    let mut first_error = None;
+    let collected = timeout_at(deadline + Duration::from_secs(5), async {
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(h)) => held.push(h),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e.to_string());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+        }
+    })
+    .await;
+    tasks.abort_all();
+    if collected.is_err() {
+        return Err("opening idle sessions timed out".into());
+    }
+    if let Some(e) = first_error {
+        return Err(format!(
+            "{} of {count} sessions failed to open: {e}",
+            count - held.len()
+        ));
+    }
+    Ok(held)
+}
+
+/// Idle sessions: the server's resident memory growth per open session.
+async fn idle(s: Arc<Settings>, kind: Idle, name: &str) -> Result<Value, String> {
+    let sessions = s.sessions.unwrap_or(5000).max(1);
+    let rss = |pid: &str| rss_bytes(pid).map_err(|e| format!("server pid {pid}: {e}"));
+    // A few sessions first, so what every session needs once (actors, buffers of the
+    // worker, the service's statistics) is not counted per session.
+    let warm = open_many(kind, s.addr, 0, 100).await?;
+    sleep(Duration::from_millis(300)).await;
+    let before = rss(&s.server_pid)?;
+    let cpu = Meter::start(&s.server_pid)?;
+    let held = open_many(kind, s.addr, 100, sessions).await?;
+    let opened = cpu.stop()?;
+    sleep(Duration::from_secs(1)).await;
+    let after = rss(&s.server_pid)?;
+    let per_session = (after as f64 - before as f64) / sessions as f64;
+    drop(held);
+    drop(warm);
+    Ok(json!({
+        "scenario": name,
+        "unit": "bytes/session",
+        "sessions": sessions,
+        "rss_before": before,
+        "rss_after": after,
+        "bytes_per_session": per_session,
+        "duration_s": opened.elapsed,
+        "server_cpu_s": opened.server_cpu,
+        "client_cpu_s": opened.client_cpu,
+        "rate": sessions as f64 / opened.elapsed.max(1e-9),
+        "errors": 0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockjs_frames_are_counted() {
+        assert_eq!(sockjs_count(br#"a["x"]"#).ok(), Some(1));
+        assert_eq!(sockjs_count(br#"a["x","y","z"]"#).ok(), Some(3));
+        assert_eq!(sockjs_count(b"h").ok(), Some(0));
+        assert!(sockjs_count(br#"c[3000,"Go away!"]"#).is_err());
+        let items: Vec<&[u8]> = sockjs_items(br#"a["1:2:x","3:4:x"]"#)
+            .expect("items")
+            .collect();
+        assert_eq!(items, vec![&b"1:2:x"[..], &b"3:4:x"[..]]);
+    }
+
+    #[test]
+    fn percentiles_pick_by_rank() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(51.0));
+        assert_eq!(percentile(&v, 0.99), Some(99.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}
