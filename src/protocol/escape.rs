@@ -26,6 +26,9 @@ pub fn escape_json_string(s: &str) -> String {
 ///
 /// The common case, ASCII without quotes or backslashes, is copied in one piece.
 pub fn escape_json_string_into(s: &str, out: &mut String) {
+    // Room for the common case (nothing to escape) at once, not a reallocation per
+    // push as the string grows.
+    out.reserve(s.len() + 2);
     out.push('"');
     escape_json_chars_into(s, out);
     out.push('"');

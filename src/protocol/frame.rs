@@ -42,7 +42,7 @@ impl Frame {
 
     /// A message frame carrying one message: `a["text"]`.
     pub fn message(text: &str) -> Self {
-        let mut batch = MessageBatch::with_capacity(text.len() + 8);
+        let mut batch = MessageBatch::default();
         batch.push_text(text);
         batch.finish()
     }
@@ -118,7 +118,11 @@ impl MessageBatch {
         }
     }
 
-    fn start_item(&mut self) {
+    /// Opens the next item, making room for `len` more bytes of it and for the
+    /// closing `]`: a frame whose messages need no escaping is built in one
+    /// allocation of exactly its size (so it becomes shared bytes without copying).
+    fn start_item(&mut self, len: usize) {
+        self.buf.reserve(len + if self.count == 0 { 3 } else { 2 });
         if self.count == 0 {
             self.buf.push_str("a[");
         } else {
@@ -129,7 +133,8 @@ impl MessageBatch {
 
     /// Adds a message, escaping it.
     pub fn push_text(&mut self, text: &str) {
-        self.start_item();
+        // The quotes around the escaped text.
+        self.start_item(text.len() + 2);
         escape_json_string_into(text, &mut self.buf);
     }
 
@@ -153,7 +158,7 @@ impl MessageBatch {
 
     /// Adds messages that are already escaped JSON (see [`Frame::messages_json`]).
     pub fn push_encoded(&mut self, json: &str) {
-        self.start_item();
+        self.start_item(json.len());
         self.buf.push_str(json);
     }
 

@@ -200,7 +200,7 @@ impl<H: SockJsHandler> SessionActor<H> {
             // expires (after what was still queued, if anything).
             self.core.shared.set_detached(Instant::now());
             if let Some(frame) = self.core.outbox.take_frame() {
-                if receiver.send_frame(&frame) != Delivery::Open {
+                if receiver.send_frame(frame) != Delivery::Open {
                     receiver.finish(None);
                     return;
                 }
@@ -210,7 +210,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 .close
                 .clone()
                 .unwrap_or_else(|| CloseReason::Timeout.close_frame());
-            receiver.send_frame(&close.to_frame());
+            receiver.send_frame(close.to_frame());
             receiver.finish(Some(&close));
             return;
         }
@@ -231,7 +231,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 code: 2010,
                 reason: "Another connection still open".into(),
             };
-            receiver.send_frame(&busy.to_frame());
+            receiver.send_frame(busy.to_frame());
             receiver.finish(Some(&busy));
             return;
         }
@@ -262,7 +262,7 @@ impl<H: SockJsHandler> SessionActor<H> {
         // The open frame goes out before the handler runs, as the protocol requires even
         // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
         if !self.is_raw() {
-            self.deliver(&Frame::open(), ctx);
+            self.deliver(Frame::open(), ctx);
         }
         if self.core.state != State::Open {
             // The client vanished before the open frame reached it.
@@ -274,7 +274,7 @@ impl<H: SockJsHandler> SessionActor<H> {
     }
 
     /// Writes one frame to the attached receiver, if any, and follows up on it.
-    fn deliver(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> Delivery {
+    fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) -> Delivery {
         let Some(attached) = self.core.receiver.as_mut() else {
             return Delivery::Gone;
         };
@@ -302,7 +302,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 }
             }
         } else if let Some(frame) = self.core.outbox.take_frame() {
-            self.deliver(&frame, ctx);
+            self.deliver(frame, ctx);
         }
     }
 
@@ -360,7 +360,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 let Some(attached) = self.core.receiver.as_mut() else {
                     return;
                 };
-                attached.receiver.send_frame(&frame.to_frame());
+                attached.receiver.send_frame(frame.to_frame());
             }
             self.detach(Some(&frame), ctx);
         }
@@ -377,7 +377,7 @@ impl<H: SockJsHandler> Actor for SessionActor<H> {
         if !self.is_raw() {
             ctx.run_interval(self.core.config.heartbeat_delay, |act, ctx| {
                 if act.core.state == State::Open && act.core.receiver.is_some() {
-                    act.deliver(&Frame::heartbeat(), ctx);
+                    act.deliver(Frame::heartbeat(), ctx);
                 }
             });
         }

@@ -109,15 +109,16 @@ impl Receiver {
         self.tx.is_closed()
     }
 
-    /// Writes one frame in the transport's envelope.
-    pub(crate) fn send_frame(&mut self, frame: &Frame) -> Delivery {
+    /// Writes one frame in the transport's envelope. Taking the frame by value lets
+    /// a websocket send its bytes as they are, without even a reference-count bump.
+    pub(crate) fn send_frame(&mut self, frame: Frame) -> Delivery {
         let item = match &self.envelope {
-            Envelope::WebSocket => Outbound::Text(frame.to_bytestring()),
+            Envelope::WebSocket => Outbound::Text(frame.into_bytestring()),
             Envelope::RawWebSocket => return Delivery::Open,
-            Envelope::Xhr => Outbound::Body(xhr::encode_frame(frame)),
-            Envelope::EventSource => Outbound::Body(eventsource::encode_frame(frame)),
-            Envelope::HtmlFile => Outbound::Body(htmlfile::encode_frame(frame)),
-            Envelope::Jsonp(callback) => Outbound::Body(jsonp::encode_frame(callback, frame)),
+            Envelope::Xhr => Outbound::Body(xhr::encode_frame(&frame)),
+            Envelope::EventSource => Outbound::Body(eventsource::encode_frame(&frame)),
+            Envelope::HtmlFile => Outbound::Body(htmlfile::encode_frame(&frame)),
+            Envelope::Jsonp(callback) => Outbound::Body(jsonp::encode_frame(callback, &frame)),
         };
         self.push(item)
     }
