@@ -6,10 +6,12 @@ pub(crate) mod callback;
 pub(crate) mod eventsource;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
+mod queue;
 mod receiver;
 pub(crate) mod websocket;
 pub(crate) mod xhr;
 
+pub(crate) use queue::QueueRx;
 pub(crate) use receiver::{
     Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };

@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 use bytestring::ByteString;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use super::queue::{QueueRx, QueueTx, queue};
 use crate::protocol::{CloseFrame, Frame};
 use crate::stats::{ConnectionGuard, Stats};
 use crate::transport::{eventsource, htmlfile, jsonp, xhr};
@@ -71,7 +71,7 @@ pub(crate) enum Delivery {
 /// The session's end of one transport request.
 #[derive(Debug)]
 pub(crate) struct Receiver {
-    tx: UnboundedSender<Outbound>,
+    tx: QueueTx<Outbound>,
     envelope: Envelope,
     budget: Budget,
     /// Counts this request in the service's `connections_active` while it lives.
@@ -80,8 +80,8 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     /// A receiver and the channel end its request reads from.
-    pub(crate) fn new(envelope: Envelope, budget: Budget) -> (Self, UnboundedReceiver<Outbound>) {
-        let (tx, rx) = unbounded_channel();
+    pub(crate) fn new(envelope: Envelope, budget: Budget) -> (Self, QueueRx<Outbound>) {
+        let (tx, rx) = queue();
         (
             Receiver {
                 tx,
@@ -95,8 +95,7 @@ impl Receiver {
 
     /// A future that resolves once the request or socket behind this receiver is gone.
     pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let tx = self.tx.clone();
-        async move { tx.closed().await }
+        self.tx.closed()
     }
 
     /// Counts the receiver as an open connection of `stats` until it is dropped.
@@ -169,12 +168,12 @@ impl Receiver {
 /// an interrupted connection.
 pub(crate) struct ReceiverBody {
     prelude: Option<Bytes>,
-    rx: UnboundedReceiver<Outbound>,
+    rx: QueueRx<Outbound>,
 }
 
 impl ReceiverBody {
     /// A body that starts with `prelude`, then streams what the session sends.
-    pub(crate) fn with_prelude(prelude: Bytes, rx: UnboundedReceiver<Outbound>) -> Self {
+    pub(crate) fn with_prelude(prelude: Bytes, rx: QueueRx<Outbound>) -> Self {
         ReceiverBody {
             prelude: Some(prelude),
             rx,
@@ -209,7 +208,7 @@ impl MessageBody for ReceiverBody {
 }
 
 /// Waits for the first body chunk of a polling receiver (xhr, jsonp).
-pub(crate) async fn first_chunk(rx: &mut UnboundedReceiver<Outbound>) -> Option<Bytes> {
+pub(crate) async fn first_chunk(rx: &mut QueueRx<Outbound>) -> Option<Bytes> {
     while let Some(item) = rx.recv().await {
         if let Outbound::Body(bytes) = item {
             return Some(bytes);

@@ -11,9 +11,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use futures_core::Stream;
-use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Budget, Envelope, Outbound, Receiver};
+use super::{Budget, Envelope, Outbound, QueueRx, Receiver};
 use crate::error::Error;
 use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::decode_websocket_message;
@@ -97,7 +96,7 @@ impl<H: SockJsHandler> actix::Message for BindSession<H> {
 struct WsConnection<H: SockJsHandler> {
     session: Option<Addr<SessionActor<H>>>,
     raw: bool,
-    outbound: Option<UnboundedReceiver<Outbound>>,
+    outbound: Option<QueueRx<Outbound>>,
 }
 
 impl<H: SockJsHandler> Actor for WsConnection<H> {
@@ -196,7 +195,7 @@ impl<H: SockJsHandler> StreamHandler<Outbound> for WsConnection<H> {
     }
 }
 
-struct OutboundStream(UnboundedReceiver<Outbound>);
+struct OutboundStream(QueueRx<Outbound>);
 
 impl Stream for OutboundStream {
     type Item = Outbound;
