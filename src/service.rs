@@ -11,7 +11,9 @@ use crate::config::SockJsConfig;
 use crate::error::Error;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
-use crate::session::{Attach, Incoming, SessionActor, SessionId, SessionShared};
+use crate::session::{
+    Attach, EmbeddedSession, Incoming, SessionActor, SessionId, SessionSetup, SessionShared,
+};
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::{Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::web::iframe::{IframePage, is_iframe_name};
@@ -294,31 +296,39 @@ impl<H: SockJsHandler> Service<H> {
         receiver.count_in(&self.shared.stats);
     }
 
-    fn new_session(
+    fn session_setup(
         &self,
         id: SessionId,
         req: &HttpRequest,
         transport: Transport,
         registered: bool,
-    ) -> SessionEntry<H> {
+    ) -> (SessionSetup, Arc<SessionShared>) {
         let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
-        let raw = transport == Transport::RawWebSocket;
-        let addr = SessionActor::start_with(
-            (self.shared.factory)(),
-            crate::session::SessionSetup {
-                id,
-                info: ConnectionInfo::from_request_trusting(
-                    req,
-                    transport,
-                    &self.config.trusted_proxies,
-                ),
-                config: self.config.clone(),
-                shared: shared.clone(),
-                registered,
-                raw,
-                stats: self.shared.stats.clone(),
-            },
-        );
+        let setup = SessionSetup {
+            id,
+            info: ConnectionInfo::from_request_trusting(
+                req,
+                transport,
+                &self.config.trusted_proxies,
+            ),
+            config: self.config.clone(),
+            shared: shared.clone(),
+            registered,
+            raw: transport == Transport::RawWebSocket,
+            stats: self.shared.stats.clone(),
+        };
+        (setup, shared)
+    }
+
+    /// Starts a registered session (HTTP transports) as an actor of its own.
+    fn new_session(
+        &self,
+        id: SessionId,
+        req: &HttpRequest,
+        transport: Transport,
+    ) -> SessionEntry<H> {
+        let (setup, shared) = self.session_setup(id, req, transport, true);
+        let addr = SessionActor::start_with((self.shared.factory)(), setup);
         SessionEntry { addr, shared }
     }
 
@@ -335,7 +345,7 @@ impl<H: SockJsHandler> Service<H> {
         let entry = self
             .shared
             .registry
-            .get_or_create(session, |id| self.new_session(id, req, transport, true));
+            .get_or_create(session, |id| self.new_session(id, req, transport));
         entry.addr.do_send(Attach(receiver));
     }
 
@@ -344,19 +354,21 @@ impl<H: SockJsHandler> Service<H> {
         self.shared.registry.get(session).map(SendTarget)
     }
 
-    /// Starts a session that lives exactly as long as one websocket.
-    pub(crate) fn start_unregistered(
+    /// A session that lives exactly as long as one websocket, not started: the
+    /// websocket connection runs it inside its own task.
+    pub(crate) fn websocket_session(
         &self,
         req: &HttpRequest,
         session: Option<&str>,
         transport: Transport,
-    ) -> Addr<SessionActor<H>> {
+    ) -> (Addr<SessionActor<H>>, EmbeddedSession<H>) {
         self.ensure_actors();
         let id: SessionId = match session {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         };
-        self.new_session(id, req, transport, false).addr
+        let (setup, _) = self.session_setup(id, req, transport, false);
+        SessionActor::embedded((self.shared.factory)(), setup)
     }
 }
 

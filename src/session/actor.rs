@@ -23,6 +23,10 @@ use crate::protocol::{CloseFrame, Frame};
 use crate::stats::Stats;
 use crate::transport::{Delivery, Receiver};
 
+/// A session actor run as a future inside another task.
+pub(crate) type EmbeddedSession<H> =
+    actix::dev::ContextFut<SessionActor<H>, Context<SessionActor<H>>>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Created by a receive request; the open frame is not out yet.
@@ -137,8 +141,24 @@ impl SessionCore {
 }
 
 impl<H: SockJsHandler> SessionActor<H> {
-    /// Starts a session actor on the current arbiter.
+    /// Starts a session actor as a task of its own on the current arbiter.
     pub(crate) fn start_with(handler: H, setup: SessionSetup) -> actix::Addr<Self> {
+        Self::new(handler, setup).start()
+    }
+
+    /// A session actor that is not running yet: its address, and the future that runs
+    /// it, for a websocket connection to drive within its own task (see
+    /// `transport::websocket`).
+    pub(crate) fn embedded(
+        handler: H,
+        setup: SessionSetup,
+    ) -> (actix::Addr<Self>, EmbeddedSession<H>) {
+        let ctx = Context::new();
+        let addr = ctx.address();
+        (addr, ctx.into_future(Self::new(handler, setup)))
+    }
+
+    fn new(handler: H, setup: SessionSetup) -> Self {
         let transport = setup.info.transport();
         let outbox = if setup.raw {
             Outbox::raw()
@@ -164,7 +184,6 @@ impl<H: SockJsHandler> SessionActor<H> {
                 transport,
             },
         }
-        .start()
     }
 
     fn is_raw(&self) -> bool {

@@ -8,7 +8,7 @@ mod outbox;
 mod shared;
 
 pub use actor::SessionActor;
-pub(crate) use actor::SessionSetup;
+pub(crate) use actor::{EmbeddedSession, SessionSetup};
 pub use context::SessionContext;
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
 pub(crate) use messages::{Attach, ClientClosed, Expire, Incoming};

@@ -3,21 +3,25 @@
 //! This is the only file that imports actix-web-actors (deprecated upstream in favour of
 //! actix-ws): swapping the websocket implementation touches nothing else.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, StreamHandler};
+use actix::{Actor, ActorContext, ActorFuture, Addr, AsyncContext, StreamHandler};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use futures_core::Stream;
+use parking_lot::Mutex;
 
 use super::{Budget, Envelope, Outbound, QueueRx, Receiver};
 use crate::error::Error;
 use crate::handler::{SockJsHandler, Transport};
 use crate::protocol::decode_websocket_message;
 use crate::service::Service;
-use crate::session::{Attach, ClientClosed, Incoming, SessionActor};
+use crate::session::{Attach, ClientClosed, EmbeddedSession, Incoming, SessionActor};
 use crate::web::headers::jsessionid_cookie;
 
 /// Checks the upgrade headers the way the protocol suite expects, before the
@@ -57,44 +61,44 @@ pub(crate) fn start<H: SockJsHandler>(
     } else {
         Envelope::WebSocket
     };
-    let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
-    svc.count_connection(&mut receiver);
-    let connection = WsConnection {
-        session: None,
-        raw,
-        outbound: Some(outbound),
-    };
-    let max = svc.config().max_message_size;
-    // The session is started only once the handshake succeeded.
-    let (addr, mut response) = ws::WsResponseBuilder::new(connection, req, payload)
-        .frame_size(max)
-        .start_with_addr()
-        .map_err(|_| Error::BadHandshake)?;
+    // The handshake first: a request that fails it creates no session.
+    let mut response = ws::handshake(req).map_err(|_| Error::BadHandshake)?;
     // The protocol needs no stickiness for a websocket (one connection is the whole
     // session), but a cookie_needed service sets JSESSIONID on every transport so the
     // browser holds it whichever transport it ends up on.
     if let Some(cookie) =
         jsessionid_cookie(req, svc.config()).and_then(|c| header::HeaderValue::from_str(&c).ok())
     {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+        response.append_header((header::SET_COOKIE, cookie));
     }
-    let session_addr = svc.start_unregistered(req, session, transport);
-    session_addr.do_send(Attach(receiver));
-    addr.do_send(BindSession(session_addr));
-    Ok(response)
-}
-
-/// Tells the connection which session it feeds.
-struct BindSession<H: SockJsHandler>(Addr<SessionActor<H>>);
-
-impl<H: SockJsHandler> actix::Message for BindSession<H> {
-    type Result = ();
+    let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
+    svc.count_connection(&mut receiver);
+    let (session, session_future) = svc.websocket_session(req, session, transport);
+    // Waits in the session's mailbox until the connection first runs the session.
+    session.do_send(Attach(receiver));
+    let connection = WsConnection {
+        session,
+        session_future: Some(session_future),
+        raw,
+        outbound: Some(outbound),
+    };
+    let codec = actix_http::ws::Codec::new().max_size(svc.config().max_message_size);
+    Ok(response.streaming(ws::WebsocketContext::with_codec(connection, payload, codec)))
 }
 
 /// The websocket side of a session: decodes client messages into the session and writes
-/// what the session's receiver channel carries.
+/// what the session's receiver queue carries.
+///
+/// The session actor runs inside this connection's task ([`DriveSession`], one of the
+/// connection's context items, polls it between the socket's stream and the outbound
+/// queue), not as a task of its own: a client message is decoded, handled by the
+/// session and its answer encoded and written within one poll of the connection, as
+/// in a bare actix websocket, instead of waking a second task and polling the
+/// connection again. The session stays an actor with its own mailbox, context and
+/// timers, and ends with the connection (see [`Actor::stopped`] below).
 struct WsConnection<H: SockJsHandler> {
-    session: Option<Addr<SessionActor<H>>>,
+    session: Addr<SessionActor<H>>,
+    session_future: Option<EmbeddedSession<H>>,
     raw: bool,
     outbound: Option<QueueRx<Outbound>>,
 }
@@ -103,26 +107,100 @@ impl<H: SockJsHandler> Actor for WsConnection<H> {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Items are polled in the order they were added: the socket's stream (added
+        // when the context was made), then the session, then what the session sent.
+        ctx.spawn(DriveSession::new());
         if let Some(rx) = self.outbound.take() {
             ctx.add_stream(OutboundStream(rx));
         }
     }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(mut session) = self.session_future.take() {
+            // Let the session take what is already in its mailbox (the client's close,
+            // messages decoded from the same read) while it still runs; dropping it
+            // then stops it, and its on_close runs if it has not yet.
+            let _ = Pin::new(&mut session).poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
 }
 
-impl<H: SockJsHandler> actix::Handler<BindSession<H>> for WsConnection<H> {
-    type Result = ();
+/// Polls the connection's session, as one of the connection's context items, when
+/// the session was woken (its mailbox, a timer, its receiver's watch), not every
+/// time the connection is polled for its socket.
+struct DriveSession {
+    wake: Arc<SessionWake>,
+    waker: Waker,
+}
 
-    fn handle(&mut self, BindSession(addr): BindSession<H>, _: &mut Self::Context) {
-        self.session = Some(addr);
+impl DriveSession {
+    fn new() -> Self {
+        let wake = Arc::new(SessionWake {
+            // The first poll starts the session.
+            woken: AtomicBool::new(true),
+            task: Mutex::new(None),
+        });
+        DriveSession {
+            waker: Waker::from(wake.clone()),
+            wake,
+        }
+    }
+}
+
+/// The waker the embedded session sees: notes that the session has work, then wakes
+/// the connection's task.
+struct SessionWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for SessionWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl<H: SockJsHandler> ActorFuture<WsConnection<H>> for DriveSession {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut WsConnection<H>,
+        _: &mut ws::WebsocketContext<WsConnection<H>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(session) = act.session_future.as_mut() else {
+            return Poll::Ready(());
+        };
+        {
+            let mut task = this.wake.task.lock();
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if !this.wake.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let done = Pin::new(session).poll(&mut Context::from_waker(&this.waker));
+        if done.is_ready() {
+            act.session_future = None;
+        }
+        done
     }
 }
 
 impl<H: SockJsHandler> WsConnection<H> {
     fn to_session(&self, messages: Vec<String>) {
-        if let Some(session) = &self.session {
-            if !messages.is_empty() {
-                session.do_send(Incoming(messages));
-            }
+        if !messages.is_empty() {
+            self.session.do_send(Incoming(messages));
         }
     }
 }
@@ -130,7 +208,7 @@ impl<H: SockJsHandler> WsConnection<H> {
 impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsConnection<H> {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         match msg {
-            Ok(ws::Message::Text(text)) if self.raw => self.to_session(vec![text.to_string()]),
+            Ok(ws::Message::Text(text)) if self.raw => self.to_session(vec![(*text).to_owned()]),
             Ok(ws::Message::Text(text)) => match decode_websocket_message(&text) {
                 Ok(messages) => self.to_session(messages),
                 Err(_) => {
@@ -144,9 +222,7 @@ impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for
             },
             Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
             Ok(ws::Message::Close(reason)) => {
-                if let Some(session) = &self.session {
-                    session.do_send(ClientClosed);
-                }
+                self.session.do_send(ClientClosed);
                 ctx.close(reason);
                 ctx.stop();
             }
