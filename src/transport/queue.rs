@@ -1,8 +1,9 @@
 //! The one-way queue from a session to the request or socket serving it.
 //!
 //! A session holds at most one receiver at a time, and every open session holds one,
-//! so the queue is built for that: a lock around a `VecDeque` (no allocation until
-//! the first item) and two wakers. A tokio mpsc channel costs about 1.8 KB per
+//! so the queue is built for that: a lock around one slot (the queue seldom holds
+//! more than one item: the receiving end takes each as it comes), a `VecDeque` for
+//! the rest (no allocation until a second item waits) and two wakers. A tokio mpsc channel costs about 1.8 KB per
 //! receiver up front (its first 32-slot block and cache-padded counters), which was
 //! a seventh of an idle session's memory.
 
@@ -17,7 +18,8 @@ use parking_lot::Mutex;
 /// A queue with one sending end and one receiving end.
 pub(crate) fn queue<T>() -> (QueueTx<T>, QueueRx<T>) {
     let shared = Arc::new(Mutex::new(State {
-        items: VecDeque::new(),
+        first: None,
+        rest: VecDeque::new(),
         rx_waker: None,
         closed_waker: None,
         tx_gone: false,
@@ -27,7 +29,9 @@ pub(crate) fn queue<T>() -> (QueueTx<T>, QueueRx<T>) {
 }
 
 struct State<T> {
-    items: VecDeque<T>,
+    /// The oldest waiting item, or none (then `rest` is empty too).
+    first: Option<T>,
+    rest: VecDeque<T>,
     /// The receiving task, waiting for an item.
     rx_waker: Option<Waker>,
     /// The task waiting for the receiving end to go away ([`QueueTx::closed`]).
@@ -60,7 +64,11 @@ impl<T> QueueTx<T> {
             if state.rx_gone {
                 return Err(item);
             }
-            state.items.push_back(item);
+            if state.first.is_none() {
+                state.first = Some(item);
+            } else {
+                state.rest.push_back(item);
+            }
             state.rx_waker.take()
         };
         if let Some(waker) = waker {
@@ -123,7 +131,8 @@ impl<T> QueueRx<T> {
     /// The next item; `None` once the sending end is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
-        if let Some(item) = state.items.pop_front() {
+        if let Some(item) = state.first.take() {
+            state.first = state.rest.pop_front();
             return Poll::Ready(Some(item));
         }
         if state.tx_gone {
@@ -144,7 +153,10 @@ impl<T> Drop for QueueRx<T> {
         let (items, waker) = {
             let mut state = self.0.lock();
             state.rx_gone = true;
-            (std::mem::take(&mut state.items), state.closed_waker.take())
+            (
+                (state.first.take(), std::mem::take(&mut state.rest)),
+                state.closed_waker.take(),
+            )
         };
         drop(items);
         if let Some(waker) = waker {
@@ -185,6 +197,24 @@ mod tests {
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
         drop(tx);
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn many_waiting_items_keep_their_order() {
+        let (tx, mut rx) = queue();
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        for i in 0..5 {
+            assert_eq!(tx.send(i), Ok(()));
+        }
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(0)));
+        assert_eq!(tx.send(5), Ok(()));
+        for i in 1..=5 {
+            assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(i)));
+        }
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+        assert_eq!(tx.send(6), Ok(()));
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(6)));
     }
 
     #[test]
