@@ -110,9 +110,15 @@ const SPECS: &[Spec] = &[
         target: Target::Bytes(IDLE_BYTES),
     },
     Spec {
+        name: "idle-bare-stream",
+        what: "server memory per idle bare actix streaming response with xhr_streaming's prelude and `o` (5000 open)",
+        baseline: "idle-bare-stream",
+        target: Target::None,
+    },
+    Spec {
         name: "idle-xhr-streaming",
         what: "server memory per idle xhr_streaming session (5000 open)",
-        baseline: "idle-bare",
+        baseline: "idle-bare-stream",
         target: Target::Bytes(IDLE_BYTES),
     },
 ];
@@ -209,7 +215,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
             continue;
         };
         let base = summaries.get(spec.baseline);
-        let idle = matches!(spec.target, Target::Bytes(_)) || spec.name == "idle-bare";
+        let idle = spec.name.starts_with("idle-");
         let (raw, per_cpu, ratio) = if idle {
             let ratio = match (sum.bytes, base.and_then(|b| b.bytes)) {
                 (Some(a), Some(b)) if b > 0.0 => Some(a / b),

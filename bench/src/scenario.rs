@@ -56,6 +56,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "connect-ws",
     "idle-bare",
     "idle-ws",
+    "idle-bare-stream",
     "idle-xhr-streaming",
 ];
 
@@ -76,6 +77,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "connect-ws" => connect_rate(s, Flavor::SockJs, name).await,
         "idle-bare" => idle(s, Idle::Bare, name).await,
         "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
+        "idle-bare-stream" => idle(s, Idle::BareStream, name).await,
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
         other => Err(format!("unknown scenario {other}")),
     }
@@ -708,10 +710,10 @@ async fn xhr_echo(s: Arc<Settings>) -> Result<Value, String> {
     Ok(result_json("xhr-echo", "round trips", &s, 1, totals))
 }
 
-/// Starts an `xhr_streaming` response and reads its prelude.
-async fn xhr_stream_start(http: &mut Http, base: &str, deadline: Instant) -> io::Result<()> {
-    http.post(&format!("{base}/xhr_streaming"), b"", deadline)
-        .await?;
+/// Starts a streaming response (`path` is an `xhr_streaming` URL or `/bare-stream`)
+/// and reads its prelude.
+async fn xhr_stream_start(http: &mut Http, path: &str, deadline: Instant) -> io::Result<()> {
+    http.post(path, b"", deadline).await?;
     let head = http.head(deadline).await?;
     if head.status != 200 {
         return Err(io::Error::new(
@@ -730,7 +732,7 @@ async fn xhr_stream_start(http: &mut Http, base: &str, deadline: Instant) -> io:
 async fn xhr_stream_messages(http: &mut Http, base: &str, deadline: Instant) -> io::Result<usize> {
     loop {
         let Some(chunk) = http.chunk(deadline).await? else {
-            xhr_stream_start(http, base, deadline).await?;
+            xhr_stream_start(http, &format!("{base}/xhr_streaming"), deadline).await?;
             continue;
         };
         let mut n = 0;
@@ -758,7 +760,7 @@ async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
                 let deadline = Instant::now() + SETUP;
                 let mut stream = Http::connect(s.addr, deadline).await?;
                 let send = Http::connect(s.addr, deadline).await?;
-                xhr_stream_start(&mut stream, &base, deadline).await?;
+                xhr_stream_start(&mut stream, &format!("{base}/xhr_streaming"), deadline).await?;
                 match stream.chunk(deadline).await? {
                     Some(b"o\n") => Ok((stream, send)),
                     _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no open frame")),
@@ -802,6 +804,8 @@ async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
 enum Idle {
     Bare,
     SockJsWebSocket,
+    /// `/bare-stream`: the actix streaming response xhr_streaming is compared with.
+    BareStream,
     XhrStreaming,
 }
 
@@ -819,10 +823,13 @@ async fn open_idle(
     match kind {
         Idle::Bare => Ok(Held::Ws(Flavor::Bare.open(addr, client, deadline).await?)),
         Idle::SockJsWebSocket => Ok(Held::Ws(Flavor::SockJs.open(addr, client, deadline).await?)),
-        Idle::XhrStreaming => {
-            let base = session_base("/echo", client);
+        Idle::BareStream | Idle::XhrStreaming => {
             let mut http = Http::connect(addr, deadline).await?;
-            xhr_stream_start(&mut http, &base, deadline).await?;
+            let path = match kind {
+                Idle::BareStream => "/bare-stream".to_owned(),
+                _ => format!("{}/xhr_streaming", session_base("/echo", client)),
+            };
+            xhr_stream_start(&mut http, &path, deadline).await?;
             match http.chunk(deadline).await? {
                 Some(b"o\n") => Ok(Held::Http(http)),
                 _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no open frame")),

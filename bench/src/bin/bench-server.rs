@@ -13,13 +13,19 @@
 //! - `/broadcast`: SockJS, every message to every open session of `/broadcast`, the
 //!   frame encoded once ([`actix_sockjs::broadcast`]);
 //! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
-//!   the crate (and version) the SockJS websocket transport uses, no SockJS at all.
+//!   the crate (and version) the SockJS websocket transport uses, no SockJS at all;
+//! - `/bare-stream` (POST): a plain actix-web streaming response that sends what an
+//!   xhr_streaming response starts with (2048 `h` and a newline, then `o` and a
+//!   newline) and stays open: the memory floor of an xhr_streaming session.
 //!
 //! One worker by default, so the whole server runs on one thread (plus actix's idle
 //! accept thread) and can be pinned to one core.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix::{Actor, ActorContext, StreamHandler};
 use actix_sockjs::{
@@ -27,6 +33,8 @@ use actix_sockjs::{
 };
 use actix_web::{App, Error, HttpRequest, HttpResponse, HttpServer, web};
 use actix_web_actors::ws;
+use bytes::Bytes;
+use futures_core::Stream;
 use parking_lot::Mutex;
 
 /// SockJS echo.
@@ -89,6 +97,35 @@ async fn bare(req: HttpRequest, stream: web::Payload) -> Result<HttpResponse, Er
     ws::start(BareEcho, &req, stream)
 }
 
+/// A response body that yields the xhr_streaming prelude and an open frame, then
+/// nothing: actix drops it when the client goes.
+struct HeldStream {
+    step: u8,
+}
+
+impl Stream for HeldStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.step = self.step.saturating_add(1);
+        match self.step {
+            1 => {
+                let mut prelude = vec![b'h'; 2048];
+                prelude.push(b'\n');
+                Poll::Ready(Some(Ok(Bytes::from(prelude))))
+            }
+            2 => Poll::Ready(Some(Ok(Bytes::from_static(b"o\n")))),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+async fn bare_stream() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=UTF-8")
+        .streaming(HeldStream { step: 0 })
+}
+
 struct Args {
     port: u16,
     workers: usize,
@@ -131,6 +168,7 @@ async fn main() -> std::io::Result<()> {
             .service(echo.clone())
             .service(broadcast.clone())
             .route("/bare", web::get().to(bare))
+            .route("/bare-stream", web::post().to(bare_stream))
     })
     .workers(args.workers.max(1))
     // As in the examples: a client that goes away is noticed at once.
