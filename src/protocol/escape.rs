@@ -24,7 +24,8 @@ pub fn escape_json_string(s: &str) -> String {
 
 /// Appends `s` as an escaped JSON string literal (with quotes) to `out`.
 ///
-/// The common case, ASCII without quotes or backslashes, is copied in one piece.
+/// The common case, ASCII without quotes or backslashes, is found eight bytes at a
+/// time and copied in one piece.
 pub fn escape_json_string_into(s: &str, out: &mut String) {
     // Room for the common case (nothing to escape) at once, not a reallocation per
     // push as the string grows.
@@ -39,38 +40,65 @@ pub fn escape_json_string_into(s: &str, out: &mut String) {
 pub(crate) fn escape_json_chars_into(s: &str, out: &mut String) {
     let bytes = s.as_bytes();
     let mut clean_from = 0;
-    let mut i = 0;
+    let mut i = plain_prefix(bytes, false);
     while i < bytes.len() {
         let b = bytes[i];
-        // ASCII that needs no escape is the hot path.
-        if b >= 0x20 && b != b'"' && b != b'\\' && b < 0x80 {
-            i += 1;
-            continue;
-        }
         if b < 0x80 {
+            // A control character, quote or backslash (plain_prefix stops at nothing else).
             out.push_str(&s[clean_from..i]);
             push_ascii_escape(b, out);
             i += 1;
             clean_from = i;
-            continue;
-        }
-        // Multi-byte: decode the char starting here (s is valid UTF-8, i is a boundary).
-        let ch = match s[i..].chars().next() {
-            Some(ch) => ch,
-            None => break,
-        };
-        let len = ch.len_utf8();
-        if needs_escape(ch) {
-            out.push_str(&s[clean_from..i]);
-            let mut units = [0u16; 2];
-            for unit in ch.encode_utf16(&mut units) {
-                push_u_escape(*unit, out);
+        } else {
+            // Multi-byte: decode the char starting here (s is valid UTF-8, i is a boundary).
+            let Some(ch) = s[i..].chars().next() else {
+                break;
+            };
+            let len = ch.len_utf8();
+            if needs_escape(ch) {
+                out.push_str(&s[clean_from..i]);
+                let mut units = [0u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    push_u_escape(*unit, out);
+                }
+                clean_from = i + len;
             }
-            clean_from = i + len;
+            i += len;
         }
-        i += len;
+        i += plain_prefix(&bytes[i..], false);
     }
     out.push_str(&s[clean_from..]);
+}
+
+/// How many leading bytes of `bytes` go into a JSON string literal as they are: no
+/// control character, quote or backslash and, unless `non_ascii`, no byte of a
+/// multi-byte character. Looks at eight bytes at a time.
+pub(crate) fn plain_prefix(bytes: &[u8], non_ascii: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether some byte of `v` is zero / below `n` (n <= 0x80): exact as a yes or no.
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH != 0;
+    let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\' && (non_ascii || b < 0x80);
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let v = u64::from_le_bytes(word);
+        if has_below(v, 0x20)
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+            || (!non_ascii && v & HIGH != 0)
+        {
+            break;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(|&b| plain(b)) {
+        i += 1;
+    }
+    i
 }
 
 fn push_ascii_escape(b: u8, out: &mut String) {
@@ -149,6 +177,24 @@ mod tests {
             "\"\u{2027}\u{2030}\""
         );
         assert_eq!(escape_json_string("\u{ffef}"), "\"\u{ffef}\"");
+    }
+
+    #[test]
+    fn plain_prefix_stops_at_the_first_byte_to_escape() {
+        let base = b"abcdefghijklmnopqrstuvwxyz0123456789".to_vec();
+        for special in [0x00, 0x1f, b'"', b'\\', 0x80, 0xff] {
+            for at in 0..base.len() {
+                let mut bytes = base.clone();
+                bytes[at] = special;
+                assert_eq!(plain_prefix(&bytes, false), at, "{special:#x} at {at}");
+                let expected = if special >= 0x80 { bytes.len() } else { at };
+                assert_eq!(plain_prefix(&bytes, true), expected, "{special:#x} at {at}");
+            }
+        }
+        for len in 0..base.len() {
+            assert_eq!(plain_prefix(&base[..len], false), len);
+        }
+        assert_eq!(plain_prefix(b" !#[]~\x7f", false), 7);
     }
 
     #[test]

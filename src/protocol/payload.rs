@@ -75,10 +75,7 @@ pub fn decode_websocket_message(text: &str) -> Result<Vec<String>, PayloadError>
 /// raw) is left to serde_json, so both paths accept exactly the same input.
 fn single_plain_message(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("[\"")?.strip_suffix("\"]")?;
-    inner
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
-        .then_some(inner)
+    (super::escape::plain_prefix(inner.as_bytes(), true) == inner.len()).then_some(inner)
 }
 
 #[cfg(test)]
