@@ -38,7 +38,9 @@ enum State {
 struct Attached {
     receiver: Receiver,
     generation: u64,
-    watch: SpawnHandle,
+    /// Notices the request going away. A websocket needs none: its session runs
+    /// inside the connection and is stopped with it.
+    watch: Option<SpawnHandle>,
 }
 
 /// The actor behind one SockJS session, running the application's handler `H`.
@@ -258,12 +260,14 @@ impl<H: SockJsHandler> SessionActor<H> {
         }
         self.core.generation += 1;
         let generation = self.core.generation;
-        let watch = ctx.spawn(
-            receiver
-                .closed()
-                .into_actor(self)
-                .map(move |(), act, ctx| act.receiver_closed(generation, ctx)),
-        );
+        let watch = (!receiver.is_websocket()).then(|| {
+            ctx.spawn(
+                receiver
+                    .closed()
+                    .into_actor(self)
+                    .map(move |(), act, ctx| act.receiver_closed(generation, ctx)),
+            )
+        });
         self.core.receiver = Some(Attached {
             receiver,
             generation,
@@ -330,7 +334,9 @@ impl<H: SockJsHandler> SessionActor<H> {
     /// Ends the attached receiver's request normally.
     fn detach(&mut self, close: Option<&CloseFrame>, ctx: &mut Context<Self>) {
         if let Some(attached) = self.core.receiver.take() {
-            ctx.cancel_future(attached.watch);
+            if let Some(watch) = attached.watch {
+                ctx.cancel_future(watch);
+            }
             attached.receiver.finish(close);
             self.core.shared.set_detached(Instant::now());
         }
@@ -339,7 +345,9 @@ impl<H: SockJsHandler> SessionActor<H> {
     /// The attached receiver's client went away before its request was complete.
     fn receiver_lost(&mut self, ctx: &mut Context<Self>) {
         if let Some(attached) = self.core.receiver.take() {
-            ctx.cancel_future(attached.watch);
+            if let Some(watch) = attached.watch {
+                ctx.cancel_future(watch);
+            }
             self.core.shared.set_detached(Instant::now());
         }
         self.close(CloseReason::Interrupted, ctx);

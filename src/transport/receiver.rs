@@ -103,6 +103,11 @@ impl Receiver {
         self.connection = Some(stats.connection());
     }
 
+    /// Whether this receiver is a websocket's (SockJS or raw).
+    pub(crate) fn is_websocket(&self) -> bool {
+        matches!(self.envelope, Envelope::WebSocket | Envelope::RawWebSocket)
+    }
+
     /// Whether the request or socket behind this receiver is gone already.
     pub(crate) fn is_gone(&self) -> bool {
         self.tx.is_closed()
@@ -153,7 +158,7 @@ impl Receiver {
     /// Ends the request: an HTTP response simply ends; a websocket is closed with
     /// `close` (or a normal closure).
     pub(crate) fn finish(self, close: Option<&CloseFrame>) {
-        if matches!(self.envelope, Envelope::WebSocket | Envelope::RawWebSocket) {
+        if self.is_websocket() {
             let close = close.cloned().unwrap_or(CloseFrame {
                 code: 1000,
                 reason: String::new(),
