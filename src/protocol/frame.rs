@@ -148,7 +148,7 @@ impl MessageBatch {
     /// assert_eq!(batch.finish().as_str(), r#"a["msg,ann,\"hi\""]"#);
     /// ```
     pub fn push_text_parts(&mut self, parts: &[&str]) {
-        self.start_item();
+        self.start_item(parts.iter().map(|p| p.len()).sum::<usize>() + 2);
         self.buf.push('"');
         for part in parts {
             escape_json_chars_into(part, &mut self.buf);
