@@ -12,10 +12,11 @@ use crate::error::Error;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
 use crate::session::{
-    Attach, EmbeddedSession, Incoming, SessionActor, SessionId, SessionSetup, SessionShared,
+    Attach, EmbeddedSession, FromClient, Incoming, SessionActor, SessionId, SessionSetup,
+    SessionShared,
 };
 use crate::stats::{Stats, StatsCollector};
-use crate::transport::{Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
+use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::web::iframe::{IframePage, is_iframe_name};
 use crate::web::{greeting, info};
 
@@ -316,6 +317,7 @@ impl<H: SockJsHandler> Service<H> {
             registered,
             raw: transport == Transport::RawWebSocket,
             stats: self.shared.stats.clone(),
+            from_client: None,
         };
         (setup, shared)
     }
@@ -361,13 +363,15 @@ impl<H: SockJsHandler> Service<H> {
         req: &HttpRequest,
         session: Option<&str>,
         transport: Transport,
+        from_client: QueueRx<FromClient>,
     ) -> (Addr<SessionActor<H>>, EmbeddedSession<H>) {
         self.ensure_actors();
         let id: SessionId = match session {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         };
-        let (setup, _) = self.session_setup(id, req, transport, false);
+        let (mut setup, _) = self.session_setup(id, req, transport, false);
+        setup.from_client = Some(from_client);
         SessionActor::embedded((self.shared.factory)(), setup)
     }
 }

@@ -14,4 +14,5 @@ pub use frame::{CloseFrame, Frame, MessageBatch};
 pub use multiplex::{
     ChannelMessage, ChannelMessageError, channel_close, channel_message, escape_channel_name,
 };
+pub(crate) use payload::{Messages, decode_websocket_messages};
 pub use payload::{PayloadError, decode_messages, decode_websocket_message};

@@ -53,20 +53,44 @@ pub fn decode_messages(body: &[u8]) -> Result<Vec<String>, PayloadError> {
 /// assert_eq!(decode_websocket_message(""), Ok(vec![]));
 /// ```
 pub fn decode_websocket_message(text: &str) -> Result<Vec<String>, PayloadError> {
+    Ok(match decode_websocket_messages(text)? {
+        None => Vec::new(),
+        Some(Messages::One(msg)) => vec![msg],
+        Some(Messages::Many(messages)) => messages,
+    })
+}
+
+/// The messages of one client websocket message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Messages {
+    /// The usual case, kept out of a `Vec`.
+    One(String),
+    /// Several (never fewer than two).
+    Many(Vec<String>),
+}
+
+/// [`decode_websocket_message`], without a `Vec` for the usual single message;
+/// `None` for no message.
+pub(crate) fn decode_websocket_messages(text: &str) -> Result<Option<Messages>, PayloadError> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     if let Some(msg) = single_plain_message(trimmed) {
-        return Ok(vec![msg.to_owned()]);
+        return Ok(Some(Messages::One(msg.to_owned())));
     }
-    if trimmed.starts_with('[') {
-        serde_json::from_str(trimmed).map_err(|_| PayloadError::BrokenJson)
-    } else {
-        serde_json::from_str::<String>(trimmed)
-            .map(|s| vec![s])
-            .map_err(|_| PayloadError::BrokenJson)
+    if !trimmed.starts_with('[') {
+        return serde_json::from_str::<String>(trimmed)
+            .map(|msg| Some(Messages::One(msg)))
+            .map_err(|_| PayloadError::BrokenJson);
     }
+    let mut messages: Vec<String> =
+        serde_json::from_str(trimmed).map_err(|_| PayloadError::BrokenJson)?;
+    Ok(match messages.len() {
+        0 => None,
+        1 => messages.pop().map(Messages::One),
+        _ => Some(Messages::Many(messages)),
+    })
 }
 
 /// The usual client message, `["text"]` with nothing in `text` to unescape, read

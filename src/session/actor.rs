@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle,
+    StreamHandler, WrapFuture,
 };
 
 use super::context::SessionContext;
 use super::handle::{Deliver, PreparedMessage, SessionHandle};
-use super::messages::{Attach, ClientClosed, Expire, Incoming};
+use super::messages::{Attach, Expire, FromClient, Incoming};
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared};
 use crate::config::SockJsConfig;
@@ -21,7 +22,7 @@ use crate::handler::Transport;
 use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
 use crate::protocol::{CloseFrame, Frame};
 use crate::stats::Stats;
-use crate::transport::{Delivery, Receiver};
+use crate::transport::{Delivery, QueueRx, Receiver};
 
 /// A session actor run as a future inside another task.
 pub(crate) type EmbeddedSession<H> =
@@ -50,6 +51,8 @@ struct Attached {
 pub struct SessionActor<H: SockJsHandler> {
     handler: H,
     core: SessionCore,
+    /// A websocket's messages, until the actor starts and takes them as a stream.
+    from_client: Option<QueueRx<FromClient>>,
 }
 
 /// Everything of a session but the handler, so a handler call can borrow both.
@@ -83,6 +86,10 @@ pub(crate) struct SessionSetup {
     pub(crate) registered: bool,
     pub(crate) raw: bool,
     pub(crate) stats: Stats,
+    /// For a websocket session: the queue its connection puts client messages and
+    /// the client's close into. Cheaper than a mailbox message per client message
+    /// (no envelope or queue node to allocate), and it keeps their order.
+    pub(crate) from_client: Option<QueueRx<FromClient>>,
 }
 
 impl SessionCore {
@@ -171,6 +178,7 @@ impl<H: SockJsHandler> SessionActor<H> {
         };
         SessionActor {
             handler,
+            from_client: setup.from_client,
             core: SessionCore {
                 id: setup.id,
                 state: State::New,
@@ -403,6 +411,9 @@ impl<H: SockJsHandler> Actor for SessionActor<H> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(from_client) = self.from_client.take() {
+            ctx.add_stream(from_client);
+        }
         if !self.is_raw() {
             ctx.run_interval(self.core.config.heartbeat_delay, |act, ctx| {
                 if act.core.state == State::Open && act.core.receiver.is_some() {
@@ -430,10 +441,9 @@ impl<H: SockJsHandler> Handler<Attach> for SessionActor<H> {
     }
 }
 
-impl<H: SockJsHandler> Handler<Incoming> for SessionActor<H> {
-    type Result = ();
-
-    fn handle(&mut self, Incoming(messages): Incoming, ctx: &mut Context<Self>) {
+impl<H: SockJsHandler> SessionActor<H> {
+    /// Hands messages from the client to the handler, in one handler call.
+    fn receive(&mut self, messages: Vec<String>, ctx: &mut Context<Self>) {
         if self.core.state != State::Open {
             return;
         }
@@ -449,11 +459,31 @@ impl<H: SockJsHandler> Handler<Incoming> for SessionActor<H> {
     }
 }
 
-impl<H: SockJsHandler> Handler<ClientClosed> for SessionActor<H> {
+impl<H: SockJsHandler> Handler<Incoming> for SessionActor<H> {
     type Result = ();
 
-    fn handle(&mut self, _: ClientClosed, ctx: &mut Context<Self>) {
-        self.close(CloseReason::ClientClosed, ctx);
+    fn handle(&mut self, Incoming(messages): Incoming, ctx: &mut Context<Self>) {
+        self.receive(messages, ctx);
+    }
+}
+
+impl<H: SockJsHandler> StreamHandler<FromClient> for SessionActor<H> {
+    fn handle(&mut self, item: FromClient, ctx: &mut Context<Self>) {
+        match item {
+            FromClient::Message(msg) => {
+                if self.core.state != State::Open {
+                    return;
+                }
+                self.core.stats.packets_received(1);
+                self.call_handler(ctx, |handler, session| handler.on_message(msg, session));
+            }
+            FromClient::Messages(messages) => self.receive(messages, ctx),
+            FromClient::Closed => self.close(CloseReason::ClientClosed, ctx),
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The connection is gone; it stops the session itself.
     }
 }
 

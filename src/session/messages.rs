@@ -14,10 +14,18 @@ pub(crate) struct Attach(pub(crate) Receiver);
 #[rtype(result = "()")]
 pub(crate) struct Incoming(pub(crate) Vec<String>);
 
-/// The client closed its websocket.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ClientClosed;
+/// What a websocket connection hands its session, in the order it came: messages
+/// and, last, the client's close. Queued straight into the session (see
+/// `SessionSetup::from_client`), not sent through its mailbox.
+#[derive(Debug)]
+pub(crate) enum FromClient {
+    /// One decoded message.
+    Message(String),
+    /// Several messages that came together: one handler call, one frame back.
+    Messages(Vec<String>),
+    /// The client closed its websocket.
+    Closed,
+}
 
 /// The manager dropped the session after `disconnect_delay` without a receiver.
 #[derive(Message)]

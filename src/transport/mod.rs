@@ -11,7 +11,7 @@ mod receiver;
 pub(crate) mod websocket;
 pub(crate) mod xhr;
 
-pub(crate) use queue::QueueRx;
+pub(crate) use queue::{QueueRx, QueueTx, queue};
 pub(crate) use receiver::{
     Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };

@@ -148,6 +148,14 @@ impl<T> QueueRx<T> {
     }
 }
 
+impl<T> futures_core::Stream for QueueRx<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll_recv(cx)
+    }
+}
+
 impl<T> Drop for QueueRx<T> {
     fn drop(&mut self) {
         let (items, waker) = {

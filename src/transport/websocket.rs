@@ -9,19 +9,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use actix::{Actor, ActorContext, ActorFuture, Addr, AsyncContext, StreamHandler};
+use actix::{Actor, ActorContext, ActorFuture, AsyncContext, StreamHandler};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use futures_core::Stream;
 use parking_lot::Mutex;
 
-use super::{Budget, Envelope, Outbound, QueueRx, Receiver};
+use super::{Budget, Envelope, Outbound, QueueRx, QueueTx, Receiver, queue};
 use crate::error::Error;
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::decode_websocket_message;
+use crate::protocol::{Messages, decode_websocket_messages};
 use crate::service::Service;
-use crate::session::{Attach, ClientClosed, EmbeddedSession, Incoming, SessionActor};
+use crate::session::{Attach, EmbeddedSession, FromClient};
 use crate::web::headers::jsessionid_cookie;
 
 /// Checks the upgrade headers the way the protocol suite expects, before the
@@ -73,11 +73,12 @@ pub(crate) fn start<H: SockJsHandler>(
     }
     let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
     svc.count_connection(&mut receiver);
-    let (session, session_future) = svc.websocket_session(req, session, transport);
+    let (to_session, from_client) = queue();
+    let (session, session_future) = svc.websocket_session(req, session, transport, from_client);
     // Waits in the session's mailbox until the connection first runs the session.
     session.do_send(Attach(receiver));
     let connection = WsConnection {
-        session,
+        to_session,
         session_future: Some(session_future),
         raw,
         outbound: Some(outbound),
@@ -97,7 +98,8 @@ pub(crate) fn start<H: SockJsHandler>(
 /// connection again. The session stays an actor with its own mailbox, context and
 /// timers, and ends with the connection (see [`Actor::stopped`] below).
 struct WsConnection<H: SockJsHandler> {
-    session: Addr<SessionActor<H>>,
+    /// Client messages and the client's close, in order, straight into the session.
+    to_session: QueueTx<FromClient>,
     session_future: Option<EmbeddedSession<H>>,
     raw: bool,
     outbound: Option<QueueRx<Outbound>>,
@@ -117,16 +119,16 @@ impl<H: SockJsHandler> Actor for WsConnection<H> {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         if let Some(mut session) = self.session_future.take() {
-            // Let the session take what is already in its mailbox (the client's close,
-            // messages decoded from the same read) while it still runs; dropping it
-            // then stops it, and its on_close runs if it has not yet.
+            // Let the session take what is already queued for it (messages decoded from
+            // the same read, the client's close) while it still runs; dropping it then
+            // stops it, and its on_close runs if it has not yet.
             let _ = Pin::new(&mut session).poll(&mut Context::from_waker(Waker::noop()));
         }
     }
 }
 
 /// Polls the connection's session, as one of the connection's context items, when
-/// the session was woken (its mailbox, a timer, its receiver's watch), not every
+/// the session was woken (its mailbox, the client's messages, a timer), not every
 /// time the connection is polled for its socket.
 struct DriveSession {
     wake: Arc<SessionWake>,
@@ -198,19 +200,24 @@ impl<H: SockJsHandler> ActorFuture<WsConnection<H>> for DriveSession {
 }
 
 impl<H: SockJsHandler> WsConnection<H> {
-    fn to_session(&self, messages: Vec<String>) {
-        if !messages.is_empty() {
-            self.session.do_send(Incoming(messages));
-        }
+    fn to_session(&self, item: FromClient) {
+        // Refused only once the session has stopped: then nobody is listening.
+        let _ = self.to_session.send(item);
     }
 }
 
 impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsConnection<H> {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         match msg {
-            Ok(ws::Message::Text(text)) if self.raw => self.to_session(vec![(*text).to_owned()]),
-            Ok(ws::Message::Text(text)) => match decode_websocket_message(&text) {
-                Ok(messages) => self.to_session(messages),
+            Ok(ws::Message::Text(text)) if self.raw => {
+                self.to_session(FromClient::Message((*text).to_owned()));
+            }
+            Ok(ws::Message::Text(text)) => match decode_websocket_messages(&text) {
+                Ok(None) => {}
+                Ok(Some(Messages::One(msg))) => self.to_session(FromClient::Message(msg)),
+                Ok(Some(Messages::Many(messages))) => {
+                    self.to_session(FromClient::Messages(messages));
+                }
                 Err(_) => {
                     // Broken JSON: the session ends (the client sees the socket close).
                     ctx.close(Some(ws::CloseReason {
@@ -222,7 +229,7 @@ impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for
             },
             Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
             Ok(ws::Message::Close(reason)) => {
-                self.session.do_send(ClientClosed);
+                self.to_session(FromClient::Closed);
                 ctx.close(reason);
                 ctx.stop();
             }
