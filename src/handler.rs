@@ -34,7 +34,9 @@ pub trait SockJsHandler: Sized + Unpin + 'static {
         let _ = (info, session);
     }
 
-    /// A message arrived from the client.
+    /// A message arrived from the client. It is exactly the string the client sent,
+    /// with one exception a Rust `String` forces: a lone UTF-16 surrogate (half of
+    /// an emoji cut off in JavaScript) arrives as U+FFFD.
     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>);
 
     /// The session closed. Called exactly once for every session that was opened,

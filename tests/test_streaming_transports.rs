@@ -147,6 +147,38 @@ async fn eventsource_frames_are_data_lines() {
     assert!(body.ends_with("\"]\r\n\r\n"));
 }
 
+/// sockjs-client passes every event's data through `decodeURI` before parsing the
+/// frame, so a `%` must arrive as `%25` (else `%20` becomes a space and `100%` throws
+/// `URIError`), and nothing else may be percent-escaped.
+#[actix_rt::test]
+async fn eventsource_percent_escapes_what_the_client_decodes() {
+    let (srv, _) = server(SockJsConfig::default());
+    let id = session_id();
+    let mut res = srv
+        .get(format!("/echo/000/{id}/eventsource"))
+        .send()
+        .await
+        .expect("stream");
+    let mut body = String::new();
+    common::read_until(&mut res, &mut body, "data: o\r\n\r\n").await;
+    let sent = r#"["%20","100%","%%","%zz","%E2%80%A8","a\r\n\u0000b","%"]"#;
+    let status = awc::Client::default()
+        .post(srv.url(&format!("/echo/000/{id}/xhr_send")))
+        .send_body(sent)
+        .await
+        .expect("xhr_send")
+        .status();
+    assert_eq!(status.as_u16(), 204);
+    // The echo handler answers the batch in one call, so one frame carries them all.
+    let want = concat!(
+        r#"data: a["%2520","100%25","%25%25","%25zz","%25E2%2580%25A8","#,
+        r#""a\r\n\u0000b","%25"]"#,
+        "\r\n\r\n"
+    );
+    common::read_until(&mut res, &mut body, want).await;
+    assert_eq!(body, format!("\r\ndata: o\r\n\r\n{want}"));
+}
+
 #[actix_rt::test]
 async fn htmlfile_requires_a_valid_callback_and_escapes_script_tags() {
     let (srv, _) = server(SockJsConfig::default());

@@ -39,7 +39,67 @@ pub fn decode_messages(body: &[u8]) -> Result<Vec<String>, PayloadError> {
     {
         return Ok(vec![msg.to_owned()]);
     }
-    serde_json::from_slice(body).map_err(|_| PayloadError::BrokenJson)
+    let text = std::str::from_utf8(body).map_err(|_| PayloadError::BrokenJson)?;
+    parse_json(text)
+}
+
+/// `serde_json::from_str`, except that a lone surrogate escape (which no Rust string
+/// can hold) becomes U+FFFD instead of failing the whole payload.
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PayloadError> {
+    serde_json::from_str(text).or_else(|_| match replace_lone_surrogates(text) {
+        Some(fixed) => serde_json::from_str(&fixed).map_err(|_| PayloadError::BrokenJson),
+        None => Err(PayloadError::BrokenJson),
+    })
+}
+
+/// `text` with every `\uXXXX` escape of a surrogate that is not half of a
+/// high-low pair replaced by `\ufffd`; `None` if there is none. sockjs-client sends
+/// every surrogate as such an escape, so a JavaScript string holding a lone one (a
+/// string cut in the middle of an emoji, say) arrives as one.
+fn replace_lone_surrogates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let unit_at = |at: usize| -> Option<u16> {
+        if bytes.get(at) != Some(&b'\\') || bytes.get(at + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = text.get(at + 2..at + 6)?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut out: Option<String> = None;
+    let mut clean_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = unit_at(i) else {
+            // Another escape (or a broken one): skip the backslash and what it escapes.
+            i += 2;
+            continue;
+        };
+        let lone = match unit {
+            0xd800..=0xdbff => {
+                !unit_at(i + 6).is_some_and(|next| (0xdc00..=0xdfff).contains(&next))
+            }
+            0xdc00..=0xdfff => true,
+            _ => false,
+        };
+        if lone {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[clean_from..i]);
+            out.push_str("\\ufffd");
+            clean_from = i + 6;
+            i += 6;
+        } else if (0xd800..=0xdbff).contains(&unit) {
+            i += 12;
+        } else {
+            i += 6;
+        }
+    }
+    let mut out = out?;
+    out.push_str(&text[clean_from..]);
+    Some(out)
 }
 
 /// Decodes one websocket text message of the SockJS websocket transport: a JSON array
@@ -80,12 +140,9 @@ pub(crate) fn decode_websocket_messages(text: &str) -> Result<Option<Messages>, 
         return Ok(Some(Messages::One(msg.to_owned())));
     }
     if !trimmed.starts_with('[') {
-        return serde_json::from_str::<String>(trimmed)
-            .map(|msg| Some(Messages::One(msg)))
-            .map_err(|_| PayloadError::BrokenJson);
+        return parse_json::<String>(trimmed).map(|msg| Some(Messages::One(msg)));
     }
-    let mut messages: Vec<String> =
-        serde_json::from_str(trimmed).map_err(|_| PayloadError::BrokenJson)?;
+    let mut messages: Vec<String> = parse_json(trimmed)?;
     Ok(match messages.len() {
         0 => None,
         1 => messages.pop().map(Messages::One),
@@ -121,7 +178,8 @@ mod tests {
             b"[1]",
             b"\"a\"",
             b"[\"a\",]",
-            b"[\"\\ud800\"]",
+            b"[\"\\ud800\",]",
+            b"[\"\\ud80\"]",
         ] {
             assert_eq!(
                 decode_messages(body),
@@ -150,6 +208,41 @@ mod tests {
             decode_messages(body),
             Ok(vec!["\u{2028}\u{1f600}\u{0}x".to_string()])
         );
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        for (body, want) in [
+            (r#"["\ud800"]"#, "\u{fffd}"),
+            (r#"["\udc00x"]"#, "\u{fffd}x"),
+            (r#"["a\ud83d"]"#, "a\u{fffd}"),
+            (r#"["\ud83d\ud83d\ude00"]"#, "\u{fffd}\u{1f600}"),
+            (r#"["\ude00\ud83d"]"#, "\u{fffd}\u{fffd}"),
+            (r#"["\ud83d\n"]"#, "\u{fffd}\n"),
+            (r#"["\\ud800"]"#, "\\ud800"),
+            (r#"["\\\ud800"]"#, "\\\u{fffd}"),
+        ] {
+            assert_eq!(
+                decode_messages(body.as_bytes()),
+                Ok(vec![want.to_string()]),
+                "{body}"
+            );
+            assert_eq!(
+                decode_websocket_message(body),
+                Ok(vec![want.to_string()]),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            decode_websocket_message(r#""\udfff""#),
+            Ok(vec!["\u{fffd}".to_string()])
+        );
+        // Each message of a batch on its own.
+        assert_eq!(
+            decode_messages(br#"["\ud800","ok","\ud83d\ude00"]"#),
+            Ok(vec!["\u{fffd}".into(), "ok".into(), "\u{1f600}".into()])
+        );
+        assert_eq!(replace_lone_surrogates(r#"["\ud83d\ude00"]"#), None);
     }
 
     #[test]

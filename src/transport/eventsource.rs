@@ -1,22 +1,13 @@
-//! `GET .../eventsource`: Server-Sent Events.
+//! `GET .../eventsource`: Server-Sent Events. Each frame is one event
+//! ([`crate::protocol::eventsource_event`]).
 
 use actix_web::{HttpRequest, HttpResponse};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::Frame;
 use crate::service::Service;
 use crate::web::headers::transport_headers;
-
-/// `data: FRAME\r\n\r\n`.
-pub(crate) fn encode_frame(frame: &Frame) -> Bytes {
-    let mut out = BytesMut::with_capacity(frame.len() + 10);
-    out.put_slice(b"data: ");
-    out.put_slice(frame.as_str().as_bytes());
-    out.put_slice(b"\r\n\r\n");
-    out.freeze()
-}
 
 /// Streams frames as events after a `\r\n` prelude, until `response_limit`.
 pub(crate) async fn stream<H: SockJsHandler>(

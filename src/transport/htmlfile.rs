@@ -1,5 +1,6 @@
 //! `GET .../htmlfile?c=CALLBACK`: a forever-loading HTML page of `<script>` blocks
-//! (the transport of old Internet Explorers).
+//! (the transport of old Internet Explorers). Each frame is one script block
+//! ([`crate::protocol::htmlfile_script`]).
 
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -7,27 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::callback::callback;
 use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::{Frame, escape_json_string};
 use crate::service::Service;
 use crate::web::headers::transport_headers;
-
-/// `<script>\np("FRAME");\n</script>\r\n`, with `<`, `>` and `&` escaped inside the
-/// string so a message holding `</script>` cannot end the block.
-pub(crate) fn encode_frame(frame: &Frame) -> Bytes {
-    let quoted = escape_json_string(frame.as_str());
-    let mut out = BytesMut::with_capacity(quoted.len() + 32);
-    out.put_slice(b"<script>\np(");
-    for b in quoted.bytes() {
-        match b {
-            b'<' => out.put_slice(b"\\u003c"),
-            b'>' => out.put_slice(b"\\u003e"),
-            b'&' => out.put_slice(b"\\u0026"),
-            b => out.put_u8(b),
-        }
-    }
-    out.put_slice(b");\n</script>\r\n");
-    out.freeze()
-}
 
 /// The page head, padded past 1 KiB so browsers start rendering at once.
 fn prelude(callback: &str) -> Bytes {
@@ -78,14 +60,6 @@ pub(crate) async fn stream<H: SockJsHandler>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn script_end_tags_in_messages_are_escaped() {
-        let out = encode_frame(&Frame::message("</script>&"));
-        let text = std::str::from_utf8(&out).expect("utf8");
-        assert_eq!(text.matches("</script>").count(), 1, "{text}");
-        assert!(text.ends_with("</script>\r\n"));
-    }
 
     #[test]
     fn prelude_is_padded_past_one_kilobyte() {

@@ -1,28 +1,15 @@
-//! `GET .../jsonp` polling and `POST .../jsonp_send`.
+//! `GET .../jsonp` polling and `POST .../jsonp_send`. A frame is answered as a
+//! callback call ([`crate::protocol::jsonp_call`]).
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use bytes::{BufMut, Bytes, BytesMut};
 
 use super::callback::callback;
 use super::{Budget, Envelope, Receiver, first_chunk};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::{Frame, PayloadError, decode_messages, escape_json_string};
+use crate::protocol::{PayloadError, decode_messages};
 use crate::service::Service;
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
-
-/// `/**/CALLBACK("FRAME");\r\n`: the frame as a JavaScript string argument. The
-/// leading comment keeps the response from being sniffed as another content type.
-pub(crate) fn encode_frame(callback: &str, frame: &Frame) -> Bytes {
-    let quoted = escape_json_string(frame.as_str());
-    let mut out = BytesMut::with_capacity(callback.len() + quoted.len() + 10);
-    out.put_slice(b"/**/");
-    out.put_slice(callback.as_bytes());
-    out.put_u8(b'(');
-    out.put_slice(quoted.as_bytes());
-    out.put_slice(b");\r\n");
-    out.freeze()
-}
 
 /// `GET .../jsonp?c=CALLBACK`: one frame per request.
 pub(crate) async fn poll<H: SockJsHandler>(
@@ -79,15 +66,4 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
     web::Query::<Vec<(String, String)>>::from_query(text)
         .ok()
         .map(|q| q.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_is_a_commented_callback_call() {
-        let out = encode_frame("cb", &Frame::message("x"));
-        assert_eq!(&out[..], br#"/**/cb("a[\"x\"]");"#.iter().chain(b"\r\n").copied().collect::<Vec<u8>>().as_slice());
-    }
 }

@@ -14,9 +14,10 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::queue::{QueueRx, QueueTx, queue};
-use crate::protocol::{CloseFrame, Frame};
+use crate::protocol::{
+    CloseFrame, Frame, eventsource_event, htmlfile_script, jsonp_call, xhr_chunk,
+};
 use crate::stats::{ConnectionGuard, Stats};
-use crate::transport::{eventsource, htmlfile, jsonp, xhr};
 
 /// What travels from a session to the request or socket that serves it.
 #[derive(Debug)]
@@ -119,10 +120,10 @@ impl Receiver {
         let item = match &self.envelope {
             Envelope::WebSocket => Outbound::Text(frame.into_bytestring()),
             Envelope::RawWebSocket => return Delivery::Open,
-            Envelope::Xhr => Outbound::Body(xhr::encode_frame(&frame)),
-            Envelope::EventSource => Outbound::Body(eventsource::encode_frame(&frame)),
-            Envelope::HtmlFile => Outbound::Body(htmlfile::encode_frame(&frame)),
-            Envelope::Jsonp(callback) => Outbound::Body(jsonp::encode_frame(callback, &frame)),
+            Envelope::Xhr => Outbound::Body(xhr_chunk(&frame)),
+            Envelope::EventSource => Outbound::Body(eventsource_event(&frame)),
+            Envelope::HtmlFile => Outbound::Body(htmlfile_script(&frame)),
+            Envelope::Jsonp(callback) => Outbound::Body(jsonp_call(callback, &frame)),
         };
         self.push(item)
     }

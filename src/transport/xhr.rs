@@ -1,24 +1,16 @@
 //! `xhr` polling, `xhr_streaming` and `xhr_send`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use super::{Budget, Envelope, Receiver, ReceiverBody, first_chunk, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::{Frame, decode_messages};
+use crate::protocol::decode_messages;
 use crate::service::Service;
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 
 const CONTENT_TYPE: &str = "application/javascript; charset=UTF-8";
-
-/// `FRAME\n`.
-pub(crate) fn encode_frame(frame: &Frame) -> Bytes {
-    let mut out = BytesMut::with_capacity(frame.len() + 1);
-    out.put_slice(frame.as_str().as_bytes());
-    out.put_u8(b'\n');
-    out.freeze()
-}
 
 /// `POST .../xhr`: one frame per request.
 pub(crate) async fn poll<H: SockJsHandler>(

@@ -129,6 +129,62 @@
       }, ms, 'receive ' + JSON.stringify(wanted));
     },
 
+    // Sends every UTF-16 code unit 0x0000-0xFFFF, `size` consecutive units a message,
+    // one message at a time, and compares each echo with what was sent. Built and
+    // compared here in the page, so the strings (lone surrogates among them) never
+    // cross page.evaluate. A lone surrogate cannot be part of a Rust string: the
+    // server reads it as U+FFFD, what String.prototype.toWellFormed() gives, so that
+    // is the expected echo; for every other string it is the string itself. Resolves
+    // with {sent, lone, mismatches: [first few differences]}.
+    echoCodeUnits: function (id, size, ms) {
+      var rec = record(id);
+      var result = { sent: 0, lone: 0, mismatches: [] };
+      var start = 0;
+      function wellFormed(s) {
+        var out = '';
+        for (var i = 0; i < s.length; i++) {
+          var c = s.charCodeAt(i);
+          if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
+              s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff) {
+            out += s.charAt(i) + s.charAt(i + 1);
+            i++;
+          } else if (c >= 0xd800 && c <= 0xdfff) {
+            out += '\ufffd';
+            result.lone++;
+          } else {
+            out += s.charAt(i);
+          }
+        }
+        return out;
+      }
+      function describe(got, want, from) {
+        var at = 0;
+        while (at < got.length && got.charCodeAt(at) === want.charCodeAt(at)) { at++; }
+        return 'chunk from U+' + from.toString(16) + ': ' + got.length + ' units, want ' +
+          want.length + '; first difference at ' + at + ' (got ' +
+          (at < got.length ? got.charCodeAt(at).toString(16) : 'end') + ', want ' +
+          (at < want.length ? want.charCodeAt(at).toString(16) : 'end') + ')';
+      }
+      function next() {
+        if (start > 0xffff) { return Promise.resolve(result); }
+        var from = start;
+        var units = [];
+        for (var u = from; u < from + size && u <= 0xffff; u++) { units.push(u); }
+        start = from + size;
+        var s = String.fromCharCode.apply(null, units);
+        var want = wellFormed(s);
+        rec.sock.send(s);
+        result.sent++;
+        return window.H.receive(id, 1, ms).then(function (got) {
+          if (got[0] !== want && result.mismatches.length < 5) {
+            result.mismatches.push(describe(got[0], want, from));
+          }
+          return next();
+        });
+      }
+      return next();
+    },
+
     // Closes from the client side and resolves with the close event's fields.
     close: function (id, ms) {
       var rec = record(id);

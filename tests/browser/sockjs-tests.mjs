@@ -40,7 +40,7 @@ export const GROUPS = [
 ];
 
 /** The columns of the results table, in the order the checks run. */
-export const CHECKS = ['open', 'order', 'unicode', '64KiB', '</script>', 'close 1000', '/close 3000', 'broadcast', 'cookie'];
+export const CHECKS = ['open', 'order', 'unicode', '%', 'code units', '64KiB', '</script>', 'close 1000', '/close 3000', 'broadcast', 'cookie'];
 
 const UNICODE = [
   'line\u2028separator',
@@ -54,6 +54,11 @@ const UNICODE = [
   'escaped by the client \u200c\u200d\u200e\u200f \u2060\u206f \ufeff \ufff0\ufff9',
   'json " \\ / \b\f\n\r\t and <>&\'',
 ];
+
+// sockjs-client's eventsource receiver runs every event through decodeURI: each of
+// these broke (or threw URIError) before the server percent-escaped `%`.
+const PERCENT = ['%', '%20', '%%', '%zz', '%E2%80%A8', '100%', '50% off', '%25', '%u2028',
+  'a%0Ab%0D%00', '%3B%2F%3F%23', '% \u2028 %'];
 
 /** 64 KiB of ASCII whose every 8-byte block says where it is, so a cut shows. */
 function bigMessage() {
@@ -161,6 +166,17 @@ export async function runGroup(env, group) {
 
     await check('unicode', (page) =>
       withSocket(page, group.service, (id) => echo(page, id, [...UNICODE, UNICODE.join('|')])));
+
+    await check('%', (page) =>
+      withSocket(page, group.service, (id) => echo(page, id, [...PERCENT, PERCENT.join('')])));
+
+    await check('code units', (page) => withSocket(page, group.service, async (id) => {
+      const got = await call(page, 'echoCodeUnits', [id, 4096, MESSAGE_MS], 4 * MESSAGE_MS);
+      assert.deepEqual(got.mismatches, [], 'echoes that differ from what was sent');
+      assert.equal(got.sent, 16, 'messages sent');
+      // 0xD800-0xDFFF in order hold one pair (U+DBFF U+DC00); the other 2046 are lone.
+      assert.equal(got.lone, 2046, 'lone surrogates sent');
+    }));
 
     await check('64KiB', (page) =>
       withSocket(page, group.service, (id) => echo(page, id, [bigMessage(), 'after the big one'])));
