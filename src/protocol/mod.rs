@@ -9,7 +9,7 @@ mod escape;
 mod frame;
 mod multiplex;
 mod payload;
-mod wire;
+pub mod wire;
 
 pub use escape::{escape_json_string, escape_json_string_into};
 pub use frame::{CloseFrame, Frame, MessageBatch};
