@@ -9,6 +9,7 @@ pub(crate) mod jsonp;
 mod queue;
 mod receiver;
 pub(crate) mod websocket;
+mod ws_reader;
 pub(crate) mod xhr;
 
 pub(crate) use queue::{QueueRx, QueueTx, queue};

@@ -16,6 +16,7 @@ use actix_web_actors::ws;
 use futures_core::Stream;
 use parking_lot::Mutex;
 
+use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
 use super::{Budget, Envelope, Outbound, QueueRx, QueueTx, Receiver, queue};
 use crate::error::Error;
 use crate::handler::{SockJsHandler, Transport};
@@ -82,9 +83,11 @@ pub(crate) fn start<H: SockJsHandler>(
         session_future: Some(session_future),
         raw,
         outbound: Some(outbound),
+        client: Some(ClientFrames::new(payload, svc.config().max_message_size)),
     };
-    let codec = actix_http::ws::Codec::new().max_size(svc.config().max_message_size);
-    Ok(response.streaming(ws::WebsocketContext::with_codec(connection, payload, codec)))
+    // The context's own reader gets no bytes: `ClientFrames` reads the request body
+    // (see `transport::ws_reader` for why).
+    Ok(response.streaming(ws::WebsocketContext::create(connection, NoPayload)))
 }
 
 /// The websocket side of a session: decodes client messages into the session and writes
@@ -103,14 +106,19 @@ struct WsConnection<H: SockJsHandler> {
     session_future: Option<EmbeddedSession<H>>,
     raw: bool,
     outbound: Option<QueueRx<Outbound>>,
+    /// The client's frames, until the connection starts and takes them as a stream.
+    client: Option<ClientFrames<web::Payload>>,
 }
 
 impl<H: SockJsHandler> Actor for WsConnection<H> {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Items are polled in the order they were added: the socket's stream (added
-        // when the context was made), then the session, then what the session sent.
+        // Items are polled in the order they were added: the client's frames, then the
+        // session, then what the session sent.
+        if let Some(client) = self.client.take() {
+            ctx.add_stream(client);
+        }
         ctx.spawn(DriveSession::new());
         if let Some(rx) = self.outbound.take() {
             ctx.add_stream(OutboundStream(rx));
@@ -206,55 +214,65 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 }
 
-impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsConnection<H> {
-    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        match msg {
-            Ok(ws::Message::Text(text)) if self.raw => {
-                self.to_session(FromClient::Message((*text).to_owned()));
+impl<H: SockJsHandler> WsConnection<H> {
+    /// Closes the socket with a close frame and stops the connection (and so the session).
+    fn refuse(&mut self, code: u16, reason: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::from(code),
+            description: Some(reason.into()),
+        }));
+        ctx.stop();
+    }
+}
+
+impl<H: SockJsHandler> StreamHandler<ClientFrame> for WsConnection<H> {
+    fn handle(&mut self, frame: ClientFrame, ctx: &mut Self::Context) {
+        match frame {
+            ClientFrame::Text(text) if self.raw => {
+                self.to_session(FromClient::Message(String::from(text)));
             }
-            Ok(ws::Message::Text(text)) => match decode_websocket_messages(&text) {
+            ClientFrame::Text(text) => match decode_websocket_messages(&text) {
                 Ok(None) => {}
                 Ok(Some(Messages::One(msg))) => self.to_session(FromClient::Message(msg)),
                 Ok(Some(Messages::Many(messages))) => {
                     self.to_session(FromClient::Messages(messages));
                 }
-                Err(_) => {
-                    // Broken JSON: the session ends (the client sees the socket close).
-                    ctx.close(Some(ws::CloseReason {
-                        code: ws::CloseCode::Unsupported,
-                        description: Some("Broken JSON encoding.".into()),
-                    }));
-                    ctx.stop();
-                }
+                // Broken JSON: the session ends (the client sees the socket close).
+                Err(_) => self.refuse(CLOSE_UNSUPPORTED, "Broken JSON encoding.", ctx),
             },
-            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
-            Ok(ws::Message::Close(reason)) => {
+            ClientFrame::Ping(bytes) => ctx.pong(&bytes),
+            ClientFrame::Pong => {}
+            ClientFrame::Close(reason) => {
                 self.to_session(FromClient::Closed);
                 ctx.close(reason);
                 ctx.stop();
             }
-            Ok(ws::Message::Binary(_)) => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Unsupported,
-                    description: Some("Binary messages are not supported.".into()),
-                }));
-                ctx.stop();
-            }
-            Ok(ws::Message::Pong(_) | ws::Message::Continuation(_) | ws::Message::Nop) => {}
-            Err(ws::ProtocolError::Overflow) => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Size,
-                    description: Some("Message too big.".into()),
-                }));
-                ctx.stop();
-            }
-            Err(_) => ctx.stop(),
+            ClientFrame::Refuse(refusal) => self.refuse(refusal.code, refusal.reason, ctx),
         }
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
+        // The client's side of the connection is gone.
         ctx.stop();
     }
+}
+
+/// The context's own reader is given no bytes and never ends; it is required by
+/// `WebsocketContext::create`, which wants the actor to handle what it reads.
+struct NoPayload;
+
+impl Stream for NoPayload {
+    type Item = Result<bytes::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Pending
+    }
+}
+
+impl<H: SockJsHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsConnection<H> {
+    fn handle(&mut self, _: Result<ws::Message, ws::ProtocolError>, _: &mut Self::Context) {}
+
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 impl<H: SockJsHandler> StreamHandler<Outbound> for WsConnection<H> {
