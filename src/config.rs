@@ -53,6 +53,16 @@ pub struct SockJsConfig {
     /// are believed. A request from any other peer is taken at its TCP address, so
     /// clients cannot forge their IP. Default: none.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The longest server or session id accepted in a session URL
+    /// (`/{server}/{session}/{transport}`), in bytes; a longer one is answered 404,
+    /// like any malformed session URL. sockjs-client uses 3-digit server ids and
+    /// 8-character session ids. Default: 128.
+    pub max_id_length: usize,
+    /// The most sessions this service holds at once (every transport, websocket
+    /// included, counting closed sessions until they expire); `None` for no limit.
+    /// A request that would create one more is answered 503 `Too many sessions.`,
+    /// before any session is made. Default: `None`.
+    pub max_sessions: Option<usize>,
 }
 
 impl Default for SockJsConfig {
@@ -68,6 +78,8 @@ impl Default for SockJsConfig {
             max_message_size: 1024 * 1024,
             disabled_transports: Vec::new(),
             trusted_proxies: Vec::new(),
+            max_id_length: 128,
+            max_sessions: None,
         }
     }
 }
@@ -131,6 +143,23 @@ impl SockJsConfig {
     /// Sets [`trusted_proxies`](Self::trusted_proxies).
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Sets [`max_id_length`](Self::max_id_length).
+    pub fn max_id_length(mut self, bytes: usize) -> Self {
+        self.max_id_length = bytes;
+        self
+    }
+
+    /// Sets [`max_sessions`](Self::max_sessions).
+    ///
+    /// ```
+    /// use actix_sockjs::SockJsConfig;
+    /// assert_eq!(SockJsConfig::default().max_sessions(Some(10_000)).max_sessions, Some(10_000));
+    /// ```
+    pub fn max_sessions(mut self, sessions: Option<usize>) -> Self {
+        self.max_sessions = sessions;
         self
     }
 

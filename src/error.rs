@@ -37,6 +37,9 @@ pub enum Error {
     BadHandshake,
     /// A method the URL does not take: 405 with the allowed methods.
     MethodNotAllowed(&'static str),
+    /// The service holds [`max_sessions`](crate::SockJsConfig::max_sessions)
+    /// sessions already: 503.
+    TooManySessions,
 }
 
 impl std::fmt::Display for Error {
@@ -55,6 +58,7 @@ impl std::fmt::Display for Error {
             Error::ConnectionNotUpgrade => f.write_str("\"Connection\" must be \"Upgrade\"."),
             Error::BadHandshake => f.write_str("Bad websocket handshake."),
             Error::MethodNotAllowed(_) => f.write_str(""),
+            Error::TooManySessions => f.write_str("Too many sessions."),
         }
     }
 }
@@ -81,6 +85,7 @@ impl ResponseError for Error {
             | Error::ConnectionNotUpgrade
             | Error::BadHandshake => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -153,6 +158,14 @@ mod tests {
             Some("GET")
         );
         assert!(res.headers().get("Content-Type").is_none());
+    }
+
+    #[test]
+    fn too_many_sessions_is_503() {
+        assert_eq!(
+            body_of(Error::TooManySessions),
+            (503, "Too many sessions.".into())
+        );
     }
 
     #[test]

@@ -69,19 +69,19 @@ impl<H: SockJsHandler> SessionRegistry<H> {
     pub(crate) fn get_or_create(
         &self,
         id: &str,
-        create: impl FnOnce(SessionId) -> SessionEntry<H>,
-    ) -> SessionEntry<H> {
+        create: impl FnOnce(SessionId) -> Option<SessionEntry<H>>,
+    ) -> Option<SessionEntry<H>> {
         if let Some(entry) = self.get(id) {
-            return entry;
+            return Some(entry);
         }
         let mut shard = self.shard(id).write();
         if let Some(entry) = shard.get(id) {
-            return entry.clone();
+            return Some(entry.clone());
         }
         let key: SessionId = Arc::from(id);
-        let entry = create(key.clone());
+        let entry = create(key.clone())?;
         shard.insert(key, entry.clone());
-        entry
+        Some(entry)
     }
 
     /// How many sessions are registered.

@@ -1,5 +1,6 @@
 //! `SockJs`: the actix-web service factory that mounts every SockJS route under a prefix.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
 use actix::{Actor, Addr};
@@ -13,7 +14,7 @@ use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
 use crate::session::{
     Attach, EmbeddedSession, FromClient, Incoming, SessionActor, SessionId, SessionSetup,
-    SessionShared,
+    SessionShared, SessionSlot,
 };
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
@@ -71,6 +72,8 @@ struct Shared<H: SockJsHandler> {
     /// Started with the first session, on the arbiter that serves it.
     actors: OnceLock<(Addr<SessionManager<H>>, Addr<StatsCollector>)>,
     stats: Stats,
+    /// How many sessions exist now (every transport), for `max_sessions`.
+    live_sessions: Arc<AtomicUsize>,
 }
 
 impl<H: SockJsHandler> SockJs<H> {
@@ -85,6 +88,7 @@ impl<H: SockJsHandler> SockJs<H> {
                 registry: Arc::new(SessionRegistry::new()),
                 actors: OnceLock::new(),
                 stats: Stats::default(),
+                live_sessions: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -161,7 +165,7 @@ enum Route<'a> {
     NotFound,
 }
 
-fn route(rest: &str) -> Route<'_> {
+fn route(rest: &str, max_id_length: usize) -> Route<'_> {
     match rest {
         "" | "/" => return Route::Greeting,
         "/info" => return Route::Info,
@@ -180,7 +184,7 @@ fn route(rest: &str) -> Route<'_> {
     else {
         return Route::NotFound;
     };
-    let valid = |s: &str| !s.is_empty() && !s.contains('.');
+    let valid = |s: &str| !s.is_empty() && s.len() <= max_id_length && !s.contains('.');
     if valid(server) && valid(session) && !transport.is_empty() {
         Route::Session { session, transport }
     } else {
@@ -195,7 +199,7 @@ impl<H: SockJsHandler> Service<H> {
 
     async fn dispatch(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
         let rest = req.match_info().unprocessed().to_owned();
-        let result = match route(&rest) {
+        let result = match route(&rest, self.config.max_id_length) {
             Route::Greeting => match *req.method() {
                 Method::GET | Method::HEAD => Ok(greeting::greeting()),
                 _ => Err(Error::MethodNotAllowed("GET")),
@@ -240,11 +244,11 @@ impl<H: SockJsHandler> Service<H> {
         match (transport, method) {
             ("websocket", Method::GET) => self.websocket(req, payload, Some(session)),
             ("websocket", _) => Err(Error::MethodNotAllowed("GET")),
-            ("xhr", Method::POST) => Ok(xhr::poll(self, req, session).await),
+            ("xhr", Method::POST) => xhr::poll(self, req, session).await,
             ("xhr_send", Method::POST) => xhr::send(self, req, payload, session).await,
-            ("xhr_streaming", Method::POST) => Ok(xhr::streaming(self, req, session).await),
+            ("xhr_streaming", Method::POST) => xhr::streaming(self, req, session).await,
             ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => preflight("OPTIONS, POST"),
-            ("eventsource", Method::GET) => Ok(eventsource::stream(self, req, session).await),
+            ("eventsource", Method::GET) => eventsource::stream(self, req, session).await,
             ("htmlfile", Method::GET) => htmlfile::stream(self, req, session).await,
             ("jsonp", Method::GET) => jsonp::poll(self, req, session).await,
             ("jsonp_send", Method::POST) => jsonp::send(self, req, payload, session).await,
@@ -303,7 +307,8 @@ impl<H: SockJsHandler> Service<H> {
         req: &HttpRequest,
         transport: Transport,
         registered: bool,
-    ) -> (SessionSetup, Arc<SessionShared>) {
+    ) -> Option<(SessionSetup, Arc<SessionShared>)> {
+        let slot = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)?;
         let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
         let setup = SessionSetup {
             id,
@@ -318,8 +323,9 @@ impl<H: SockJsHandler> Service<H> {
             raw: transport == Transport::RawWebSocket,
             stats: self.shared.stats.clone(),
             from_client: None,
+            slot,
         };
-        (setup, shared)
+        Some((setup, shared))
     }
 
     /// Starts a registered session (HTTP transports) as an actor of its own.
@@ -328,27 +334,30 @@ impl<H: SockJsHandler> Service<H> {
         id: SessionId,
         req: &HttpRequest,
         transport: Transport,
-    ) -> SessionEntry<H> {
-        let (setup, shared) = self.session_setup(id, req, transport, true);
+    ) -> Option<SessionEntry<H>> {
+        let (setup, shared) = self.session_setup(id, req, transport, true)?;
         let addr = SessionActor::start_with((self.shared.factory)(), setup);
-        SessionEntry { addr, shared }
+        Some(SessionEntry { addr, shared })
     }
 
-    /// Attaches a receive request to its session, creating the session on first use.
+    /// Attaches a receive request to its session, creating the session on first use
+    /// (refused past `max_sessions`).
     pub(crate) fn receive(
         &self,
         req: &HttpRequest,
         session: &str,
         transport: Transport,
         mut receiver: Receiver,
-    ) {
+    ) -> Result<(), Error> {
         self.ensure_actors();
-        self.count_connection(&mut receiver);
         let entry = self
             .shared
             .registry
-            .get_or_create(session, |id| self.new_session(id, req, transport));
+            .get_or_create(session, |id| self.new_session(id, req, transport))
+            .ok_or(Error::TooManySessions)?;
+        self.count_connection(&mut receiver);
         entry.addr.do_send(Attach(receiver));
+        Ok(())
     }
 
     /// The registered session a send request names.
@@ -364,15 +373,17 @@ impl<H: SockJsHandler> Service<H> {
         session: Option<&str>,
         transport: Transport,
         from_client: QueueRx<FromClient>,
-    ) -> (Addr<SessionActor<H>>, EmbeddedSession<H>) {
+    ) -> Result<(Addr<SessionActor<H>>, EmbeddedSession<H>), Error> {
         self.ensure_actors();
         let id: SessionId = match session {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         };
-        let (mut setup, _) = self.session_setup(id, req, transport, false);
+        let (mut setup, _) = self
+            .session_setup(id, req, transport, false)
+            .ok_or(Error::TooManySessions)?;
         setup.from_client = Some(from_client);
-        SessionActor::embedded((self.shared.factory)(), setup)
+        Ok(SessionActor::embedded((self.shared.factory)(), setup))
     }
 }
 
@@ -382,14 +393,14 @@ mod tests {
 
     #[test]
     fn routes_under_the_prefix() {
-        assert_eq!(route(""), Route::Greeting);
-        assert_eq!(route("/"), Route::Greeting);
-        assert_eq!(route("/info"), Route::Info);
-        assert_eq!(route("/iframe.html"), Route::Iframe);
-        assert_eq!(route("/iframe-1.2.3.html"), Route::Iframe);
-        assert_eq!(route("/websocket"), Route::RawWebSocket);
+        assert_eq!(route("", 128), Route::Greeting);
+        assert_eq!(route("/", 128), Route::Greeting);
+        assert_eq!(route("/info", 128), Route::Info);
+        assert_eq!(route("/iframe.html", 128), Route::Iframe);
+        assert_eq!(route("/iframe-1.2.3.html", 128), Route::Iframe);
+        assert_eq!(route("/websocket", 128), Route::RawWebSocket);
         assert_eq!(
-            route("/000/abc/xhr"),
+            route("/000/abc/xhr", 128),
             Route::Session {
                 session: "abc",
                 transport: "xhr"
@@ -412,7 +423,21 @@ mod tests {
             "/iframe.htm",
             "/a/iframe.html",
         ] {
-            assert_eq!(route(rest), Route::NotFound, "{rest}");
+            assert_eq!(route(rest, 128), Route::NotFound, "{rest}");
         }
+    }
+
+    #[test]
+    fn ids_longer_than_the_limit_are_not_found() {
+        let long = "x".repeat(129);
+        assert_eq!(route(&format!("/000/{long}/xhr"), 128), Route::NotFound);
+        assert_eq!(route(&format!("/{long}/abc/xhr"), 128), Route::NotFound);
+        assert_eq!(
+            route(&format!("/000/{}/xhr", &long[..128]), 128),
+            Route::Session {
+                session: &long[..128],
+                transport: "xhr"
+            }
+        );
     }
 }

@@ -16,7 +16,7 @@ use super::context::SessionContext;
 use super::handle::{Deliver, PreparedMessage, SessionHandle};
 use super::messages::{Attach, Expire, FromClient, Incoming};
 use super::outbox::Outbox;
-use super::shared::{SessionId, SessionShared};
+use super::shared::{SessionId, SessionShared, SessionSlot};
 use crate::config::SockJsConfig;
 use crate::handler::Transport;
 use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
@@ -75,6 +75,10 @@ pub(crate) struct SessionCore {
     handle: Option<SessionHandle>,
     stats: Stats,
     transport: Transport,
+    /// Counts the session in its service's live sessions until it is about to stop
+    /// (given back before `on_close`, so a handler that saw the close can count on
+    /// the room).
+    slot: Option<SessionSlot>,
 }
 
 /// How a session is set up.
@@ -90,6 +94,7 @@ pub(crate) struct SessionSetup {
     /// the client's close into. Cheaper than a mailbox message per client message
     /// (no envelope or queue node to allocate), and it keeps their order.
     pub(crate) from_client: Option<QueueRx<FromClient>>,
+    pub(crate) slot: SessionSlot,
 }
 
 impl SessionCore {
@@ -194,6 +199,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 handle: None,
                 stats: setup.stats,
                 transport,
+                slot: Some(setup.slot),
             },
         }
     }
@@ -377,6 +383,10 @@ impl<H: SockJsHandler> SessionActor<H> {
         }
         let was_open = self.core.state == State::Open;
         self.core.state = State::Closed;
+        if !self.core.registered {
+            // It stops right after this: give its place back first.
+            self.core.slot = None;
+        }
         let frame = reason.close_frame();
         self.core.close = Some(frame.clone());
         self.core.shared.set_closed(reason.clone());
@@ -491,6 +501,8 @@ impl<H: SockJsHandler> Handler<Expire> for SessionActor<H> {
     type Result = ();
 
     fn handle(&mut self, _: Expire, ctx: &mut Context<Self>) {
+        // Expired: it stops right after this; give its place back first.
+        self.core.slot = None;
         self.close(CloseReason::Timeout, ctx);
         ctx.stop();
     }

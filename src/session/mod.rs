@@ -12,4 +12,4 @@ pub(crate) use actor::{EmbeddedSession, SessionSetup};
 pub use context::SessionContext;
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
 pub(crate) use messages::{Attach, Expire, FromClient, Incoming};
-pub(crate) use shared::{SessionId, SessionShared};
+pub(crate) use shared::{SessionId, SessionShared, SessionSlot};

@@ -1,7 +1,7 @@
 //! The little state a session shares with its manager and its handles.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -10,6 +10,28 @@ use crate::handler::CloseReason;
 
 /// A session id as it appears in URLs.
 pub(crate) type SessionId = Arc<str>;
+
+/// Counts one session among its service's live sessions until it is dropped.
+#[derive(Debug)]
+pub(crate) struct SessionSlot(Arc<AtomicUsize>);
+
+impl SessionSlot {
+    /// A slot in `live`, unless it already counts `max` sessions.
+    pub(crate) fn acquire(live: &Arc<AtomicUsize>, max: Option<usize>) -> Option<Self> {
+        live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match max {
+            Some(max) if n >= max => None,
+            _ => Some(n + 1),
+        })
+        .ok()?;
+        Some(SessionSlot(live.clone()))
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Read without a message round trip: the manager's expiry sweep reads when the
 /// session lost its receiver, handles read whether it is closed.
@@ -73,6 +95,19 @@ impl SessionShared {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn slots_are_refused_at_the_maximum_and_given_back_when_dropped() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let a = SessionSlot::acquire(&live, Some(2));
+        let b = SessionSlot::acquire(&live, Some(2));
+        assert!(a.is_some() && b.is_some());
+        assert!(SessionSlot::acquire(&live, Some(2)).is_none());
+        drop(a);
+        assert!(SessionSlot::acquire(&live, Some(2)).is_some());
+        assert_eq!(live.load(Ordering::Acquire), 1);
+        assert!(SessionSlot::acquire(&live, None).is_some());
+    }
 
     #[test]
     fn attached_sessions_never_expire() {

@@ -14,16 +14,16 @@ pub(crate) async fn stream<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> HttpResponse {
+) -> Result<HttpResponse, crate::Error> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::EventSource, budget);
-    svc.receive(req, session, Transport::EventSource, receiver);
+    svc.receive(req, session, Transport::EventSource, receiver)?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/event-stream");
     transport_headers(req, svc.config(), &mut res);
-    streaming_response(
+    Ok(streaming_response(
         req,
         res,
         ReceiverBody::with_prelude(Bytes::from_static(b"\r\n"), rx),
-    )
+    ))
 }

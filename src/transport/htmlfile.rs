@@ -45,7 +45,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::HtmlFile, budget);
-    svc.receive(req, session, Transport::HtmlFile, receiver);
+    svc.receive(req, session, Transport::HtmlFile, receiver)?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/html; charset=UTF-8");
     res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));

@@ -19,7 +19,7 @@ pub(crate) async fn poll<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::Error> {
     let callback = callback(req)?;
     let (receiver, mut rx) = Receiver::new(Envelope::Jsonp(callback), Budget::OneFrame);
-    svc.receive(req, session, Transport::Jsonp, receiver);
+    svc.receive(req, session, Transport::Jsonp, receiver)?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
     res.content_type("application/javascript; charset=UTF-8");

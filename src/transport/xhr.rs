@@ -17,14 +17,14 @@ pub(crate) async fn poll<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> HttpResponse {
+) -> Result<HttpResponse, crate::Error> {
     let (receiver, mut rx) = Receiver::new(Envelope::Xhr, Budget::OneFrame);
-    svc.receive(req, session, Transport::Xhr, receiver);
+    svc.receive(req, session, Transport::Xhr, receiver)?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
     res.content_type(CONTENT_TYPE);
     transport_headers(req, svc.config(), &mut res);
-    res.body(body)
+    Ok(res.body(body))
 }
 
 /// `POST .../xhr_streaming`: 2 KiB of `h` (so old browsers start delivering the
@@ -33,17 +33,21 @@ pub(crate) async fn streaming<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> HttpResponse {
+) -> Result<HttpResponse, crate::Error> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::Xhr, budget);
-    svc.receive(req, session, Transport::XhrStreaming, receiver);
+    svc.receive(req, session, Transport::XhrStreaming, receiver)?;
     let mut prelude = BytesMut::with_capacity(2049);
     prelude.put_bytes(b'h', 2048);
     prelude.put_u8(b'\n');
     let mut res = HttpResponse::Ok();
     res.content_type(CONTENT_TYPE);
     transport_headers(req, svc.config(), &mut res);
-    streaming_response(req, res, ReceiverBody::with_prelude(prelude.freeze(), rx))
+    Ok(streaming_response(
+        req,
+        res,
+        ReceiverBody::with_prelude(prelude.freeze(), rx),
+    ))
 }
 
 /// `POST .../xhr_send`: messages from the client; 204 once they are handed over.

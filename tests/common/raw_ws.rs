@@ -83,6 +83,24 @@ impl RawWs {
         ws
     }
 
+    /// The status code a websocket handshake for `path` gets.
+    pub async fn handshake_status(addr: SocketAddr, path: &str) -> u16 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut head = [0u8; 12];
+        actix_rt::time::timeout(DEADLINE, stream.read_exact(&mut head))
+            .await
+            .expect("answer in time")
+            .expect("status line");
+        String::from_utf8_lossy(&head[9..12])
+            .parse()
+            .expect("status code")
+    }
+
     /// Reads more bytes; 0 when the server closed the connection.
     async fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 16384];
