@@ -63,6 +63,14 @@ pub struct SockJsConfig {
     /// A request that would create one more is answered 503 `Too many sessions.`,
     /// before any session is made. Default: `None`.
     pub max_sessions: Option<usize>,
+    /// The most bytes a session may hold for its client without the client taking
+    /// them: messages queued while no request is attached, handed to a request whose
+    /// client does not read, or sent to the session (handles, broadcasts) and not yet
+    /// handled. Past it the session is a slow consumer and is closed with
+    /// `c[1013,"Slow consumer"]` (on a websocket, a 1013 close frame); its handler's
+    /// `on_close` gets [`CloseReason::SlowConsumer`](crate::CloseReason::SlowConsumer),
+    /// further sends to it fail, and the stats count it. Default: 1 MiB.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for SockJsConfig {
@@ -80,6 +88,7 @@ impl Default for SockJsConfig {
             trusted_proxies: Vec::new(),
             max_id_length: 128,
             max_sessions: None,
+            max_queued_bytes: 1024 * 1024,
         }
     }
 }
@@ -160,6 +169,12 @@ impl SockJsConfig {
     /// ```
     pub fn max_sessions(mut self, sessions: Option<usize>) -> Self {
         self.max_sessions = sessions;
+        self
+    }
+
+    /// Sets [`max_queued_bytes`](Self::max_queued_bytes).
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
         self
     }
 

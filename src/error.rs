@@ -11,6 +11,10 @@ use crate::protocol::PayloadError;
 pub enum Error {
     /// The session is closed (or gone): nothing more can be sent to it.
     SessionClosed,
+    /// The session's client does not take what is sent to it fast enough: more than
+    /// [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes) waits. The message
+    /// was dropped and the session is being closed as a slow consumer.
+    SlowConsumer,
     /// The multiplexed channel is closed (unsubscribed, closed by the server, or its
     /// session closed): nothing more can be sent on it.
     ChannelClosed,
@@ -46,6 +50,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::SessionClosed => f.write_str("session closed"),
+            Error::SlowConsumer => f.write_str("slow consumer"),
             Error::ChannelClosed => f.write_str("channel closed"),
             Error::Json(e) => write!(f, "JSON serialisation failed: {e}"),
             Error::NotFound => f.write_str("Not found"),
@@ -85,7 +90,7 @@ impl ResponseError for Error {
             | Error::ConnectionNotUpgrade
             | Error::BadHandshake => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooManySessions | Error::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

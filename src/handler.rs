@@ -64,6 +64,10 @@ pub enum CloseReason {
     Interrupted,
     /// No request of the session arrived within `disconnect_delay`.
     Timeout,
+    /// The client did not take what was sent to it fast enough: more than
+    /// [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes) waited (1013
+    /// `Slow consumer`).
+    SlowConsumer,
 }
 
 impl CloseReason {
@@ -74,6 +78,7 @@ impl CloseReason {
             CloseReason::ClientClosed => (1000, "Normal closure"),
             CloseReason::Interrupted => (1002, "Connection interrupted"),
             CloseReason::Timeout => (1000, "Session timed out"),
+            CloseReason::SlowConsumer => (1013, "Slow consumer"),
         };
         CloseFrame {
             code,

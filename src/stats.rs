@@ -120,6 +120,7 @@ struct Counters {
     connections: AtomicU64,
     packets_sent: AtomicU64,
     packets_recv: AtomicU64,
+    slow_consumers: AtomicU64,
     averages: Mutex<Averages>,
 }
 
@@ -154,6 +155,10 @@ impl Stats {
         self.inner.packets_sent.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub(crate) fn slow_consumer(&self) {
+        self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn packets_received(&self, n: u64) {
         self.inner.packets_recv.fetch_add(n, Ordering::Relaxed);
     }
@@ -171,6 +176,7 @@ impl Stats {
                 .map(|(t, n)| (t.name(), count(n)))
                 .collect(),
             connections_active: count(&c.connections_active),
+            slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
             connections_ps: averages.connections_ps,
             packets_sent_ps: averages.packets_sent_ps,
             packets_recv_ps: averages.packets_recv_ps,
@@ -205,6 +211,9 @@ pub struct StatsSnapshot {
     pub transports: BTreeMap<&'static str, u64>,
     /// Transport requests and websockets open now.
     pub connections_active: u64,
+    /// Sessions closed as slow consumers since the service started (see
+    /// [`SockJsConfig::max_queued_bytes`](crate::SockJsConfig::max_queued_bytes)).
+    pub slow_consumers: u64,
     /// New transport requests per second, averaged over the last ten seconds.
     pub connections_ps: f64,
     /// Messages sent to clients per second, averaged over the last ten seconds.
@@ -215,12 +224,13 @@ pub struct StatsSnapshot {
 
 impl Serialize for StatsSnapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(5 + self.transports.len()))?;
+        let mut map = serializer.serialize_map(Some(6 + self.transports.len()))?;
         map.serialize_entry("sessions_active", &self.sessions_active)?;
         map.serialize_entry("connections_active", &self.connections_active)?;
         map.serialize_entry("connections_ps", &self.connections_ps)?;
         map.serialize_entry("packets_sent_ps", &self.packets_sent_ps)?;
         map.serialize_entry("packets_recv_ps", &self.packets_recv_ps)?;
+        map.serialize_entry("slow_consumers", &self.slow_consumers)?;
         for (name, n) in &self.transports {
             map.serialize_entry(&format!("transp_{name}"), n)?;
         }
@@ -267,6 +277,13 @@ impl StatsSnapshot {
             "Transport requests and websockets open now.",
             "",
             self.connections_active as f64,
+        );
+        metric(
+            "sockjs_slow_consumers_total",
+            "counter",
+            "Sessions closed because their client did not take what was sent fast enough.",
+            "",
+            self.slow_consumers as f64,
         );
         metric(
             "sockjs_connections_per_second",

@@ -162,6 +162,11 @@ impl MessageBatch {
         self.buf.push_str(json);
     }
 
+    /// How many bytes of frame the batch holds so far.
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// How many messages the batch holds.
     pub fn len(&self) -> usize {
         self.count

@@ -42,6 +42,11 @@ struct Attached {
     /// Notices the request going away. A websocket needs none: its session runs
     /// inside the connection and is stopped with it.
     watch: Option<SpawnHandle>,
+    /// A streaming response that has had its `response_limit` of bytes: it gets
+    /// nothing more, and it stays attached until its client has read what it was
+    /// given (so `response_limit` counts bytes written, and a client that stops
+    /// reading keeps its session busy instead of opening new responses to fill).
+    draining: bool,
 }
 
 /// The actor behind one SockJS session, running the application's handler `H`.
@@ -150,6 +155,7 @@ impl SessionCore {
             self.id.clone(),
             ctx.address().recipient(),
             self.shared.clone(),
+            self.config.max_queued_bytes,
         );
         self.handle = Some(handle.clone());
         handle
@@ -205,7 +211,7 @@ impl<H: SockJsHandler> SessionActor<H> {
     }
 
     fn is_raw(&self) -> bool {
-        matches!(self.core.outbox, Outbox::Raw(_))
+        matches!(self.core.outbox, Outbox::Raw { .. })
     }
 
     /// Calls the handler with a context, then acts on what it asked for.
@@ -222,12 +228,35 @@ impl<H: SockJsHandler> SessionActor<H> {
         result
     }
 
-    /// After a handler call: close if it asked to, else flush what it queued.
+    /// After a handler call: close if it asked to, else flush what it queued, and
+    /// close the session as a slow consumer if its client leaves too much waiting.
     fn settle(&mut self, ctx: &mut Context<Self>) {
         if let Some((code, reason)) = self.core.close_requested.take() {
             self.close(CloseReason::Server { code, reason }, ctx);
         } else {
             self.flush(ctx);
+            self.check_backlog(ctx);
+        }
+    }
+
+    /// What waits for the client: not yet handled, queued, and handed to the request
+    /// but not yet taken.
+    fn backlog(&self) -> usize {
+        self.core.shared.mailbox_bytes()
+            + self.core.outbox.bytes()
+            + self
+                .core
+                .receiver
+                .as_ref()
+                .map_or(0, |a| a.receiver.queued_bytes())
+    }
+
+    fn check_backlog(&mut self, ctx: &mut Context<Self>) {
+        if self.core.state != State::Closed
+            && (self.core.shared.overflowed() || self.backlog() > self.core.config.max_queued_bytes)
+        {
+            self.core.stats.slow_consumer();
+            self.close(CloseReason::SlowConsumer, ctx);
         }
     }
 
@@ -257,9 +286,10 @@ impl<H: SockJsHandler> SessionActor<H> {
             .as_ref()
             .is_some_and(|a| a.receiver.is_gone())
         {
-            // The attached receiver's client went away and the watch has not run yet:
-            // the session is interrupted (1002), not busy (2010).
-            self.receiver_lost(ctx);
+            // The attached receiver's request is over and the watch has not run yet:
+            // a drained streaming response makes room; a client that went away
+            // interrupts the session (1002), which is then not busy (2010).
+            self.receiver_ended(ctx);
             self.attach(receiver, ctx);
             return;
         }
@@ -286,6 +316,7 @@ impl<H: SockJsHandler> SessionActor<H> {
             receiver,
             generation,
             watch,
+            draining: false,
         });
         self.core.shared.set_attached();
         if self.core.state == State::New {
@@ -317,9 +348,16 @@ impl<H: SockJsHandler> SessionActor<H> {
         let Some(attached) = self.core.receiver.as_mut() else {
             return Delivery::Gone;
         };
+        if attached.draining {
+            return Delivery::Complete;
+        }
         let delivery = attached.receiver.send_frame(frame);
         match delivery {
             Delivery::Open => {}
+            Delivery::Complete if attached.receiver.is_streaming() => {
+                attached.receiver.end();
+                attached.draining = true;
+            }
             Delivery::Complete => self.detach(None, ctx),
             Delivery::Gone => self.receiver_lost(ctx),
         }
@@ -327,7 +365,7 @@ impl<H: SockJsHandler> SessionActor<H> {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.core.receiver.is_none() {
+        if self.core.receiver.as_ref().is_none_or(|a| a.draining) {
             return;
         }
         if self.is_raw() {
@@ -373,6 +411,22 @@ impl<H: SockJsHandler> SessionActor<H> {
     fn receiver_closed(&mut self, generation: u64, ctx: &mut Context<Self>) {
         let current = self.core.receiver.as_ref().map(|a| a.generation);
         if current == Some(generation) {
+            self.receiver_ended(ctx);
+        }
+    }
+
+    /// The attached receiver's request is over: a streaming response that was
+    /// draining and was read to its end detaches normally (what is queued waits for
+    /// the next request); anything else means the client went away.
+    fn receiver_ended(&mut self, ctx: &mut Context<Self>) {
+        let drained = self
+            .core
+            .receiver
+            .as_ref()
+            .is_some_and(|a| a.draining && !a.receiver.left_items());
+        if drained {
+            self.detach(None, ctx);
+        } else {
             self.receiver_lost(ctx);
         }
     }
@@ -383,6 +437,11 @@ impl<H: SockJsHandler> SessionActor<H> {
         }
         let was_open = self.core.state == State::Open;
         self.core.state = State::Closed;
+        if reason == CloseReason::SlowConsumer {
+            // What waits is what the client could not take: drop it, and send the
+            // close frame alone.
+            self.core.outbox.clear();
+        }
         if !self.core.registered {
             // It stops right after this: give its place back first.
             self.core.slot = None;
@@ -512,10 +571,13 @@ impl<H: SockJsHandler> Handler<Deliver> for SessionActor<H> {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.core.shared.release(msg.weight());
         match msg {
             Deliver::Text(text) => self.core.queue_text(&text),
             Deliver::Prepared(msg) => self.core.queue_prepared(&msg),
             Deliver::Close { code, reason } => self.core.request_close(code, reason),
+            // settle() sees the overflow.
+            Deliver::Overflow => {}
         }
         self.settle(ctx);
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::{Message, Recipient};
 use bytestring::ByteString;
 
-use super::shared::{SessionId, SessionShared};
+use super::shared::{MAILBOX_OVERHEAD, SessionId, SessionShared};
 use crate::error::Error;
 use crate::handler::CloseReason;
 use crate::protocol::Frame;
@@ -56,7 +56,25 @@ impl PreparedMessage {
 pub(crate) enum Deliver {
     Text(String),
     Prepared(PreparedMessage),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
+    /// A handle found the session over `max_queued_bytes`.
+    Overflow,
+}
+
+impl Deliver {
+    /// What the message counts in its session's mailbox.
+    pub(crate) fn weight(&self) -> usize {
+        MAILBOX_OVERHEAD
+            + match self {
+                Deliver::Text(text) => text.len(),
+                Deliver::Prepared(msg) => msg.frame.len(),
+                Deliver::Close { reason, .. } => reason.len(),
+                Deliver::Overflow => return 0,
+            }
+    }
 }
 
 /// A cloneable, `Send` address of one session, usable from any thread or actor.
@@ -73,6 +91,8 @@ pub struct SessionHandle {
     id: SessionId,
     recipient: Recipient<Deliver>,
     shared: Arc<SessionShared>,
+    /// The session's `max_queued_bytes`.
+    max_queued: usize,
 }
 
 impl std::fmt::Debug for SessionHandle {
@@ -103,11 +123,13 @@ impl SessionHandle {
         id: SessionId,
         recipient: Recipient<Deliver>,
         shared: Arc<SessionShared>,
+        max_queued: usize,
     ) -> Self {
         SessionHandle {
             id,
             recipient,
             shared,
+            max_queued,
         }
     }
 
@@ -130,8 +152,21 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(Error::SessionClosed);
         }
-        self.recipient.do_send(msg);
-        Ok(())
+        // Never more than max_queued_bytes waits in the mailbox, even when the
+        // session cannot run (a websocket whose client stopped reading blocks the
+        // task the session runs in).
+        match self.shared.reserve(msg.weight(), self.max_queued) {
+            Ok(()) => {
+                self.recipient.do_send(msg);
+                Ok(())
+            }
+            Err(first) => {
+                if first {
+                    self.recipient.do_send(Deliver::Overflow);
+                }
+                Err(Error::SlowConsumer)
+            }
+        }
     }
 
     /// Queues a message to the client.

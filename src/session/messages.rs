@@ -31,3 +31,11 @@ pub(crate) enum FromClient {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Expire;
+
+impl crate::transport::Weighed for FromClient {
+    /// What a client sends is bounded by `max_message_size` per message and read no
+    /// faster than the session takes it; only the way out is counted.
+    fn weight(&self) -> usize {
+        0
+    }
+}

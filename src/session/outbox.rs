@@ -16,7 +16,11 @@ pub(crate) enum Outbox {
         batch: MessageBatch,
         shared: Option<Frame>,
     },
-    Raw(VecDeque<ByteString>),
+    Raw {
+        queue: VecDeque<ByteString>,
+        /// The bytes of the messages in `queue`.
+        bytes: usize,
+    },
 }
 
 impl Outbox {
@@ -28,14 +32,17 @@ impl Outbox {
     }
 
     pub(crate) fn raw() -> Self {
-        Outbox::Raw(VecDeque::new())
+        Outbox::Raw {
+            queue: VecDeque::new(),
+            bytes: 0,
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         match self {
             Outbox::Framed { batch, shared } => batch.is_empty() && shared.is_none(),
-            Outbox::Raw(queue) => queue.is_empty(),
+            Outbox::Raw { queue, .. } => queue.is_empty(),
         }
     }
 
@@ -45,7 +52,10 @@ impl Outbox {
                 fold_shared(batch, shared);
                 batch.push_text(text);
             }
-            Outbox::Raw(queue) => queue.push_back(ByteString::from(text)),
+            Outbox::Raw { queue, bytes } => {
+                *bytes += text.len();
+                queue.push_back(ByteString::from(text));
+            }
         }
     }
 
@@ -56,7 +66,11 @@ impl Outbox {
                 fold_shared(batch, shared);
                 batch.push_text_parts(parts);
             }
-            Outbox::Raw(queue) => queue.push_back(ByteString::from(parts.concat())),
+            Outbox::Raw { queue, bytes } => {
+                let text = parts.concat();
+                *bytes += text.len();
+                queue.push_back(ByteString::from(text));
+            }
         }
     }
 
@@ -71,7 +85,10 @@ impl Outbox {
                     batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
                 }
             }
-            Outbox::Raw(queue) => queue.push_back(text.clone()),
+            Outbox::Raw { queue, bytes } => {
+                *bytes += text.len();
+                queue.push_back(text.clone());
+            }
         }
     }
 
@@ -87,14 +104,28 @@ impl Outbox {
                 }
                 Some(std::mem::take(batch).finish())
             }
-            Outbox::Raw(_) => None,
+            Outbox::Raw { .. } => None,
+        }
+    }
+
+    /// How many bytes wait: the frame being built, or the raw messages.
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Outbox::Framed { batch, shared } => {
+                batch.byte_len() + shared.as_ref().map_or(0, Frame::len)
+            }
+            Outbox::Raw { bytes, .. } => *bytes,
         }
     }
 
     /// Takes the next raw message (raw websocket).
     pub(crate) fn pop_raw(&mut self) -> Option<ByteString> {
         match self {
-            Outbox::Raw(queue) => queue.pop_front(),
+            Outbox::Raw { queue, bytes } => {
+                let text = queue.pop_front()?;
+                *bytes -= text.len();
+                Some(text)
+            }
             Outbox::Framed { .. } => None,
         }
     }
@@ -105,7 +136,10 @@ impl Outbox {
                 *batch = MessageBatch::default();
                 *shared = None;
             }
-            Outbox::Raw(queue) => queue.clear(),
+            Outbox::Raw { queue, bytes } => {
+                queue.clear();
+                *bytes = 0;
+            }
         }
     }
 }

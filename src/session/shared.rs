@@ -43,7 +43,15 @@ pub(crate) struct SessionShared {
     detached_at: AtomicU64,
     closed: AtomicBool,
     close_reason: Mutex<Option<CloseReason>>,
+    /// Bytes sent to the session through handles and not yet handled by it.
+    mailbox_bytes: AtomicUsize,
+    /// A handle found the session over its bound (`max_queued_bytes`).
+    overflowed: AtomicBool,
 }
+
+/// What one message in a session's mailbox costs besides its text: the envelope
+/// and queue node, so a flood of tiny messages is bounded too.
+pub(crate) const MAILBOX_OVERHEAD: usize = 64;
 
 impl SessionShared {
     /// A session that is being attached to (so it cannot expire yet).
@@ -53,7 +61,35 @@ impl SessionShared {
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
+            mailbox_bytes: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
         }
+    }
+
+    /// Counts `bytes` more in the mailbox unless that takes it past `max`. On a
+    /// refusal, tells whether this was the first (the one that must tell the session).
+    pub(crate) fn reserve(&self, bytes: usize, max: usize) -> Result<(), bool> {
+        let before = self.mailbox_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if before + bytes <= max {
+            return Ok(());
+        }
+        self.mailbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        Err(!self.overflowed.swap(true, Ordering::AcqRel))
+    }
+
+    /// The session handled a message of `bytes` from its mailbox.
+    pub(crate) fn release(&self, bytes: usize) {
+        self.mailbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes in the mailbox not yet handled.
+    pub(crate) fn mailbox_bytes(&self) -> usize {
+        self.mailbox_bytes.load(Ordering::Acquire)
+    }
+
+    /// Whether a handle found the session over its bound.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
     }
 
     fn millis(&self, at: Instant) -> u64 {
@@ -95,6 +131,19 @@ impl SessionShared {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_mailbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
+        let shared = SessionShared::new(Instant::now());
+        assert_eq!(shared.reserve(60, 100), Ok(()));
+        assert_eq!(shared.reserve(40, 100), Ok(()));
+        assert_eq!(shared.reserve(1, 100), Err(true));
+        assert_eq!(shared.reserve(1, 100), Err(false));
+        assert_eq!(shared.mailbox_bytes(), 100);
+        shared.release(60);
+        assert_eq!(shared.mailbox_bytes(), 40);
+        assert!(shared.overflowed());
+    }
 
     #[test]
     fn slots_are_refused_at_the_maximum_and_given_back_when_dropped() {

@@ -12,7 +12,7 @@ pub(crate) mod websocket;
 mod ws_reader;
 pub(crate) mod xhr;
 
-pub(crate) use queue::{QueueRx, QueueTx, queue};
+pub(crate) use queue::{QueueRx, QueueTx, Weighed, queue};
 pub(crate) use receiver::{
     Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };

@@ -15,15 +15,23 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
-/// A queue with one sending end and one receiving end.
-pub(crate) fn queue<T>() -> (QueueTx<T>, QueueRx<T>) {
+/// What an item weighs in a queue's byte count: the bytes it holds for the client.
+pub(crate) trait Weighed {
+    fn weight(&self) -> usize;
+}
+
+/// A queue with one sending end and one receiving end. It counts the bytes of the
+/// items waiting in it, so a session knows how much its client has not taken yet.
+pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
     let shared = Arc::new(Mutex::new(State {
         first: None,
         rest: VecDeque::new(),
         rx_waker: None,
         closed_waker: None,
+        bytes: 0,
         tx_gone: false,
         rx_gone: false,
+        left_items: false,
     }));
     (QueueTx(shared.clone()), QueueRx(shared))
 }
@@ -36,8 +44,12 @@ struct State<T> {
     rx_waker: Option<Waker>,
     /// The task waiting for the receiving end to go away ([`QueueTx::closed`]).
     closed_waker: Option<Waker>,
+    /// The weight of the items waiting.
+    bytes: usize,
     tx_gone: bool,
     rx_gone: bool,
+    /// The receiving end went away with items still waiting.
+    left_items: bool,
 }
 
 fn store(slot: &mut Option<Waker>, waker: &Waker) {
@@ -56,14 +68,15 @@ impl<T> std::fmt::Debug for QueueTx<T> {
     }
 }
 
-impl<T> QueueTx<T> {
+impl<T: Weighed> QueueTx<T> {
     /// Queues `item`; gives it back if the receiving end is gone.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
         let waker = {
             let mut state = self.0.lock();
-            if state.rx_gone {
+            if state.rx_gone || state.tx_gone {
                 return Err(item);
             }
+            state.bytes += item.weight();
             if state.first.is_none() {
                 state.first = Some(item);
             } else {
@@ -80,6 +93,29 @@ impl<T> QueueTx<T> {
     /// Whether the receiving end is gone.
     pub(crate) fn is_closed(&self) -> bool {
         self.0.lock().rx_gone
+    }
+
+    /// How many bytes wait for the receiving end.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.0.lock().bytes
+    }
+
+    /// Sends nothing more: the receiving end gets what waits, then the end, as if the
+    /// sending end were dropped.
+    pub(crate) fn end(&self) {
+        let waker = {
+            let mut state = self.0.lock();
+            state.tx_gone = true;
+            state.rx_waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether the receiving end went away before it took every item.
+    pub(crate) fn left_items(&self) -> bool {
+        self.0.lock().left_items
     }
 
     /// Resolves once the receiving end is gone. Meant for one watcher at a time.
@@ -127,12 +163,13 @@ impl<T> Drop for Closed<T> {
 /// The receiving end (the request's body or the websocket's).
 pub(crate) struct QueueRx<T>(Arc<Mutex<State<T>>>);
 
-impl<T> QueueRx<T> {
+impl<T: Weighed> QueueRx<T> {
     /// The next item; `None` once the sending end is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
             state.first = state.rest.pop_front();
+            state.bytes -= item.weight();
             return Poll::Ready(Some(item));
         }
         if state.tx_gone {
@@ -148,7 +185,7 @@ impl<T> QueueRx<T> {
     }
 }
 
-impl<T> futures_core::Stream for QueueRx<T> {
+impl<T: Weighed> futures_core::Stream for QueueRx<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
@@ -161,6 +198,8 @@ impl<T> Drop for QueueRx<T> {
         let (items, waker) = {
             let mut state = self.0.lock();
             state.rx_gone = true;
+            state.left_items = state.first.is_some();
+            state.bytes = 0;
             (
                 (state.first.take(), std::mem::take(&mut state.rest)),
                 state.closed_waker.take(),
@@ -180,6 +219,24 @@ mod tests {
     use std::task::Wake;
 
     struct Count(AtomicUsize);
+
+    impl Weighed for i32 {
+        fn weight(&self) -> usize {
+            usize::try_from(*self).unwrap_or(0)
+        }
+    }
+
+    impl Weighed for u8 {
+        fn weight(&self) -> usize {
+            0
+        }
+    }
+
+    impl Weighed for &str {
+        fn weight(&self) -> usize {
+            self.len()
+        }
+    }
 
     impl Wake for Count {
         fn wake(self: Arc<Self>) {
@@ -249,6 +306,42 @@ mod tests {
         assert!(tx.is_closed());
         assert_eq!(Pin::new(&mut closed).poll(&mut cx), Poll::Ready(()));
         assert_eq!(tx.send(7), Err(7));
+    }
+
+    #[test]
+    fn waiting_bytes_are_counted_until_taken() {
+        let (tx, mut rx) = queue();
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(tx.send(3), Ok(()));
+        assert_eq!(tx.send(4), Ok(()));
+        assert_eq!(tx.queued_bytes(), 7);
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(3)));
+        assert_eq!(tx.queued_bytes(), 4);
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(4)));
+        assert_eq!(tx.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn an_ended_queue_delivers_what_waits_then_ends_and_tells_if_items_were_left() {
+        let (tx, mut rx) = queue();
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(tx.send(1), Ok(()));
+        tx.end();
+        assert_eq!(tx.send(2), Err(2));
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+        drop(rx);
+        assert!(tx.is_closed());
+        assert!(!tx.left_items());
+
+        let (tx, rx) = queue();
+        assert_eq!(tx.send(1), Ok(()));
+        tx.end();
+        drop(rx);
+        assert!(tx.left_items());
+        assert_eq!(tx.queued_bytes(), 0);
     }
 
     #[test]

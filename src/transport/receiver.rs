@@ -30,6 +30,16 @@ pub(crate) enum Outbound {
     Close(CloseFrame),
 }
 
+impl super::Weighed for Outbound {
+    fn weight(&self) -> usize {
+        match self {
+            Outbound::Body(b) => b.len(),
+            Outbound::Text(t) => t.len(),
+            Outbound::Close(_) => 0,
+        }
+    }
+}
+
 /// How a transport wraps a frame on the wire.
 #[derive(Clone, Debug)]
 pub(crate) enum Envelope {
@@ -109,6 +119,27 @@ impl Receiver {
         matches!(self.envelope, Envelope::WebSocket | Envelope::RawWebSocket)
     }
 
+    /// Whether this receiver streams many frames into one HTTP response.
+    pub(crate) fn is_streaming(&self) -> bool {
+        matches!(self.budget, Budget::Bytes(_))
+    }
+
+    /// How many bytes were handed to this receiver and not yet taken by its request or
+    /// socket.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.tx.queued_bytes()
+    }
+
+    /// Sends nothing more: the response ends once what waits is written.
+    pub(crate) fn end(&self) {
+        self.tx.end();
+    }
+
+    /// Whether the request went away before taking everything it was given.
+    pub(crate) fn left_items(&self) -> bool {
+        self.tx.left_items()
+    }
+
     /// Whether the request or socket behind this receiver is gone already.
     pub(crate) fn is_gone(&self) -> bool {
         self.tx.is_closed()
@@ -134,11 +165,7 @@ impl Receiver {
     }
 
     fn push(&mut self, item: Outbound) -> Delivery {
-        let len = match &item {
-            Outbound::Body(b) => b.len(),
-            Outbound::Text(t) => t.len(),
-            Outbound::Close(_) => 0,
-        };
+        let len = super::Weighed::weight(&item);
         if self.tx.send(item).is_err() {
             return Delivery::Gone;
         }

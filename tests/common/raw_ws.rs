@@ -61,7 +61,12 @@ pub struct RawWs {
 impl RawWs {
     /// Opens `path` on `addr` and completes the handshake (asserts a 101).
     pub async fn connect(addr: SocketAddr, path: &str) -> RawWs {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Self::handshake_on(stream, addr, path).await
+    }
+
+    /// Completes the handshake for `path` on a connected `stream` (asserts a 101).
+    pub async fn handshake_on(mut stream: TcpStream, addr: SocketAddr, path: &str) -> RawWs {
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
