@@ -71,6 +71,12 @@ pub struct SockJsConfig {
     /// `on_close` gets [`CloseReason::SlowConsumer`](crate::CloseReason::SlowConsumer),
     /// further sends to it fail, and the stats count it. Default: 1 MiB.
     pub max_queued_bytes: usize,
+    /// Whether websocket sessions (SockJS and raw) send a websocket ping with every
+    /// heartbeat (`heartbeat_delay`); a client that has not answered with a pong by
+    /// the next heartbeat is taken for gone, and its session closes as
+    /// [`CloseReason::Interrupted`](crate::CloseReason::Interrupted). Browsers answer
+    /// pings by themselves. Default: true.
+    pub websocket_ping: bool,
 }
 
 impl Default for SockJsConfig {
@@ -89,6 +95,7 @@ impl Default for SockJsConfig {
             max_id_length: 128,
             max_sessions: None,
             max_queued_bytes: 1024 * 1024,
+            websocket_ping: true,
         }
     }
 }
@@ -175,6 +182,12 @@ impl SockJsConfig {
     /// Sets [`max_queued_bytes`](Self::max_queued_bytes).
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.max_queued_bytes = bytes;
+        self
+    }
+
+    /// Sets [`websocket_ping`](Self::websocket_ping).
+    pub fn websocket_ping(mut self, ping: bool) -> Self {
+        self.websocket_ping = ping;
         self
     }
 

@@ -95,6 +95,36 @@ async fn invalid_utf8_is_closed_with_1007() {
 }
 
 #[actix_rt::test]
+async fn a_client_that_stops_answering_pings_is_closed_as_interrupted() {
+    let config = SockJsConfig::default().heartbeat_delay(std::time::Duration::from_millis(50));
+    let (srv, mut events) = server(config);
+    let mut ws = RawWs::connect(srv.addr(), &ws_path("rec")).await;
+    assert_eq!(ws.next_text().await, "o");
+    assert!(matches!(next_event(&mut events).await, Event::Open(_)));
+    // Answered pings keep it open: three heartbeats, each with its ping.
+    for _ in 0..3 {
+        loop {
+            match ws.next().await {
+                Some(ServerFrame::Ping(payload)) => {
+                    assert!(ws.send_raw(&client_frame(true, 0xa, &payload)).await);
+                    break;
+                }
+                Some(ServerFrame::Text(t)) => assert_eq!(t, "h"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // Then the client stops answering (its network went away): by the next
+    // heartbeat but one, the session is over.
+    assert_eq!(
+        next_event(&mut events).await,
+        Event::Close(actix_sockjs::CloseReason::Interrupted)
+    );
+    let (code, _) = ws.close_frame().await;
+    assert_eq!(code, Some(1002));
+}
+
+#[actix_rt::test]
 async fn protocol_errors_are_closed_with_1002() {
     let (srv, _) = server(SockJsConfig::default());
     for (what, bytes) in [

@@ -80,6 +80,8 @@ pub(crate) struct SessionCore {
     handle: Option<SessionHandle>,
     stats: Stats,
     transport: Transport,
+    /// A websocket ping went out and no pong has come back yet.
+    awaiting_pong: bool,
     /// Counts the session in its service's live sessions until it is about to stop
     /// (given back before `on_close`, so a handler that saw the close can count on
     /// the room).
@@ -205,6 +207,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 handle: None,
                 stats: setup.stats,
                 transport,
+                awaiting_pong: false,
                 slot: Some(setup.slot),
             },
         }
@@ -483,11 +486,9 @@ impl<H: SockJsHandler> Actor for SessionActor<H> {
         if let Some(from_client) = self.from_client.take() {
             ctx.add_stream(from_client);
         }
-        if !self.is_raw() {
+        if !self.is_raw() || self.core.config.websocket_ping {
             ctx.run_interval(self.core.config.heartbeat_delay, |act, ctx| {
-                if act.core.state == State::Open && act.core.receiver.is_some() {
-                    act.deliver(Frame::heartbeat(), ctx);
-                }
+                act.heartbeat(ctx)
             });
         }
     }
@@ -499,6 +500,31 @@ impl<H: SockJsHandler> Actor for SessionActor<H> {
             self.close(CloseReason::Interrupted, ctx);
         }
         self.core.outbox.clear();
+    }
+}
+
+impl<H: SockJsHandler> SessionActor<H> {
+    /// Every `heartbeat_delay`: an `h` frame for the attached receiver, and for a
+    /// websocket a ping, unless the previous one is still unanswered: then the client
+    /// is gone (its network, its machine) and the session is interrupted.
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.core.state != State::Open {
+            return;
+        }
+        let Some(attached) = self.core.receiver.as_mut() else {
+            return;
+        };
+        if self.core.config.websocket_ping && attached.receiver.is_websocket() {
+            if self.core.awaiting_pong {
+                self.close(CloseReason::Interrupted, ctx);
+                return;
+            }
+            attached.receiver.send_ping();
+            self.core.awaiting_pong = true;
+        }
+        if !self.is_raw() {
+            self.deliver(Frame::heartbeat(), ctx);
+        }
     }
 }
 
@@ -548,6 +574,7 @@ impl<H: SockJsHandler> StreamHandler<FromClient> for SessionActor<H> {
             }
             FromClient::Messages(messages) => self.receive(messages, ctx),
             FromClient::Closed => self.close(CloseReason::ClientClosed, ctx),
+            FromClient::Pong => self.core.awaiting_pong = false,
         }
     }
 

@@ -25,6 +25,8 @@ pub(crate) enum FromClient {
     Messages(Vec<String>),
     /// The client closed its websocket.
     Closed,
+    /// The client answered a ping.
+    Pong,
 }
 
 /// The manager dropped the session after `disconnect_delay` without a receiver.

@@ -28,6 +28,8 @@ pub(crate) enum Outbound {
     Text(ByteString),
     /// Close the websocket with this code and reason.
     Close(CloseFrame),
+    /// Send a websocket ping.
+    Ping,
 }
 
 impl super::Weighed for Outbound {
@@ -35,7 +37,7 @@ impl super::Weighed for Outbound {
         match self {
             Outbound::Body(b) => b.len(),
             Outbound::Text(t) => t.len(),
-            Outbound::Close(_) => 0,
+            Outbound::Close(_) | Outbound::Ping => 0,
         }
     }
 }
@@ -157,6 +159,11 @@ impl Receiver {
             Envelope::Jsonp(callback) => Outbound::Body(jsonp_call(callback, &frame)),
         };
         self.push(item)
+    }
+
+    /// Sends a websocket ping (websockets only); false if the socket is gone.
+    pub(crate) fn send_ping(&mut self) -> bool {
+        self.tx.send(Outbound::Ping).is_ok()
     }
 
     /// Writes one raw message (raw websocket only).

@@ -241,7 +241,7 @@ impl<H: SockJsHandler> StreamHandler<ClientFrame> for WsConnection<H> {
                 Err(_) => self.refuse(CLOSE_UNSUPPORTED, "Broken JSON encoding.", ctx),
             },
             ClientFrame::Ping(bytes) => ctx.pong(&bytes),
-            ClientFrame::Pong => {}
+            ClientFrame::Pong => self.to_session(FromClient::Pong),
             ClientFrame::Close(reason) => {
                 self.to_session(FromClient::Closed);
                 ctx.close(reason);
@@ -286,6 +286,7 @@ impl<H: SockJsHandler> StreamHandler<Outbound> for WsConnection<H> {
                 }));
                 ctx.stop();
             }
+            Outbound::Ping => ctx.ping(b""),
             Outbound::Body(_) => {}
         }
     }

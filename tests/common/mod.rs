@@ -207,11 +207,20 @@ pub async fn ws_next(ws: &mut Ws) -> Option<awc::ws::Frame> {
     }
 }
 
-/// The next websocket frame, which must be text.
+/// The next websocket frame, which must be text; pings on the way are answered, as a
+/// browser does.
 pub async fn ws_text(ws: &mut Ws) -> String {
-    match ws_next(ws).await {
-        Some(awc::ws::Frame::Text(bytes)) => String::from_utf8(bytes.to_vec()).expect("utf-8"),
-        other => panic!("expected a text frame, got {other:?}"),
+    use futures_util::SinkExt;
+    loop {
+        match ws_next(ws).await {
+            Some(awc::ws::Frame::Text(bytes)) => {
+                return String::from_utf8(bytes.to_vec()).expect("utf-8");
+            }
+            Some(awc::ws::Frame::Ping(bytes)) => {
+                ws.send(awc::ws::Message::Pong(bytes)).await.expect("pong");
+            }
+            other => panic!("expected a text frame, got {other:?}"),
+        }
     }
 }
 
