@@ -103,14 +103,7 @@ impl<T: Weighed> QueueTx<T> {
     /// Sends nothing more: the receiving end gets what waits, then the end, as if the
     /// sending end were dropped.
     pub(crate) fn end(&self) {
-        let waker = {
-            let mut state = self.0.lock();
-            state.tx_gone = true;
-            state.rx_waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.finish();
     }
 
     /// Whether the receiving end went away before it took every item.
@@ -124,8 +117,9 @@ impl<T: Weighed> QueueTx<T> {
     }
 }
 
-impl<T> Drop for QueueTx<T> {
-    fn drop(&mut self) {
+impl<T> QueueTx<T> {
+    /// Marks the sending end gone and wakes the receiving end.
+    fn finish(&self) {
         let waker = {
             let mut state = self.0.lock();
             state.tx_gone = true;
@@ -134,6 +128,12 @@ impl<T> Drop for QueueTx<T> {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+}
+
+impl<T> Drop for QueueTx<T> {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -83,7 +83,10 @@ pub(crate) fn start<H: SockJsHandler>(
         session_future: Some(session_future),
         raw,
         outbound: Some(outbound),
-        client: Some(ClientFrames::new(payload, svc.config().max_message_size)),
+        client: Some(Box::new(ClientFrames::new(
+            payload,
+            svc.config().max_message_size,
+        ))),
     };
     // The context's own reader gets no bytes: `ClientFrames` reads the request body
     // (see `transport::ws_reader` for why).
@@ -106,8 +109,9 @@ struct WsConnection<H: SockJsHandler> {
     session_future: Option<EmbeddedSession<H>>,
     raw: bool,
     outbound: Option<QueueRx<Outbound>>,
-    /// The client's frames, until the connection starts and takes them as a stream.
-    client: Option<ClientFrames<web::Payload>>,
+    /// The client's frames, until the connection starts and takes them as a stream
+    /// (boxed, so the connection does not carry their room for the rest of its life).
+    client: Option<Box<ClientFrames<web::Payload>>>,
 }
 
 impl<H: SockJsHandler> Actor for WsConnection<H> {
@@ -117,7 +121,7 @@ impl<H: SockJsHandler> Actor for WsConnection<H> {
         // Items are polled in the order they were added: the client's frames, then the
         // session, then what the session sent.
         if let Some(client) = self.client.take() {
-            ctx.add_stream(client);
+            ctx.add_stream(*client);
         }
         ctx.spawn(DriveSession::new());
         if let Some(rx) = self.outbound.take() {
