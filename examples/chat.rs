@@ -16,10 +16,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_sockjs::{
     CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
-    SockJsHandler, StatsEndpoint,
+    SockJsHandler, StatsEndpoint, socket_write_timeout,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -161,6 +162,9 @@ async fn main() -> std::io::Result<()> {
     })
     // Aborted streaming requests close their sessions at once (see README).
     .h1_allow_half_closed(false)
+    // A client that stops reading: the kernel ends its connection once the library
+    // gave up on it (SockJsConfig::write_timeout, 30 s).
+    .on_connect(socket_write_timeout(Duration::from_secs(30)))
     .bind(("127.0.0.1", port))?;
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();

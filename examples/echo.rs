@@ -3,7 +3,9 @@
 //! `cargo run --example echo`, then open http://127.0.0.1:8080/ (a page that talks to
 //! the service with sockjs-client) or point any SockJS client at
 //! http://127.0.0.1:8080/echo.
-use actix_sockjs::{SessionContext, SockJs, SockJsHandler};
+use std::time::Duration;
+
+use actix_sockjs::{SessionContext, SockJs, SockJsHandler, socket_write_timeout};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 struct Echo;
@@ -38,6 +40,9 @@ async fn main() -> std::io::Result<()> {
     // SockJS clients never half-close: treat a read EOF as the client leaving, so an
     // aborted streaming request closes its session at once.
     .h1_allow_half_closed(false)
+    // A client that stops reading: the kernel ends its connection once the library
+    // gave up on it (SockJsConfig::write_timeout, 30 s).
+    .on_connect(socket_write_timeout(Duration::from_secs(30)))
     .bind(("127.0.0.1", 8080))?
     .run()
     .await

@@ -9,8 +9,10 @@
 //! the npm packages `./scripts/demo` installs into `vendor-js/` (never vendored in the
 //! repository). Without them the page says what to install.
 
+use std::time::Duration;
+
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
-use actix_sockjs::{ConnectionInfo, SockJs, SockJsConfig};
+use actix_sockjs::{ConnectionInfo, SockJs, SockJsConfig, socket_write_timeout};
 use actix_web::{App, HttpServer};
 
 mod support;
@@ -83,6 +85,9 @@ async fn main() -> std::io::Result<()> {
     })
     // Aborted streaming requests close their sessions at once (see README).
     .h1_allow_half_closed(false)
+    // A client that stops reading: the kernel ends its connection once the library
+    // gave up on it (SockJsConfig::write_timeout, 30 s).
+    .on_connect(socket_write_timeout(Duration::from_secs(30)))
     .bind(("127.0.0.1", port))?;
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();

@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
+    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
+    SockJsHandler, socket_write_timeout,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -215,7 +216,10 @@ async fn main() -> std::io::Result<()> {
     // A client that aborts a streaming request must close its session at once (the
     // protocol suite checks it); with half-closed connections allowed, actix would
     // notice only at the next write.
-    .h1_allow_half_closed(false);
+    .h1_allow_half_closed(false)
+    // A client that stops reading: the kernel ends its connection once the library
+    // gave up on it (SockJsConfig::write_timeout, 30 s).
+    .on_connect(socket_write_timeout(Duration::from_secs(30)));
     if let Some(workers) = args.workers {
         server = server.workers(workers.max(1));
     }

@@ -77,6 +77,17 @@ pub struct SockJsConfig {
     /// [`CloseReason::Interrupted`](crate::CloseReason::Interrupted). Browsers answer
     /// pings by themselves. Default: true.
     pub websocket_ping: bool,
+    /// How long a connection (any transport) may take nothing from its socket while
+    /// something waits for it, before the server gives up on it: what waited is
+    /// dropped and the session closes as
+    /// [`CloseReason::Interrupted`](crate::CloseReason::Interrupted). A client that
+    /// reads slowly but reads is never cut; a session with nothing to send is never
+    /// idle long, as its heartbeat `h` (and websocket ping) waits for the socket too,
+    /// so a stalled client is found at most `heartbeat_delay + write_timeout` after
+    /// its socket stopped taking bytes. The TCP connection itself is ended by the
+    /// kernel, if the server set [`socket_write_timeout`](crate::socket_write_timeout)
+    /// on its sockets. `None` turns the check off. Default: 30 s.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for SockJsConfig {
@@ -96,6 +107,7 @@ impl Default for SockJsConfig {
             max_sessions: None,
             max_queued_bytes: 1024 * 1024,
             websocket_ping: true,
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -188,6 +200,19 @@ impl SockJsConfig {
     /// Sets [`websocket_ping`](Self::websocket_ping).
     pub fn websocket_ping(mut self, ping: bool) -> Self {
         self.websocket_ping = ping;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_sockjs::SockJsConfig;
+    /// let config = SockJsConfig::default().write_timeout(Some(Duration::from_secs(10)));
+    /// assert_eq!(config.write_timeout, Some(Duration::from_secs(10)));
+    /// ```
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

@@ -356,6 +356,9 @@ impl<H: SockJsHandler> Service<H> {
             .get_or_create(session, |id| self.new_session(id, req, transport))
             .ok_or(Error::TooManySessions)?;
         self.count_connection(&mut receiver);
+        if let Some(timeout) = self.config().write_timeout {
+            receiver.watch_stalls(timeout);
+        }
         entry.addr.do_send(Attach(receiver));
         Ok(())
     }

@@ -12,7 +12,6 @@ use actix_sockjs::{
 use actix_web::App;
 use common::raw_ws::RawWs;
 use common::{DEADLINE, Event, Recorder, next_event, session_id};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::unbounded_channel;
 
 const BOUND: usize = 256 * 1024;
@@ -65,21 +64,10 @@ async fn opened(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Ses
     }
 }
 
-/// Opens an xhr_streaming request on a raw connection whose receive buffer is small,
-/// and never reads it.
-async fn stuck_stream(addr: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let mut stream = socket.connect(addr).await.expect("connect");
-    let request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    stream
-}
-
 #[actix_rt::test]
 async fn a_stream_that_is_not_read_is_closed_as_a_slow_consumer_and_others_get_everything() {
     let (srv, mut events) = start();
-    let _stuck_conn = stuck_stream(
+    let _stuck_conn = common::unread_stream(
         srv.addr(),
         &format!("/rec/000/{}/xhr_streaming", session_id()),
     )
@@ -161,15 +149,9 @@ async fn a_session_that_queues_past_the_bound_with_no_request_is_closed_with_101
 async fn a_websocket_that_is_not_read_takes_no_more_than_the_bound_and_is_released_when_it_leaves()
 {
     let (srv, mut events) = start();
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let stream = socket.connect(srv.addr()).await.expect("connect");
-    let mut ws = RawWs::handshake_on(
-        stream,
-        srv.addr(),
-        &format!("/rec/000/{}/websocket", session_id()),
-    )
-    .await;
+    let mut ws =
+        common::small_buffer_websocket(srv.addr(), &format!("/rec/000/{}/websocket", session_id()))
+            .await;
     assert_eq!(ws.next_text().await, "o");
     let stuck = opened(&mut events).await;
     let chunk = "z".repeat(8 * 1024);

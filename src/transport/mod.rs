@@ -8,6 +8,7 @@ pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
 mod queue;
 mod receiver;
+mod stall;
 pub(crate) mod websocket;
 mod ws_reader;
 pub(crate) mod xhr;

@@ -15,6 +15,8 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
+use super::stall::{Progress, Stallable};
+
 /// What an item weighs in a queue's byte count: the bytes it holds for the client.
 pub(crate) trait Weighed {
     fn weight(&self) -> usize;
@@ -32,6 +34,8 @@ pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
         tx_gone: false,
         rx_gone: false,
         left_items: false,
+        taken: 0,
+        abandoned: false,
     }));
     (QueueTx(shared.clone()), QueueRx(shared))
 }
@@ -50,6 +54,11 @@ struct State<T> {
     rx_gone: bool,
     /// The receiving end went away with items still waiting.
     left_items: bool,
+    /// How many items the receiving end took: what the write timeout watches.
+    taken: u64,
+    /// The write timeout gave up on the receiving end (see [`super::stall`]): it gets
+    /// nothing more, and to the sending end it is gone.
+    abandoned: bool,
 }
 
 fn store(slot: &mut Option<Waker>, waker: &Waker) {
@@ -117,6 +126,14 @@ impl<T: Weighed> QueueTx<T> {
     }
 }
 
+impl<T: Send + 'static> QueueTx<T> {
+    /// The queue as the write timeout watches it, weakly (an HTTP response's).
+    pub(crate) fn stall_target(&self) -> std::sync::Weak<dyn Stallable + Send + Sync> {
+        let weak: std::sync::Weak<Mutex<State<T>>> = Arc::downgrade(&self.0);
+        weak
+    }
+}
+
 impl<T> QueueTx<T> {
     /// Marks the sending end gone and wakes the receiving end.
     fn finish(&self) {
@@ -170,9 +187,10 @@ impl<T: Weighed> QueueRx<T> {
         if let Some(item) = state.first.take() {
             state.first = state.rest.pop_front();
             state.bytes -= item.weight();
+            state.taken += 1;
             return Poll::Ready(Some(item));
         }
-        if state.tx_gone {
+        if state.tx_gone || state.abandoned {
             return Poll::Ready(None);
         }
         store(&mut state.rx_waker, cx.waker());
@@ -182,6 +200,46 @@ impl<T: Weighed> QueueRx<T> {
     /// The next item; `None` once the sending end is gone and the queue is empty.
     pub(crate) async fn recv(&mut self) -> Option<T> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+impl<T: Send + 'static> QueueRx<T> {
+    /// The queue as the write timeout watches it, held (a websocket connection's,
+    /// which the connection watches together with its session).
+    pub(crate) fn stall_probe(&self) -> Arc<dyn Stallable + Send + Sync> {
+        self.0.clone()
+    }
+}
+
+/// Something waits while the receiving end takes nothing; giving up on it drops what
+/// waits and tells the sending end's [`QueueTx::closed`] watcher that the receiving
+/// end is gone (with items left).
+impl<T: Send + 'static> Stallable for Mutex<State<T>> {
+    fn progress(&self) -> Progress {
+        let state = self.lock();
+        Progress {
+            waiting: state.first.is_some() && !state.rx_gone,
+            moved: state.taken,
+        }
+    }
+
+    fn abandon(&self) -> Option<Box<dyn std::any::Any>> {
+        let (items, waker) = {
+            let mut state = self.lock();
+            state.abandoned = true;
+            state.rx_gone = true;
+            state.left_items = true;
+            state.bytes = 0;
+            (
+                (state.first.take(), std::mem::take(&mut state.rest)),
+                state.closed_waker.take(),
+            )
+        };
+        drop(items);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        None
     }
 }
 
@@ -198,7 +256,7 @@ impl<T> Drop for QueueRx<T> {
         let (items, waker) = {
             let mut state = self.0.lock();
             state.rx_gone = true;
-            state.left_items = state.first.is_some();
+            state.left_items |= state.first.is_some();
             state.bytes = 0;
             (
                 (state.first.take(), std::mem::take(&mut state.rest)),
@@ -342,6 +400,47 @@ mod tests {
         drop(rx);
         assert!(tx.left_items());
         assert_eq!(tx.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn the_write_timeout_sees_waiting_items_and_what_was_taken_and_can_give_up() {
+        let (tx, mut rx) = queue();
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        let probe = rx.stall_probe();
+        assert_eq!(
+            probe.progress(),
+            Progress {
+                waiting: false,
+                moved: 0
+            }
+        );
+        assert_eq!(tx.send(5), Ok(()));
+        assert_eq!(tx.send(6), Ok(()));
+        assert!(probe.progress().waiting);
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(5)));
+        assert_eq!(
+            probe.progress(),
+            Progress {
+                waiting: true,
+                moved: 1
+            }
+        );
+        let (watcher, watcher_waker) = super::tests::waker();
+        let mut closed = tx.closed();
+        assert_eq!(
+            Pin::new(&mut closed).poll(&mut Context::from_waker(&watcher_waker)),
+            Poll::Pending
+        );
+        assert!(probe.abandon().is_none());
+        // The sending end sees the receiving end gone, with an item left.
+        assert_eq!(watcher.0.load(Ordering::SeqCst), 1);
+        assert!(tx.is_closed() && tx.left_items());
+        assert_eq!(tx.queued_bytes(), 0);
+        assert_eq!(tx.send(7), Err(7));
+        // The receiving end gets nothing more and ends.
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+        assert!(!probe.progress().waiting);
     }
 
     #[test]

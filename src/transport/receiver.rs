@@ -111,6 +111,15 @@ impl Receiver {
         self.tx.closed()
     }
 
+    /// Has this thread's write timeout watch give up on the request if it takes
+    /// nothing for `timeout` while frames wait for it (see `transport::stall`).
+    pub(crate) fn watch_stalls(&self, timeout: std::time::Duration) {
+        super::stall::watch(
+            super::stall::Watched::Shared(self.tx.stall_target()),
+            timeout,
+        );
+    }
+
     /// Counts the receiver as an open connection of `stats` until it is dropped.
     pub(crate) fn count_in(&mut self, stats: &Stats) {
         self.connection = Some(stats.connection());

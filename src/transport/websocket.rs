@@ -3,8 +3,11 @@
 //! This is the only file that imports actix-web-actors (deprecated upstream in favour of
 //! actix-ws): swapping the websocket implementation touches nothing else.
 
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -16,6 +19,7 @@ use actix_web_actors::ws;
 use futures_core::Stream;
 use parking_lot::Mutex;
 
+use super::stall::{self, Progress, Stallable, Watched};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
 use super::{Budget, Envelope, Outbound, QueueRx, QueueTx, Receiver, queue};
 use crate::error::Error;
@@ -78,9 +82,23 @@ pub(crate) fn start<H: SockJsHandler>(
     let (session, session_future) = svc.websocket_session(req, session, transport, from_client)?;
     // Waits in the session's mailbox until the connection first runs the session.
     session.do_send(Attach(receiver));
+    let running = Rc::new(RunningSession {
+        future: RefCell::new(Some(session_future)),
+        wake: Arc::new(SessionWake {
+            // The first poll starts the session.
+            woken: AtomicBool::new(true),
+            task: Mutex::new(None),
+        }),
+        polls: Cell::new(0),
+        outbound: outbound.stall_probe(),
+    });
+    if let Some(timeout) = svc.config().write_timeout {
+        let weak: std::rc::Weak<RunningSession<H>> = Rc::downgrade(&running);
+        stall::watch(Watched::Local(weak), timeout);
+    }
     let connection = WsConnection {
         to_session,
-        session_future: Some(session_future),
+        session: running,
         raw,
         outbound: Some(outbound),
         client: Some(Box::new(ClientFrames::new(
@@ -106,7 +124,9 @@ pub(crate) fn start<H: SockJsHandler>(
 struct WsConnection<H: SockJsHandler> {
     /// Client messages and the client's close, in order, straight into the session.
     to_session: QueueTx<FromClient>,
-    session_future: Option<EmbeddedSession<H>>,
+    /// The session this connection runs, shared with the thread's write-timeout
+    /// watch, which takes it out if the connection stalls.
+    session: Rc<RunningSession<H>>,
     raw: bool,
     outbound: Option<QueueRx<Outbound>>,
     /// The client's frames, until the connection starts and takes them as a stream
@@ -123,14 +143,15 @@ impl<H: SockJsHandler> Actor for WsConnection<H> {
         if let Some(client) = self.client.take() {
             ctx.add_stream(*client);
         }
-        ctx.spawn(DriveSession::new());
+        ctx.spawn(DriveSession::new(&self.session.wake));
         if let Some(rx) = self.outbound.take() {
             ctx.add_stream(OutboundStream(rx));
         }
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if let Some(mut session) = self.session_future.take() {
+        let session = self.session.future.borrow_mut().take();
+        if let Some(mut session) = session {
             // Let the session take what is already queued for it (messages decoded from
             // the same read, the client's close) while it still runs; dropping it then
             // stops it, and its on_close runs if it has not yet.
@@ -139,24 +160,49 @@ impl<H: SockJsHandler> Actor for WsConnection<H> {
     }
 }
 
+/// The session a websocket connection runs, and what the write timeout watch looks
+/// at: something waits when the session was woken and has not run yet, or when
+/// frames wait in the outbound queue; progress is the session running or the
+/// connection taking a frame.
+struct RunningSession<H: SockJsHandler> {
+    future: RefCell<Option<EmbeddedSession<H>>>,
+    wake: Arc<SessionWake>,
+    /// How many times the connection ran the session.
+    polls: Cell<u64>,
+    outbound: Arc<dyn Stallable + Send + Sync>,
+}
+
+impl<H: SockJsHandler> Stallable for RunningSession<H> {
+    fn progress(&self) -> Progress {
+        let queue = self.outbound.progress();
+        let woken = self.wake.woken.load(Ordering::Acquire)
+            && self.future.try_borrow().is_ok_and(|f| f.is_some());
+        Progress {
+            waiting: queue.waiting || woken,
+            moved: queue.moved.wrapping_add(self.polls.get()),
+        }
+    }
+
+    fn abandon(&self) -> Option<Box<dyn Any>> {
+        self.outbound.abandon();
+        // Dropped by the watch, outside the connection: the session stops, and its
+        // on_close runs, with the connection interrupted.
+        let session = self.future.try_borrow_mut().ok()?.take()?;
+        Some(Box::new(session))
+    }
+}
+
 /// Polls the connection's session, as one of the connection's context items, when
 /// the session was woken (its mailbox, the client's messages, a timer), not every
 /// time the connection is polled for its socket.
 struct DriveSession {
-    wake: Arc<SessionWake>,
     waker: Waker,
 }
 
 impl DriveSession {
-    fn new() -> Self {
-        let wake = Arc::new(SessionWake {
-            // The first poll starts the session.
-            woken: AtomicBool::new(true),
-            task: Mutex::new(None),
-        });
+    fn new(wake: &Arc<SessionWake>) -> Self {
         DriveSession {
             waker: Waker::from(wake.clone()),
-            wake,
         }
     }
 }
@@ -191,21 +237,25 @@ impl<H: SockJsHandler> ActorFuture<WsConnection<H>> for DriveSession {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         let this = self.get_mut();
-        let Some(session) = act.session_future.as_mut() else {
+        let running = &*act.session;
+        let mut future = running.future.borrow_mut();
+        let Some(session) = future.as_mut() else {
+            // Stopped, or taken out by the write timeout.
             return Poll::Ready(());
         };
         {
-            let mut task = this.wake.task.lock();
+            let mut task = running.wake.task.lock();
             if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
                 *task = Some(cx.waker().clone());
             }
         }
-        if !this.wake.woken.swap(false, Ordering::AcqRel) {
+        if !running.wake.woken.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
+        running.polls.set(running.polls.get().wrapping_add(1));
         let done = Pin::new(session).poll(&mut Context::from_waker(&this.waker));
         if done.is_ready() {
-            act.session_future = None;
+            *future = None;
         }
         done
     }

@@ -340,3 +340,26 @@ pub fn assert_transport_headers<S>(
     assert_eq!(header(res, "expires"), None);
     assert_eq!(header(res, "last-modified"), None);
 }
+
+/// Opens an xhr_streaming (or any POST streaming) request for `path` on a raw
+/// connection with a 4 KiB receive buffer, and never reads it: a client whose socket
+/// soon takes nothing more.
+pub async fn unread_stream(addr: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = small_buffer_connect(addr).await;
+    let request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    stream
+}
+
+/// A websocket for `path` on a connection with a 4 KiB receive buffer; the test reads
+/// from it only as much as it wants to.
+pub async fn small_buffer_websocket(addr: std::net::SocketAddr, path: &str) -> raw_ws::RawWs {
+    raw_ws::RawWs::handshake_on(small_buffer_connect(addr).await, addr, path).await
+}
+
+async fn small_buffer_connect(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(addr).await.expect("connect")
+}

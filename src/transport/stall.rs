@@ -1,0 +1,270 @@
+//! The write timeout: finds connections whose socket has accepted nothing for
+//! `write_timeout` while something waited for it, and gives up on them.
+//!
+//! actix-http stops polling a response body (and a websocket, which is one) as soon
+//! as its write buffer is full, so a connection whose client stopped reading cannot
+//! notice anything by itself: nothing of it runs. Each worker thread therefore has
+//! one watch task, started with the first connection it watches and ended with the
+//! last, that looks at every watched connection of its thread twice a second. A
+//! connection is stalled when, at every look for `write_timeout`, something waited
+//! for it (bytes in its queue; for a websocket, also its session woken to run) and
+//! it took nothing. A stalled connection is *abandoned*: what waits for it is
+//! dropped, and its session ends as interrupted (an HTTP session sees its request
+//! go; a websocket's session, which runs inside the stalled connection, is taken
+//! out of it and stopped). The TCP connection itself stays with actix-http until
+//! the kernel or the client ends it; [`crate::socket_write_timeout`] has the
+//! kernel end it.
+//!
+//! Watching costs a connection one entry in its thread's list and the look costs a
+//! lock per connection twice a second; the hot path pays one counter increment per
+//! item taken.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::time::Duration;
+
+/// How often the watch looks at its connections.
+pub(crate) const WATCH_PERIOD: Duration = Duration::from_millis(500);
+
+/// What a connection shows its watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Whether something waits for the connection to take it.
+    pub(crate) waiting: bool,
+    /// A count that moves whenever the connection takes something.
+    pub(crate) moved: u64,
+}
+
+/// A watched connection.
+pub(crate) trait Stallable {
+    fn progress(&self) -> Progress;
+
+    /// Gives up on the connection: drops what waits for it and lets its session know.
+    /// What it returns is dropped after the look, outside the watch's borrow (it may
+    /// run application code, such as a session's `on_close`).
+    fn abandon(&self) -> Option<Box<dyn Any>>;
+}
+
+/// How the watch holds a connection: weakly, so a connection that ends leaves it.
+pub(crate) enum Watched {
+    /// Shared with another thread (an HTTP response's queue, whose session may live on
+    /// another worker).
+    Shared(std::sync::Weak<dyn Stallable + Send + Sync>),
+    /// Of this thread only (a websocket connection and the session it runs).
+    Local(std::rc::Weak<dyn Stallable>),
+}
+
+impl Watched {
+    fn with<R>(&self, f: impl FnOnce(&dyn Stallable) -> R) -> Option<R> {
+        match self {
+            Watched::Shared(w) => w.upgrade().map(|t| f(&*t)),
+            Watched::Local(w) => w.upgrade().map(|t| f(&*t)),
+        }
+    }
+}
+
+struct Entry {
+    target: Watched,
+    count: Count,
+}
+
+/// One connection's looks without progress.
+struct Count {
+    /// Looks in a row without progress after which the connection is stalled.
+    limit: u32,
+    /// Looks in a row so far that found something waiting and nothing taken.
+    idle_looks: u32,
+    seen: u64,
+}
+
+/// What one look decided about one entry.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    /// The connection is gone.
+    Forget,
+    Stalled,
+}
+
+impl Count {
+    fn look(&mut self, progress: Progress) -> Verdict {
+        if !progress.waiting || progress.moved != self.seen {
+            self.seen = progress.moved;
+            self.idle_looks = 0;
+            return Verdict::Keep;
+        }
+        self.idle_looks += 1;
+        if self.idle_looks >= self.limit {
+            Verdict::Stalled
+        } else {
+            Verdict::Keep
+        }
+    }
+}
+
+#[derive(Default)]
+struct Watch {
+    entries: Vec<Entry>,
+    running: bool,
+}
+
+thread_local! {
+    static WATCH: RefCell<Watch> = RefCell::default();
+}
+
+/// How many looks in a row make `timeout`.
+fn looks_for(timeout: Duration) -> u32 {
+    let looks = timeout.as_nanos().div_ceil(WATCH_PERIOD.as_nanos());
+    u32::try_from(looks).unwrap_or(u32::MAX).max(1)
+}
+
+/// Watches `target` on this thread; it is abandoned once it took nothing for
+/// `timeout` while something waited for it. Must run on an actix (or tokio local)
+/// runtime, as request handlers do.
+pub(crate) fn watch(target: Watched, timeout: Duration) {
+    let start = WATCH.with(|w| {
+        let mut w = w.borrow_mut();
+        w.entries.push(Entry {
+            target,
+            count: Count {
+                limit: looks_for(timeout),
+                idle_looks: 0,
+                seen: 0,
+            },
+        });
+        !std::mem::replace(&mut w.running, true)
+    });
+    if start {
+        actix_rt::spawn(run());
+    }
+}
+
+/// Marks the watch stopped however its task ends (also when the runtime drops it),
+/// so the next connection starts a new one.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = WATCH.try_with(|w| w.borrow_mut().running = false);
+    }
+}
+
+async fn run() {
+    let _running = Running;
+    loop {
+        actix_rt::time::sleep(WATCH_PERIOD).await;
+        if !look() {
+            return;
+        }
+    }
+}
+
+/// Looks at every watched connection once; false when none is left.
+fn look() -> bool {
+    let mut abandoned = Vec::new();
+    let left = WATCH.with(|w| {
+        let mut w = w.borrow_mut();
+        w.entries.retain_mut(|entry| {
+            let verdict = entry
+                .target
+                .with(|t| {
+                    let verdict = entry.count.look(t.progress());
+                    if verdict == Verdict::Stalled {
+                        abandoned.push(t.abandon());
+                    }
+                    verdict
+                })
+                .unwrap_or(Verdict::Forget);
+            verdict == Verdict::Keep
+        });
+        if w.entries.is_empty() {
+            // Released now rather than at the next connection.
+            w.entries = Vec::new();
+        }
+        !w.entries.is_empty()
+    });
+    if !abandoned.is_empty() {
+        log::info!(
+            "write timeout: gave up on {} connection(s) that took nothing",
+            abandoned.len()
+        );
+    }
+    drop(abandoned);
+    left
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(limit: u32) -> Count {
+        Count {
+            limit,
+            idle_looks: 0,
+            seen: 0,
+        }
+    }
+
+    struct Fake;
+
+    impl Stallable for Fake {
+        fn progress(&self) -> Progress {
+            Progress {
+                waiting: false,
+                moved: 0,
+            }
+        }
+
+        fn abandon(&self) -> Option<Box<dyn Any>> {
+            None
+        }
+    }
+
+    const WAITING: Progress = Progress {
+        waiting: true,
+        moved: 0,
+    };
+
+    #[test]
+    fn stalled_only_after_the_limit_of_looks_without_progress() {
+        let mut e = entry(3);
+        assert_eq!(e.look(WAITING), Verdict::Keep);
+        assert_eq!(e.look(WAITING), Verdict::Keep);
+        assert_eq!(e.look(WAITING), Verdict::Stalled);
+    }
+
+    #[test]
+    fn progress_or_nothing_waiting_starts_the_count_again() {
+        let mut e = entry(2);
+        assert_eq!(e.look(WAITING), Verdict::Keep);
+        let moved = Progress {
+            waiting: true,
+            moved: 1,
+        };
+        assert_eq!(e.look(moved), Verdict::Keep);
+        assert_eq!(e.look(moved), Verdict::Keep);
+        let idle = Progress {
+            waiting: false,
+            moved: 1,
+        };
+        // Nothing waits: an idle connection is never stalled, however long.
+        for _ in 0..10 {
+            assert_eq!(e.look(idle), Verdict::Keep);
+        }
+        assert_eq!(e.look(moved), Verdict::Keep);
+        assert_eq!(e.look(moved), Verdict::Stalled);
+    }
+
+    #[test]
+    fn a_timeout_is_counted_in_whole_looks_and_at_least_one() {
+        assert_eq!(looks_for(Duration::from_secs(30)), 60);
+        assert_eq!(looks_for(Duration::from_millis(600)), 2);
+        assert_eq!(looks_for(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn a_gone_connection_is_forgotten() {
+        let target = Watched::Local(std::rc::Weak::<Fake>::new());
+        assert!(target.with(|_| ()).is_none());
+    }
+}
