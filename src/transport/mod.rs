@@ -10,6 +10,7 @@ mod queue;
 mod receiver;
 mod stall;
 pub(crate) mod websocket;
+mod ws_connection;
 mod ws_reader;
 pub(crate) mod xhr;
 

@@ -1,0 +1,291 @@
+//! One websocket connection after the handshake: the response body that reads the
+//! client's frames, runs the session, and writes what the session sends.
+//!
+//! It is a plain body stream, not an actor: it needs no mailbox of its own, and
+//! writing a frame is one encode into the buffer the next chunk takes (actix-web-actors'
+//! context queued every frame in a list that kept its room for the connection's whole
+//! life, and made a reader and a mailbox of its own that a SockJS connection never
+//! used: about 400 bytes of every idle websocket).
+//!
+//! The session actor runs inside this connection's task, polled between the client's
+//! frames and the outbound queue, not as a task of its own: a client message is
+//! decoded, handled by the session and its answer encoded and written within one poll
+//! of the connection, as in a bare websocket, instead of waking a second task and
+//! polling the connection again. The session stays an actor with its own mailbox,
+//! context and timers; it ends with the connection.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
+use actix_web::web;
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use parking_lot::Mutex;
+
+use super::stall::{Progress, Stallable};
+use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
+use super::{Outbound, QueueRx, QueueTx};
+use crate::handler::SockJsHandler;
+use crate::protocol::{Messages, decode_websocket_messages};
+use crate::session::{EmbeddedSession, FromClient};
+
+/// The body of a websocket response: the connection itself.
+pub(crate) struct WsConnection<H: SockJsHandler> {
+    client: ClientFrames<web::Payload>,
+    /// Client messages and the client's close, in order, straight into the session.
+    to_session: QueueTx<FromClient>,
+    /// The session this connection runs, shared with the thread's write-timeout
+    /// watch, which takes it out if the connection stalls.
+    session: Rc<RunningSession<H>>,
+    /// What the session sends.
+    outbound: QueueRx<Outbound>,
+    /// Frames encoded and not yet handed to actix-http.
+    buf: BytesMut,
+    /// The session's waker: notes that the session has work, then wakes this task.
+    session_waker: Waker,
+    raw: bool,
+    /// A close frame went out, or the client is gone: the body ends once `buf` is out.
+    ending: bool,
+}
+
+impl<H: SockJsHandler> WsConnection<H> {
+    pub(crate) fn new(
+        client: ClientFrames<web::Payload>,
+        to_session: QueueTx<FromClient>,
+        session: Rc<RunningSession<H>>,
+        outbound: QueueRx<Outbound>,
+        raw: bool,
+    ) -> Self {
+        WsConnection {
+            client,
+            to_session,
+            session_waker: Waker::from(session.wake.clone()),
+            session,
+            outbound,
+            buf: BytesMut::new(),
+            raw,
+            ending: false,
+        }
+    }
+
+    fn to_session(&self, item: FromClient) {
+        // Refused only once the session has stopped: then nobody is listening.
+        let _ = self.to_session.send(item);
+    }
+
+    fn write(&mut self, op: OpCode, payload: &[u8]) {
+        Parser::write_message(&mut self.buf, payload, op, true, false);
+    }
+
+    /// Writes a close frame; the connection ends once it is out.
+    fn close(&mut self, reason: Option<CloseReason>) {
+        Parser::write_close(&mut self.buf, reason, false);
+        self.ending = true;
+    }
+
+    fn refuse(&mut self, code: u16, reason: &str) {
+        self.close(Some(CloseReason {
+            code: CloseCode::from(code),
+            description: Some(reason.to_owned()),
+        }));
+    }
+
+    fn client_frame(&mut self, frame: ClientFrame) {
+        match frame {
+            ClientFrame::Text(text) if self.raw => {
+                self.to_session(FromClient::Message(String::from(text)));
+            }
+            ClientFrame::Text(text) => match decode_websocket_messages(&text) {
+                Ok(None) => {}
+                Ok(Some(Messages::One(msg))) => self.to_session(FromClient::Message(msg)),
+                Ok(Some(Messages::Many(messages))) => {
+                    self.to_session(FromClient::Messages(messages));
+                }
+                // Broken JSON: the session ends (the client sees the socket close).
+                Err(_) => self.refuse(CLOSE_UNSUPPORTED, "Broken JSON encoding."),
+            },
+            ClientFrame::Ping(bytes) => self.write(OpCode::Pong, &bytes),
+            ClientFrame::Pong => self.to_session(FromClient::Pong),
+            ClientFrame::Close(reason) => {
+                self.to_session(FromClient::Closed);
+                self.close(reason);
+            }
+            ClientFrame::Refuse(refusal) => self.refuse(refusal.code, refusal.reason),
+        }
+    }
+
+    fn outbound(&mut self, item: Outbound) {
+        match item {
+            Outbound::Text(text) => self.write(OpCode::Text, text.as_bytes()),
+            Outbound::Ping => self.write(OpCode::Ping, b""),
+            Outbound::Close(close) => self.close(Some(CloseReason {
+                code: CloseCode::from(close.code),
+                description: Some(close.reason),
+            })),
+            Outbound::Body(_) => {}
+        }
+    }
+
+    /// Runs the session if it was woken since it last ran.
+    fn drive_session(&mut self, cx: &mut Context<'_>) {
+        let running = &*self.session;
+        let mut future = running.future.borrow_mut();
+        let Some(session) = future.as_mut() else {
+            // Stopped, or taken out by the write timeout.
+            return;
+        };
+        {
+            let mut task = running.wake.task.lock();
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if !running.wake.woken.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        running.polls.set(running.polls.get().wrapping_add(1));
+        if Pin::new(session)
+            .poll(&mut Context::from_waker(&self.session_waker))
+            .is_ready()
+        {
+            *future = None;
+        }
+    }
+}
+
+impl<H: SockJsHandler> Stream for WsConnection<H> {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        // The client's frames first (a batch at most, so a flooding client cannot
+        // starve the rest), then the session, so it handles what was just read, then
+        // what it sent; again while there is more.
+        while !this.ending {
+            let mut frames = 0;
+            while !this.ending && frames < CLIENT_FRAMES_PER_TURN {
+                match Pin::new(&mut this.client).poll_next(cx) {
+                    Poll::Ready(Some(frame)) => {
+                        this.client_frame(frame);
+                        frames += 1;
+                    }
+                    // The client's side of the connection is gone.
+                    Poll::Ready(None) => this.ending = true,
+                    Poll::Pending => break,
+                }
+            }
+            this.drive_session(cx);
+            while !this.ending {
+                match this.outbound.poll_recv(cx) {
+                    Poll::Ready(Some(item)) => this.outbound(item),
+                    // The session let go of this socket.
+                    Poll::Ready(None) => this.ending = true,
+                    Poll::Pending => break,
+                }
+            }
+            if frames < CLIENT_FRAMES_PER_TURN && !this.session.wake.woken.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        if !this.buf.is_empty() {
+            // Taken whole, so an idle connection keeps no buffer.
+            return Poll::Ready(Some(Ok(std::mem::take(&mut this.buf).freeze())));
+        }
+        if this.ending {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// How many client frames one turn of the connection takes before it runs the session.
+const CLIENT_FRAMES_PER_TURN: usize = 64;
+
+impl<H: SockJsHandler> Drop for WsConnection<H> {
+    fn drop(&mut self) {
+        let session = self.session.future.borrow_mut().take();
+        if let Some(mut session) = session {
+            // Let the session take what is already queued for it (messages decoded from
+            // the same read, the client's close) while it still runs; dropping it then
+            // stops it, and its on_close runs if it has not yet.
+            let _ = Pin::new(&mut session).poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
+}
+
+/// The session a websocket connection runs, and what the write timeout watch looks
+/// at: something waits when the session was woken and has not run yet, or when
+/// frames wait in the outbound queue; progress is the session running or the
+/// connection taking a frame.
+pub(crate) struct RunningSession<H: SockJsHandler> {
+    future: RefCell<Option<EmbeddedSession<H>>>,
+    wake: Arc<SessionWake>,
+    /// How many times the connection ran the session.
+    polls: Cell<u64>,
+    outbound: Arc<dyn Stallable + Send + Sync>,
+}
+
+impl<H: SockJsHandler> RunningSession<H> {
+    /// `session`, to be run by the connection that reads `outbound`.
+    pub(crate) fn new(session: EmbeddedSession<H>, outbound: &QueueRx<Outbound>) -> Self {
+        RunningSession {
+            future: RefCell::new(Some(session)),
+            wake: Arc::new(SessionWake {
+                // The first poll starts the session.
+                woken: AtomicBool::new(true),
+                task: Mutex::new(None),
+            }),
+            polls: Cell::new(0),
+            outbound: outbound.stall_probe(),
+        }
+    }
+}
+
+impl<H: SockJsHandler> Stallable for RunningSession<H> {
+    fn progress(&self) -> Progress {
+        let queue = self.outbound.progress();
+        let woken = self.wake.woken.load(Ordering::Acquire)
+            && self.future.try_borrow().is_ok_and(|f| f.is_some());
+        Progress {
+            waiting: queue.waiting || woken,
+            moved: queue.moved.wrapping_add(self.polls.get()),
+        }
+    }
+
+    fn abandon(&self) -> Option<Box<dyn Any>> {
+        self.outbound.abandon();
+        // Dropped by the watch, outside the connection: the session stops, and its
+        // on_close runs, with the connection interrupted.
+        let session = self.future.try_borrow_mut().ok()?.take()?;
+        Some(Box::new(session))
+    }
+}
+
+/// The waker the embedded session sees: notes that the session has work, then wakes
+/// the connection's task.
+struct SessionWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for SessionWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
