@@ -160,7 +160,7 @@ impl<H: SockJsHandler> SessionActor<H> {
 
     /// A session actor that is not running yet: its address, and the future that runs
     /// it, for a websocket connection to drive within its own task (see
-    /// `transport::websocket`).
+    /// `transport::ws_connection`).
     pub(crate) fn embedded(
         handler: H,
         setup: SessionSetup,

@@ -224,21 +224,7 @@ impl<T: Send + 'static> Stallable for Mutex<State<T>> {
     }
 
     fn abandon(&self) -> Option<Box<dyn std::any::Any>> {
-        let (items, waker) = {
-            let mut state = self.lock();
-            state.abandoned = true;
-            state.rx_gone = true;
-            state.left_items = true;
-            state.bytes = 0;
-            (
-                (state.first.take(), std::mem::take(&mut state.rest)),
-                state.closed_waker.take(),
-            )
-        };
-        drop(items);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        receiving_end_gone(self, true);
         None
     }
 }
@@ -253,20 +239,28 @@ impl<T: Weighed> futures_core::Stream for QueueRx<T> {
 
 impl<T> Drop for QueueRx<T> {
     fn drop(&mut self) {
-        let (items, waker) = {
-            let mut state = self.0.lock();
-            state.rx_gone = true;
-            state.left_items |= state.first.is_some();
-            state.bytes = 0;
-            (
-                (state.first.take(), std::mem::take(&mut state.rest)),
-                state.closed_waker.take(),
-            )
-        };
-        drop(items);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        receiving_end_gone(&self.0, false);
+    }
+}
+
+/// The receiving end is gone (dropped, or `abandoned` by the write timeout): the
+/// queue lets go of what it held, and the [`QueueTx::closed`] watcher is woken, both
+/// outside the lock.
+fn receiving_end_gone<T>(shared: &Mutex<State<T>>, abandoned: bool) {
+    let (items, waker) = {
+        let mut state = shared.lock();
+        state.rx_gone = true;
+        state.abandoned |= abandoned;
+        state.left_items |= abandoned || state.first.is_some();
+        state.bytes = 0;
+        (
+            (state.first.take(), std::mem::take(&mut state.rest)),
+            state.closed_waker.take(),
+        )
+    };
+    drop(items);
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
