@@ -46,6 +46,7 @@ struct Amplify {
 
 impl SockJsHandler for Amplify {
     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+        let _ = self.events.send(Event::Message(msg.clone()));
         let n: usize = msg.parse().unwrap_or(1);
         let line = "x".repeat(1024);
         for _ in 0..n {
@@ -133,6 +134,7 @@ async fn a_session_that_queues_past_the_bound_with_no_request_is_closed_with_101
         .await
         .expect("send");
     assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(next_event(&mut events).await, Event::Message("2000".into()));
     assert_eq!(
         next_event(&mut events).await,
         Event::Close(CloseReason::SlowConsumer)
@@ -175,4 +177,38 @@ async fn a_websocket_that_is_not_read_takes_no_more_than_the_bound_and_is_releas
     let closed = actix_rt::time::timeout(DEADLINE, next_event(&mut events)).await;
     assert!(matches!(closed, Ok(Event::Close(_))), "{closed:?}");
     assert!(stuck.is_closed());
+}
+
+#[actix_rt::test]
+async fn one_batch_whose_answers_pass_the_bound_stops_at_the_bound() {
+    let (srv, mut events) = start();
+    let id = session_id();
+    let mut res = srv
+        .post(format!("/amp/000/{id}/xhr"))
+        .send()
+        .await
+        .expect("poll");
+    assert_eq!(common::text(&mut res).await, "o\n");
+    // One send of 64 messages, each answered with 1000 × 1 KiB: 64 MiB if every
+    // answer were kept until the handler call returns.
+    let batch = format!("[{}]", vec!["\"1000\""; 64].join(","));
+    let res = srv
+        .post(format!("/amp/000/{id}/xhr_send"))
+        .send_body(batch)
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 204);
+    // The first message's answers pass the 256 KiB bound: the rest of the batch is
+    // not handled, and the session closes as a slow consumer.
+    assert_eq!(next_event(&mut events).await, Event::Message("1000".into()));
+    assert_eq!(
+        next_event(&mut events).await,
+        Event::Close(CloseReason::SlowConsumer)
+    );
+    let mut res = srv
+        .post(format!("/amp/000/{id}/xhr"))
+        .send()
+        .await
+        .expect("poll");
+    assert_eq!(common::text(&mut res).await, "c[1013,\"Slow consumer\"]\n");
 }

@@ -70,6 +70,10 @@ pub(crate) struct SessionCore {
     transport: Transport,
     /// A websocket ping went out and no pong has come back yet.
     awaiting_pong: bool,
+    /// This handler call queued more than `max_queued_bytes`: nothing more is queued,
+    /// no further client message of the batch is handled, and the session closes as a
+    /// slow consumer when the call returns.
+    over_bound: bool,
     /// Counts the session in its service's live sessions until it is about to stop
     /// (given back before `on_close`, so a handler that saw the close can count on
     /// the room).
@@ -102,30 +106,47 @@ impl SessionCore {
     }
 
     pub(crate) fn queue_text(&mut self, text: &str) {
-        if self.state != State::Closed {
+        if self.takes_more() {
             self.outbox.push_text(text);
-            self.stats.packets_sent(1);
+            self.queued();
         }
     }
 
     pub(crate) fn queue_text_parts(&mut self, parts: &[&str]) {
-        if self.state != State::Closed {
+        if self.takes_more() {
             self.outbox.push_text_parts(parts);
-            self.stats.packets_sent(1);
+            self.queued();
         }
     }
 
     pub(crate) fn queue_prepared(&mut self, msg: &PreparedMessage) {
-        if self.state != State::Closed {
+        if self.takes_more() {
             let (text, frame) = msg.parts();
             self.outbox.push_prepared(text, frame);
-            self.stats.packets_sent(1);
+            self.queued();
         }
     }
 
-    /// Whether the session is closed or a close was asked for in this handler call.
+    /// Whether a message may still be queued: the session is open and this handler
+    /// call has not gone over the bound.
+    fn takes_more(&self) -> bool {
+        self.state != State::Closed && !self.over_bound
+    }
+
+    /// After a message was queued: counts it, and notes when the outbox alone went
+    /// over the bound (a handler answering one message, or each of a batch, with more
+    /// than the bound must not hold it all before the call returns).
+    fn queued(&mut self) {
+        self.stats.packets_sent(1);
+        if self.outbox.bytes() > self.config.max_queued_bytes {
+            self.over_bound = true;
+        }
+    }
+
+    /// Whether the session is closed, a close was asked for in this handler call, or
+    /// the call went over the bound.
     pub(crate) fn is_closing(&self) -> bool {
-        self.state == State::Closed || self.close_requested.is_some()
+        self.state == State::Closed || self.close_requested.is_some() || self.over_bound
     }
 
     pub(crate) fn request_close(&mut self, code: u16, reason: String) {
@@ -196,6 +217,7 @@ impl<H: SockJsHandler> SessionActor<H> {
                 stats: setup.stats,
                 transport,
                 awaiting_pong: false,
+                over_bound: false,
                 slot: Some(setup.slot),
             },
         }
@@ -225,7 +247,9 @@ impl<H: SockJsHandler> SessionActor<H> {
         if let Some((code, reason)) = self.core.close_requested.take() {
             self.close(CloseReason::Server { code, reason }, ctx);
         } else {
-            self.flush(ctx);
+            if !self.core.over_bound {
+                self.flush(ctx);
+            }
             self.check_backlog(ctx);
         }
     }
@@ -244,7 +268,9 @@ impl<H: SockJsHandler> SessionActor<H> {
 
     fn check_backlog(&mut self, ctx: &mut Context<Self>) {
         if self.core.state != State::Closed
-            && (self.core.shared.overflowed() || self.backlog() > self.core.config.max_queued_bytes)
+            && (self.core.over_bound
+                || self.core.shared.overflowed()
+                || self.backlog() > self.core.config.max_queued_bytes)
         {
             self.core.stats.slow_consumer();
             self.close(CloseReason::SlowConsumer, ctx);
