@@ -1,5 +1,6 @@
 //! What the load generator (`sockjs-bench`) and the server (`bench-server`) share:
-//! file-descriptor limits and readings of a process from `/proc`.
+//! file-descriptor limits and readings of a process (and of its TCP connections) from
+//! `/proc`.
 
 use std::io;
 
@@ -69,6 +70,67 @@ fn parse_vm_rss_kb(status: &str) -> Option<u64> {
         .ok()
 }
 
+/// One IPv4 TCP socket as the kernel lists it in `/proc/net/tcp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpEntry {
+    /// The connection state: `ESTABLISHED`, `FIN_WAIT1`, `CLOSE_WAIT`, ...
+    pub state: &'static str,
+    /// Bytes written by the socket's owner and not yet acknowledged by the peer.
+    pub tx_queue: u64,
+    /// Bytes received and not yet read by the socket's owner.
+    pub rx_queue: u64,
+}
+
+/// The IPv4 socket of this machine whose local port is `local_port` and whose peer's
+/// port is `remote_port`, or `None` if the kernel no longer has it (closed and gone).
+/// On loopback both ends of a connection are listed: with `local_port` the server's
+/// port, this is the server's end, which shows whether the server has closed it even
+/// when the client reads nothing.
+pub fn tcp_entry(local_port: u16, remote_port: u16) -> io::Result<Option<TcpEntry>> {
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    Ok(find_tcp_entry(&table, local_port, remote_port))
+}
+
+fn find_tcp_entry(table: &str, local_port: u16, remote_port: u16) -> Option<TcpEntry> {
+    let port = |addr: &str| {
+        addr.rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        // sl local_address rem_address st tx_queue:rx_queue ...
+        let mut fields = line.split_whitespace().skip(1);
+        let local = port(fields.next()?)?;
+        let remote = port(fields.next()?)?;
+        if (local, remote) != (local_port, remote_port) {
+            return None;
+        }
+        let state = tcp_state_name(u8::from_str_radix(fields.next()?, 16).ok()?);
+        let (tx, rx) = fields.next()?.split_once(':')?;
+        Some(TcpEntry {
+            state,
+            tx_queue: u64::from_str_radix(tx, 16).ok()?,
+            rx_queue: u64::from_str_radix(rx, 16).ok()?,
+        })
+    })
+}
+
+fn tcp_state_name(code: u8) -> &'static str {
+    match code {
+        0x01 => "ESTABLISHED",
+        0x02 => "SYN_SENT",
+        0x03 => "SYN_RECV",
+        0x04 => "FIN_WAIT1",
+        0x05 => "FIN_WAIT2",
+        0x06 => "TIME_WAIT",
+        0x07 => "CLOSE",
+        0x08 => "CLOSE_WAIT",
+        0x09 => "LAST_ACK",
+        0x0A => "LISTEN",
+        0x0B => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +146,22 @@ mod tests {
     fn vm_rss_is_read_in_kb() {
         let status = "Name:\tx\nVmPeak:\t  100 kB\nVmRSS:\t   2048 kB\nThreads:\t3\n";
         assert_eq!(parse_vm_rss_kb(status), Some(2048));
+    }
+
+    #[test]
+    fn tcp_entries_are_found_by_both_ports() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when\n   \
+            0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000\n   \
+            1: 0100007F:1F90 0100007F:C350 04 0001F000:00000010 01:00000014\n";
+        assert_eq!(
+            find_tcp_entry(table, 0x1f90, 0xc350),
+            Some(TcpEntry {
+                state: "FIN_WAIT1",
+                tx_queue: 0x1f000,
+                rx_queue: 0x10
+            })
+        );
+        assert_eq!(find_tcp_entry(table, 0x1f90, 1), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!                  [--sessions N] [--messages N] [--json FILE]
 //! sockjs-bench report FILE..      # the markdown table of BENCHMARKS.md
 //! sockjs-bench list               # the scenario names
+//! sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [...]   # see attacks/mod.rs
 //! ```
 //!
 //! `run` speaks SockJS as a client (websocket, xhr polling, xhr streaming) and the plain
@@ -14,9 +15,15 @@
 //! and one readable line on stderr. Everything runs on one thread, so the generator
 //! can be pinned to one core.
 
+mod attacks;
+mod broadcaster;
 mod net;
 mod report;
+mod rss;
 mod scenario;
+mod sockjs;
+mod stalled;
+mod stuck;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -31,7 +38,10 @@ const USAGE: &str = "usage:
                    [--duration SECS] [--reps N] [--clients N] [--window N] [--size BYTES]
                    [--sessions N] [--messages N] [--json FILE]
   sockjs-bench report FILE..
-  sockjs-bench list";
+  sockjs-bench list
+  sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [--attack NAME[,NAME..]|all]
+                       [--duration SECS] [--stall-wait SECS] [--settle SECS] [--json FILE]
+  sockjs-bench attacks --list";
 
 struct RunArgs {
     settings: Settings,
@@ -187,6 +197,11 @@ fn main() -> ExitCode {
             }
         }),
         Some("report") => report_files(&args[1..]).map(|()| true),
+        Some("attacks") => attacks::main(&args[1..]).inspect(|&ok| {
+            if !ok {
+                eprintln!("some attacks were not ok");
+            }
+        }),
         Some("list") => {
             for s in SCENARIOS {
                 println!("{s}");

@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout_at};
 
 /// No response head or frame the server sends us is anywhere near this.
@@ -30,8 +30,28 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<Conn> {
-        let stream = timeout_at(deadline, TcpStream::connect(addr))
+    /// Connects; `recv_buffer` sets `SO_RCVBUF` first (a client that means to stop
+    /// reading asks for a small one, so the kernel does not absorb what it ignores).
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        deadline: Instant,
+        recv_buffer: Option<u32>,
+    ) -> io::Result<Conn> {
+        let connecting = async {
+            match recv_buffer {
+                None => TcpStream::connect(addr).await,
+                Some(size) => {
+                    let socket = if addr.is_ipv4() {
+                        TcpSocket::new_v4()?
+                    } else {
+                        TcpSocket::new_v6()?
+                    };
+                    socket.set_recv_buffer_size(size)?;
+                    socket.connect(addr).await
+                }
+            }
+        };
+        let stream = timeout_at(deadline, connecting)
             .await
             .map_err(|_| timed_out("connect"))??;
         stream.set_nodelay(true)?;
@@ -41,6 +61,12 @@ impl Conn {
             start: 0,
             end: 0,
         })
+    }
+
+    /// The local port: with the server's port it names the connection in
+    /// `/proc/net/tcp`.
+    pub(crate) fn local_port(&self) -> u16 {
+        self.stream.local_addr().map_or(0, |a| a.port())
     }
 
     fn available(&self) -> &[u8] {
@@ -218,12 +244,23 @@ pub(crate) struct Ws {
     out: Vec<u8>,
     fragments: Vec<u8>,
     in_fragmented: bool,
+    close_code: Option<u16>,
 }
 
 impl Ws {
     /// Connects and completes the opening handshake on `path`.
     pub(crate) async fn connect(addr: SocketAddr, path: &str, deadline: Instant) -> io::Result<Ws> {
-        let mut conn = Conn::connect(addr, deadline).await?;
+        Ws::connect_with(addr, path, deadline, None).await
+    }
+
+    /// [`connect`](Self::connect) with `SO_RCVBUF` set to `recv_buffer`.
+    pub(crate) async fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        deadline: Instant,
+        recv_buffer: Option<u32>,
+    ) -> io::Result<Ws> {
+        let mut conn = Conn::connect(addr, deadline, recv_buffer).await?;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -245,7 +282,19 @@ impl Ws {
             out: Vec::with_capacity(256),
             fragments: Vec::new(),
             in_fragmented: false,
+            close_code: None,
         })
+    }
+
+    /// The code of the server's close frame, once [`recv`](Self::recv) returned it
+    /// (`None` before, or when the frame carried no code).
+    pub(crate) fn close_code(&self) -> Option<u16> {
+        self.close_code
+    }
+
+    /// The local port of the connection.
+    pub(crate) fn local_port(&self) -> u16 {
+        self.conn.local_port()
     }
 
     fn next_mask(&mut self) -> [u8; 4] {
@@ -331,6 +380,10 @@ impl Ws {
                             }
                         }
                         8 => {
+                            if len >= 2 {
+                                let code = &self.conn.buf[at..at + 2];
+                                self.close_code = Some(u16::from_be_bytes([code[0], code[1]]));
+                            }
                             self.conn.consume(total);
                             return Ok(WsMessage::Close);
                         }
@@ -376,8 +429,17 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<Http> {
+        Http::connect_with(addr, deadline, None).await
+    }
+
+    /// [`connect`](Self::connect) with `SO_RCVBUF` set to `recv_buffer`.
+    pub(crate) async fn connect_with(
+        addr: SocketAddr,
+        deadline: Instant,
+        recv_buffer: Option<u32>,
+    ) -> io::Result<Http> {
         Ok(Http {
-            conn: Conn::connect(addr, deadline).await?,
+            conn: Conn::connect(addr, deadline, recv_buffer).await?,
             host: addr.to_string(),
             request: Vec::with_capacity(256),
             body: Vec::new(),
@@ -406,6 +468,26 @@ impl Http {
         let result = self.conn.write_all(&request, deadline).await;
         self.request = request;
         result
+    }
+
+    /// Writes a GET request (without waiting for the answer).
+    pub(crate) async fn get(&mut self, path: &str, deadline: Instant) -> io::Result<()> {
+        use std::io::Write as _;
+        self.request.clear();
+        write!(
+            self.request,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.host
+        )?;
+        let request = std::mem::take(&mut self.request);
+        let result = self.conn.write_all(&request, deadline).await;
+        self.request = request;
+        result
+    }
+
+    /// The local port of the connection.
+    pub(crate) fn local_port(&self) -> u16 {
+        self.conn.local_port()
     }
 
     /// Reads a response head.

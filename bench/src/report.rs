@@ -22,13 +22,31 @@ enum Target {
 struct Spec {
     name: &'static str,
     what: &'static str,
-    /// The scenario the ratio is taken against.
+    /// The scenario the ratio is taken against (`""`: none).
     baseline: &'static str,
     target: Target,
 }
 
+impl Spec {
+    /// The unit of a memory row (its figure is bytes per something), `None` for a
+    /// rate.
+    fn memory_unit(&self) -> Option<&'static str> {
+        if self.name.starts_with("idle-") {
+            Some("B/session")
+        } else if self.name == "stuck" {
+            Some("B/stuck session")
+        } else {
+            None
+        }
+    }
+}
+
 /// Bytes per session allowed by the idle targets: 13 KB, read as 13,000 bytes.
 const IDLE_BYTES: f64 = 13_000.0;
+
+/// Server memory growth allowed per stuck session: `max_queued_bytes` (1 MiB, the
+/// default) plus 256 KiB.
+const STUCK_BYTES: f64 = (1024 * 1024 + 256 * 1024) as f64;
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -121,6 +139,13 @@ const SPECS: &[Spec] = &[
         baseline: "idle-bare-stream",
         target: Target::Bytes(IDLE_BYTES),
     },
+    Spec {
+        name: "stuck",
+        what: "peak server memory growth per stuck session: 50 websocket + 50 xhr_streaming `/broadcast` sessions that never read (4 KiB SO_RCVBUF) while 5000 broadcasts of 1 KiB flow; a reading member gets all",
+        // Nothing to compare with: the target is the bound itself.
+        baseline: "",
+        target: Target::Bytes(STUCK_BYTES),
+    },
 ];
 
 /// The medians of one scenario's runs.
@@ -165,7 +190,7 @@ fn summarise(runs: &[&Value]) -> Summary {
         cpu_util: field("server_cpu_util"),
         p50: field("p50_us"),
         p99: field("p99_us"),
-        bytes: field("bytes_per_session"),
+        bytes: field("bytes_per_session").or_else(|| field("bytes_per_stuck_session")),
     }
 }
 
@@ -215,15 +240,15 @@ pub(crate) fn table(lines: &[Value]) -> String {
             continue;
         };
         let base = summaries.get(spec.baseline);
-        let idle = spec.name.starts_with("idle-");
-        let (raw, per_cpu, ratio) = if idle {
+        let unit = spec.memory_unit();
+        let (raw, per_cpu, ratio) = if let Some(unit) = unit {
             let ratio = match (sum.bytes, base.and_then(|b| b.bytes)) {
                 (Some(a), Some(b)) if b > 0.0 => Some(a / b),
                 _ => None,
             };
             (
                 sum.bytes
-                    .map_or("–".into(), |b| format!("{} B/session", thousands(b))),
+                    .map_or("–".into(), |b| format!("{} {unit}", thousands(b))),
                 "–".to_owned(),
                 ratio,
             )
@@ -247,7 +272,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
             ),
             Target::Rate(r) => (format!("≥ {}/s", thousands(r)), sum.rate.map(|x| x >= r)),
             Target::Bytes(b) => (
-                format!("≤ {} B/session", thousands(b)),
+                format!("≤ {} {}", thousands(b), unit.unwrap_or("B")),
                 sum.bytes.map(|x| x <= b),
             ),
         };
@@ -274,7 +299,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
             per_cpu,
             sum.cpu_util
                 .map_or("–".into(), |u| format!("{:.0} %", u * 100.0)),
-            if idle {
+            if unit.is_some() {
                 "–".into()
             } else {
                 format!("{} / {}", latency(sum.p50), latency(sum.p99))
@@ -301,6 +326,25 @@ pub(crate) fn table(lines: &[Value]) -> String {
 /// One readable line for a run, printed as it finishes.
 pub(crate) fn line(v: &Value) -> String {
     let name = v["scenario"].as_str().unwrap_or("?");
+    if let Some(bytes) = v.get("bytes_per_stuck_session").and_then(Value::as_f64) {
+        let mut s = format!(
+            "{name:<20} {:>10} B/stuck session  (limit {}; {} sessions, RSS {} KiB, peak +{} KiB, \
+             {} after leaving; closed {}; broadcaster got {} of {})",
+            thousands(bytes),
+            thousands(v["limit"].as_f64().unwrap_or(0.0)),
+            v["sessions"],
+            v["rss_before"].as_u64().unwrap_or(0) / 1024,
+            v["peak_growth"].as_u64().unwrap_or(0) / 1024,
+            v["rss_after_leaving"].as_u64().unwrap_or(0) / 1024,
+            v["stuck_endings"],
+            v["received"],
+            v["messages"],
+        );
+        if let Some(e) = v.get("first_error").and_then(Value::as_str) {
+            let _ = write!(s, "  ERROR: {e}");
+        }
+        return s;
+    }
     if let Some(bytes) = v.get("bytes_per_session").and_then(Value::as_f64) {
         return format!(
             "{name:<20} {:>10} B/session  ({} sessions, RSS {} → {} KiB)",
@@ -338,6 +382,28 @@ mod tests {
         assert_eq!(median(vec![]), None);
         assert_eq!(thousands(1_234_567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn stuck_is_a_memory_row_held_to_the_bound() {
+        let lines = vec![
+            json!({"scenario": "stuck", "bytes_per_stuck_session": 500_000.0, "errors": 0}),
+            json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
+        ];
+        let t = table(&lines);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("| `stuck`"))
+            .expect("stuck row");
+        assert!(
+            row.contains("| 450,000 B/stuck session | – |")
+                && row.contains("≤ 1,310,720 B/stuck session")
+                && row.contains("**PASS**"),
+            "{row}"
+        );
+        let over =
+            table(&[json!({"scenario": "stuck", "bytes_per_stuck_session": 2e6, "errors": 0})]);
+        assert!(over.contains("**MISS**"), "{over}");
     }
 
     #[test]

@@ -17,12 +17,16 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use crate::net::{Http, Ws, WsMessage};
+use crate::sockjs::{
+    bad_frame, closed, session_base, session_path, sockjs_count, sockjs_items, xhr_open, xhr_send,
+    xhr_stream_start,
+};
 use sockjs_bench::{cpu_seconds, rss_bytes};
 
 /// How long connecting every client of a scenario may take.
-const SETUP: Duration = Duration::from_secs(60);
+pub(crate) const SETUP: Duration = Duration::from_secs(60);
 /// How long a scenario may run past its measured time (draining, slow clients).
-const GRACE: Duration = Duration::from_secs(20);
+pub(crate) const GRACE: Duration = Duration::from_secs(20);
 /// One connection's open, echo and close in the connect-rate scenarios.
 const OP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,9 +43,9 @@ pub(crate) struct Settings {
     pub(crate) messages: Option<usize>,
 }
 
-/// Every scenario, in the order `all` runs them. The idle ones are best run each on a
-/// fresh server (scripts/bench does), so earlier runs' freed memory does not hide
-/// their growth.
+/// Every scenario, in the order `all` runs them. The idle ones and `stuck` are best
+/// run each on a fresh server (scripts/bench does), so earlier runs' freed memory does
+/// not hide their growth.
 pub(crate) const SCENARIOS: &[&str] = &[
     "bare-echo",
     "ws-echo",
@@ -58,6 +62,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "idle-ws",
     "idle-bare-stream",
     "idle-xhr-streaming",
+    "stuck",
 ];
 
 /// Runs one scenario once and returns its JSON result.
@@ -79,6 +84,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
         "idle-bare-stream" => idle(s, Idle::BareStream, name).await,
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
+        "stuck" => crate::stuck::stuck(s).await,
         other => Err(format!("unknown scenario {other}")),
     }
 }
@@ -94,52 +100,11 @@ fn micros_since(t0: Instant) -> u32 {
     u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX)
 }
 
-/// A unique session path: this process's run id and a counter (sessions of
-/// earlier runs linger on the server until they expire).
-fn session_path(prefix: &str, client: usize, transport: &str) -> String {
-    static RUN: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let run = RUN.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64)
-            % 1_000_000_000
-    });
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}/{:03}/{run}-{n}/{transport}", client % 1000)
-}
-
 /// The message every echo sends: `size` bytes that need no JSON escaping.
 fn payload(size: usize) -> Vec<u8> {
     (0..size.max(1))
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
         .collect()
-}
-
-/// The items of an `a["...","..."]` frame, for messages free of `"` and `\`.
-fn sockjs_items(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
-    let inner = frame.strip_prefix(b"a[\"")?.strip_suffix(b"\"]")?;
-    Some(inner.split(|&b| b == b'"').step_by(2))
-}
-
-/// Counts the messages in one SockJS frame: `a[...]` carries some, `o` and `h` none,
-/// `c[...]` ends the session.
-fn sockjs_count(frame: &[u8]) -> io::Result<usize> {
-    match frame.first() {
-        Some(b'a') => sockjs_items(frame)
-            .map(Iterator::count)
-            .ok_or_else(|| bad_frame(frame)),
-        Some(b'o' | b'h') => Ok(0),
-        _ => Err(bad_frame(frame)),
-    }
-}
-
-fn bad_frame(frame: &[u8]) -> io::Error {
-    let shown = String::from_utf8_lossy(&frame[..frame.len().min(80)]).into_owned();
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("unexpected frame {shown:?}"),
-    )
 }
 
 fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
@@ -378,10 +343,6 @@ impl Flavor {
     }
 }
 
-fn closed() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "closed by the server")
-}
-
 /// Websocket echo: `clients` connections, each keeping `window` messages in flight.
 async fn echo(
     s: Arc<Settings>,
@@ -618,36 +579,6 @@ async fn broadcast(s: Arc<Settings>) -> Result<Value, String> {
     Ok(value)
 }
 
-/// Opens an xhr session (`xhr` answers `o`).
-async fn xhr_open(http: &mut Http, base: &str, deadline: Instant) -> io::Result<()> {
-    http.post(&format!("{base}/xhr"), b"", deadline).await?;
-    match http.response(deadline).await? {
-        (200, b"o\n") => Ok(()),
-        (status, body) => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("open: {status} {:?}", String::from_utf8_lossy(body)),
-        )),
-    }
-}
-
-/// `xhr_send` of one body; expects 204.
-async fn xhr_send(http: &mut Http, base: &str, body: &[u8], deadline: Instant) -> io::Result<()> {
-    http.post(&format!("{base}/xhr_send"), body, deadline)
-        .await?;
-    match http.response(deadline).await? {
-        (204, _) => Ok(()),
-        (status, body) => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("xhr_send: {status} {:?}", String::from_utf8_lossy(body)),
-        )),
-    }
-}
-
-fn session_base(prefix: &str, client: usize) -> String {
-    let path = session_path(prefix, client, "");
-    path.trim_end_matches('/').to_owned()
-}
-
 /// xhr polling echo, as a browser does it: a poll always outstanding on one
 /// connection, each message sent with `xhr_send` on another.
 async fn xhr_echo(s: Arc<Settings>) -> Result<Value, String> {
@@ -708,23 +639,6 @@ async fn xhr_echo(s: Arc<Settings>) -> Result<Value, String> {
     })
     .await?;
     Ok(result_json("xhr-echo", "round trips", &s, 1, totals))
-}
-
-/// Starts a streaming response (`path` is an `xhr_streaming` URL or `/bare-stream`)
-/// and reads its prelude.
-async fn xhr_stream_start(http: &mut Http, path: &str, deadline: Instant) -> io::Result<()> {
-    http.post(path, b"", deadline).await?;
-    let head = http.head(deadline).await?;
-    if head.status != 200 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("xhr_streaming: {}", head.status),
-        ));
-    }
-    match http.chunk(deadline).await? {
-        Some(prelude) if prelude.len() == 2049 => Ok(()),
-        _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no prelude")),
-    }
 }
 
 /// Reads streaming chunks until at least one message arrived; reconnects when the
@@ -919,18 +833,6 @@ async fn idle(s: Arc<Settings>, kind: Idle, name: &str) -> Result<Value, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sockjs_frames_are_counted() {
-        assert_eq!(sockjs_count(br#"a["x"]"#).ok(), Some(1));
-        assert_eq!(sockjs_count(br#"a["x","y","z"]"#).ok(), Some(3));
-        assert_eq!(sockjs_count(b"h").ok(), Some(0));
-        assert!(sockjs_count(br#"c[3000,"Go away!"]"#).is_err());
-        let items: Vec<&[u8]> = sockjs_items(br#"a["1:2:x","3:4:x"]"#)
-            .expect("items")
-            .collect();
-        assert_eq!(items, vec![&b"1:2:x"[..], &b"3:4:x"[..]]);
-    }
 
     #[test]
     fn percentiles_pick_by_rank() {
