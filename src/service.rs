@@ -356,7 +356,9 @@ impl<H: SockJsHandler> Service<H> {
             .get_or_create(session, |id| self.new_session(id, req, transport))
             .ok_or(Error::TooManySessions)?;
         self.count_connection(&mut receiver);
-        if let Some(timeout) = self.config().write_timeout {
+        // A polling response takes its one frame as soon as it is given (the session
+        // then lets go of it): only streams can leave frames waiting.
+        if let (Some(timeout), true) = (self.config().write_timeout, receiver.is_streaming()) {
             receiver.watch_stalls(timeout);
         }
         entry.addr.do_send(Attach(receiver));
