@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example test_server -- --port 8081 [--workers N] [--sockjs-url URL]
-//!     [--trusted-proxies IP[,IP...]]
+//!     [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]]
 //! ```
 //!
 //! Binds 127.0.0.1 and prints `listening on http://127.0.0.1:PORT` once it accepts
@@ -18,7 +18,10 @@
 //! `{"ip":"<ConnectionInfo::ip()>","port":<this instance's port>}` and then echoes; the
 //! proxy tests (`tests/test_behind_proxies.rs`) use it to see which instance a request
 //! reached and which client address the handler was given. `--trusted-proxies` sets
-//! `SockJsConfig::trusted_proxies` on every service (default: none).
+//! `SockJsConfig::trusted_proxies` on every service (default: none);
+//! `--allowed-origins` sets `SockJsConfig::allowed_origins` on every service (default:
+//! any origin, as the protocol suite expects; entries as `OriginPattern` documents,
+//! e.g. `http://localhost:*`).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -28,8 +31,8 @@ use std::time::Duration;
 
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
-    SockJsHandler, socket_write_timeout,
+    CloseReason, ConnectionInfo, OriginPattern, SessionContext, SessionHandle, SockJs,
+    SockJsConfig, SockJsHandler, socket_write_timeout,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -124,6 +127,7 @@ struct Args {
     workers: Option<usize>,
     sockjs_url: Option<String>,
     trusted_proxies: Vec<IpAddr>,
+    allowed_origins: Option<Vec<OriginPattern>>,
 }
 
 fn parse_ips(list: &str) -> Result<Vec<IpAddr>, String> {
@@ -142,6 +146,7 @@ fn parse_args() -> Result<Args, String> {
         workers: None,
         sockjs_url: None,
         trusted_proxies: Vec::new(),
+        allowed_origins: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -153,10 +158,21 @@ fn parse_args() -> Result<Args, String> {
             }
             "--sockjs-url" => args.sockjs_url = Some(value()?),
             "--trusted-proxies" => args.trusted_proxies = parse_ips(&value()?)?,
+            "--allowed-origins" => {
+                let list = value()?
+                    .split(',')
+                    .map(|o| {
+                        o.trim()
+                            .parse()
+                            .map_err(|e| format!("--allowed-origins: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                args.allowed_origins = Some(list);
+            }
             "-h" | "--help" => {
                 return Err(
                     "usage: test_server [--port N] [--workers N] [--sockjs-url URL] \
-                     [--trusted-proxies IP[,IP...]]"
+                     [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]]"
                         .into(),
                 );
             }
@@ -176,6 +192,9 @@ async fn main() -> std::io::Result<()> {
         base = base.sockjs_url(url);
     }
     base = base.trusted_proxies(args.trusted_proxies);
+    if let Some(origins) = args.allowed_origins {
+        base = base.allowed_origins(origins);
+    }
     let echo = SockJs::new("/echo", || Echo).config(base.clone().response_limit(4096));
     let close = SockJs::new("/close", || Close).config(base.clone());
     let no_ws =

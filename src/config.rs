@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::handler::Transport;
+use crate::web::origin::OriginPattern;
 
 /// The settings of one SockJS service, built with chained setters.
 ///
@@ -88,6 +89,18 @@ pub struct SockJsConfig {
     /// kernel, if the server set [`socket_write_timeout`](crate::socket_write_timeout)
     /// on its sockets. `None` turns the check off. Default: 30 s.
     pub write_timeout: Option<Duration>,
+    /// The web origins whose pages may use this service, or `None` for any (what the
+    /// protocol suite and every SockJS server expect). When set, a request from a page
+    /// of another origin is refused with 403 before anything else happens: a websocket
+    /// upgrade (SockJS or raw) before any session is made, every HTTP transport and
+    /// `/info` with no CORS headers and no cookie. `/info` lists the origins. A page
+    /// on the service's own origin (its `Host`) is always allowed, and so is a request
+    /// that names no origin (no `Origin`, no `Referer`) unless the browser marks it
+    /// cross-site (`Sec-Fetch-Site`): non-browser clients send none. The iframe page
+    /// of the iframe transports may then be framed only by the allowed origins
+    /// (`Content-Security-Policy: frame-ancestors`). See [`OriginPattern`] for the
+    /// form of an entry. Default: `None`.
+    pub allowed_origins: Option<Vec<OriginPattern>>,
 }
 
 impl Default for SockJsConfig {
@@ -108,6 +121,7 @@ impl Default for SockJsConfig {
             max_queued_bytes: 1024 * 1024,
             websocket_ping: true,
             write_timeout: Some(Duration::from_secs(30)),
+            allowed_origins: None,
         }
     }
 }
@@ -213,6 +227,24 @@ impl SockJsConfig {
     /// ```
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets [`allowed_origins`](Self::allowed_origins) to `origins`.
+    ///
+    /// ```
+    /// use actix_sockjs::{OriginPattern, SockJsConfig};
+    /// # fn main() -> Result<(), actix_sockjs::InvalidOriginPattern> {
+    /// let config = SockJsConfig::default().allowed_origins([
+    ///     "https://app.example.com".parse::<OriginPattern>()?,
+    ///     "https://*.example.com".parse()?,
+    /// ]);
+    /// assert_eq!(config.allowed_origins.map(|o| o.len()), Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = OriginPattern>) -> Self {
+        self.allowed_origins = Some(origins.into_iter().collect());
         self
     }
 

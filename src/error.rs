@@ -44,6 +44,10 @@ pub enum Error {
     /// The service holds [`max_sessions`](crate::SockJsConfig::max_sessions)
     /// sessions already: 503.
     TooManySessions,
+    /// The request comes from a web origin the service does not allow
+    /// ([`allowed_origins`](crate::SockJsConfig::allowed_origins)): 403, with no CORS
+    /// headers and no cookie.
+    OriginNotAllowed,
 }
 
 impl std::fmt::Display for Error {
@@ -64,6 +68,7 @@ impl std::fmt::Display for Error {
             Error::BadHandshake => f.write_str("Bad websocket handshake."),
             Error::MethodNotAllowed(_) => f.write_str(""),
             Error::TooManySessions => f.write_str("Too many sessions."),
+            Error::OriginNotAllowed => f.write_str("Origin not allowed."),
         }
     }
 }
@@ -91,6 +96,7 @@ impl ResponseError for Error {
             | Error::BadHandshake => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::TooManySessions | Error::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
+            Error::OriginNotAllowed => StatusCode::FORBIDDEN,
         }
     }
 

@@ -61,5 +61,6 @@ pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;
 pub use session::{PreparedMessage, SessionActor, SessionContext, SessionHandle, broadcast};
 pub use stats::{MovingAverage, Stats, StatsCollector, StatsSnapshot};
+pub use web::origin::{InvalidOriginPattern, OriginPattern};
 pub use web::socket_timeout::socket_write_timeout;
 pub use web::stats_endpoint::StatsEndpoint;

@@ -19,6 +19,7 @@ use crate::session::{
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::web::iframe::{IframePage, is_iframe_name};
+use crate::web::origin::{self, Verdict};
 use crate::web::{greeting, info};
 
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
@@ -119,7 +120,10 @@ impl<H: SockJsHandler> SockJs<H> {
 impl<H: SockJsHandler> HttpServiceFactory for SockJs<H> {
     fn register(self, config: &mut AppService) {
         let service = Arc::new(Service {
-            iframe: IframePage::new(&self.config.sockjs_url),
+            iframe: IframePage::new(
+                &self.config.sockjs_url,
+                self.config.allowed_origins.as_deref(),
+            ),
             config: self.config,
             shared: self.shared,
         });
@@ -199,7 +203,19 @@ impl<H: SockJsHandler> Service<H> {
 
     async fn dispatch(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
         let rest = req.match_info().unprocessed().to_owned();
-        let result = match route(&rest, self.config.max_id_length) {
+        let route = route(&rest, self.config.max_id_length);
+        if let Some(allowed) = &self.config.allowed_origins {
+            if route != Route::Greeting && origin::check(&req, allowed) == Verdict::Refused {
+                log::info!(
+                    "origin not allowed: {:?} (referer {:?}) on {}",
+                    req.headers().get(actix_web::http::header::ORIGIN),
+                    req.headers().get(actix_web::http::header::REFERER),
+                    req.path()
+                );
+                return Error::OriginNotAllowed.error_response();
+            }
+        }
+        let result = match route {
             Route::Greeting => match *req.method() {
                 Method::GET | Method::HEAD => Ok(greeting::greeting()),
                 _ => Err(Error::MethodNotAllowed("GET")),

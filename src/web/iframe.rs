@@ -6,16 +6,20 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::headers::cache_for_a_year;
+use super::origin::OriginPattern;
 
 /// The iframe page for one `sockjs_url`, with its stable ETag.
 #[derive(Clone, Debug)]
 pub(crate) struct IframePage {
     body: Bytes,
     etag: String,
+    /// `Content-Security-Policy` when the service allows only some origins: the page
+    /// may be framed only by them (else any page could drive a session through it).
+    csp: Option<String>,
 }
 
 impl IframePage {
-    pub(crate) fn new(sockjs_url: &str) -> Self {
+    pub(crate) fn new(sockjs_url: &str, allowed_origins: Option<&[OriginPattern]>) -> Self {
         let body = format!(
             "<!DOCTYPE html>\n\
              <html>\n\
@@ -36,9 +40,18 @@ impl IframePage {
             url = escape_attribute(sockjs_url)
         );
         let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
+        let csp = allowed_origins.map(|origins| {
+            let mut csp = String::from("frame-ancestors 'self'");
+            for origin in origins {
+                csp.push(' ');
+                csp.push_str(&origin.to_string());
+            }
+            csp
+        });
         IframePage {
             body: Bytes::from(body),
             etag,
+            csp,
         }
     }
 
@@ -61,6 +74,9 @@ impl IframePage {
         res.content_type("text/html; charset=UTF-8");
         cache_for_a_year(&mut res);
         res.insert_header((header::ETAG, self.etag.as_str()));
+        if let Some(csp) = &self.csp {
+            res.insert_header((header::CONTENT_SECURITY_POLICY, csp.as_str()));
+        }
         res.body(self.body.clone())
     }
 }
@@ -110,15 +126,15 @@ mod tests {
 
     #[test]
     fn page_loads_sockjs_url_escaped_and_etag_is_stable() {
-        let a = IframePage::new("http://x/sockjs.js?a=1&b=\"2\"");
+        let a = IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", None);
         let body = String::from_utf8_lossy(&a.body).into_owned();
         assert!(
             body.contains("<script src=\"http://x/sockjs.js?a=1&amp;b=&quot;2&quot;\"></script>")
         );
         assert_eq!(
             a.etag,
-            IframePage::new("http://x/sockjs.js?a=1&b=\"2\"").etag
+            IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", None).etag
         );
-        assert_ne!(a.etag, IframePage::new("http://y/sockjs.js").etag);
+        assert_ne!(a.etag, IframePage::new("http://y/sockjs.js", None).etag);
     }
 }

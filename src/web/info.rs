@@ -12,7 +12,10 @@ pub(crate) fn info(req: &HttpRequest, config: &SockJsConfig) -> HttpResponse {
     let body = serde_json::json!({
         "websocket": config.transport_enabled(crate::handler::Transport::WebSocket),
         "cookie_needed": config.cookie_needed,
-        "origins": ["*:*"],
+        "origins": match &config.allowed_origins {
+            None => vec!["*:*".to_owned()],
+            Some(origins) => origins.iter().map(ToString::to_string).collect(),
+        },
         "entropy": entropy,
     });
     let mut res = HttpResponse::Ok();

@@ -3,8 +3,9 @@
 // the Rust tests check on the wire is also checked where it matters, in a browser:
 // every sockjs-client transport cross-origin (CORS with credentials, the iframe
 // bridge), unicode, big messages, close codes, broadcast, the JSESSIONID cookie, and
-// the chat demo with two pages, and channel multiplexing with the websocket-multiplex
-// client (test_server's /multiplex and the multiplex demo page).
+// the chat demo with two pages, channel multiplexing with the websocket-multiplex
+// client (test_server's /multiplex and the multiplex demo page), and the origin
+// allowlist (a second test_server with --allowed-origins; origins-test.mjs).
 //
 // Started by scripts/test-browser, which installs the npm packages and builds the
 // examples first. It starts, all on 127.0.0.1: a static server for the test page and
@@ -15,7 +16,7 @@
 // default 240 s). The servers and the browser are stopped at the end, on failure too.
 //
 // `node run.mjs [GROUP...]` runs only the named groups (see sockjs-tests.mjs; the
-// chat check is 'chat demo', the others 'multiplex' and 'multiplex demo').
+// chat check is 'chat demo', the others 'multiplex', 'multiplex demo' and 'origins').
 //
 // Output: one line per check, a table of the transports' results, the run time, and
 // last, alone on its line, `N passed, N failed`. Exit status 1 if anything failed.
@@ -28,6 +29,7 @@ import { chromium } from 'playwright-core';
 
 import { runChat } from './chat-test.mjs';
 import { runMultiplex, runMultiplexDemo } from './multiplex-test.mjs';
+import { runOrigins } from './origins-test.mjs';
 import { startProcess, startStaticServer, stopAll } from './servers.mjs';
 import { CHECKS, GROUPS, runGroup } from './sockjs-tests.mjs';
 
@@ -146,6 +148,14 @@ async function main() {
       /listening on (http:\/\/127\.0\.0\.1:\d+)/,
       START_MS,
     );
+    const restricted = await startProcess(
+      'test_server --allowed-origins',
+      join(ROOT, 'target', 'debug', 'examples', 'test_server'),
+      ['--port', '0', '--workers', '1', '--sockjs-url', `${staticServer.origin}/sockjs.js`,
+        '--allowed-origins', staticServer.origin],
+      /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+      START_MS,
+    );
     const chat = await startProcess(
       'chat',
       join(ROOT, 'target', 'debug', 'examples', 'chat'),
@@ -182,6 +192,7 @@ async function main() {
     if (wanted('chat demo')) await runChat(env, chat.origin, ARTIFACTS);
     if (wanted('multiplex')) await runMultiplex(env);
     if (wanted('multiplex demo')) await runMultiplexDemo(env, multiplexDemo.origin, ARTIFACTS);
+    if (wanted('origins')) await runOrigins(env, restricted.origin);
   } catch (err) {
     suite.fail('setup', 'start', err);
   } finally {

@@ -90,10 +90,16 @@ impl RawWs {
 
     /// The status code a websocket handshake for `path` gets.
     pub async fn handshake_status(addr: SocketAddr, path: &str) -> u16 {
+        Self::handshake_status_with(addr, path, "").await
+    }
+
+    /// The status code a websocket handshake for `path` gets with `headers` (lines
+    /// ending in `\r\n`) added to the request.
+    pub async fn handshake_status_with(addr: SocketAddr, path: &str, headers: &str) -> u16 {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
         );
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut head = [0u8; 12];
