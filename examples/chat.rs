@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig,
-    SockJsHandler, StatsEndpoint, socket_write_timeout,
+    CloseReason, ConnectionInfo, GracefulShutdown, SessionContext, SessionHandle, SockJs,
+    SockJsConfig, SockJsHandler, StatsEndpoint, socket_write_timeout,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -165,9 +165,14 @@ async fn main() -> std::io::Result<()> {
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
     .on_connect(socket_write_timeout(Duration::from_secs(30)))
+    // Signals are handled by GracefulShutdown below.
+    .disable_signals()
     .bind(("127.0.0.1", port))?;
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();
+    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
+    // websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(running.handle()).on_signals();
     println!(
         "chat demo on http://127.0.0.1:{port}/ (sockjs-client from {sockjs_url}); echo page on /echo.html"
     );

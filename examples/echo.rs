@@ -5,7 +5,7 @@
 //! http://127.0.0.1:8080/echo.
 use std::time::Duration;
 
-use actix_sockjs::{SessionContext, SockJs, SockJsHandler, socket_write_timeout};
+use actix_sockjs::{GracefulShutdown, SessionContext, SockJs, SockJsHandler, socket_write_timeout};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 struct Echo;
@@ -23,7 +23,7 @@ async fn main() -> std::io::Result<()> {
     let page =
         include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
     println!("echo demo on http://127.0.0.1:8080/");
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         let page = page.clone();
         App::new().service(echo.clone()).route(
             "/",
@@ -43,7 +43,12 @@ async fn main() -> std::io::Result<()> {
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
     .on_connect(socket_write_timeout(Duration::from_secs(30)))
+    // Signals are handled by GracefulShutdown below.
+    .disable_signals()
     .bind(("127.0.0.1", 8080))?
-    .run()
-    .await
+    .run();
+    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
+    // websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(server.handle()).on_signals();
+    server.await
 }

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
-use actix_sockjs::{ConnectionInfo, SockJs, SockJsConfig, socket_write_timeout};
+use actix_sockjs::{ConnectionInfo, GracefulShutdown, SockJs, SockJsConfig, socket_write_timeout};
 use actix_web::{App, HttpServer};
 
 mod support;
@@ -88,9 +88,14 @@ async fn main() -> std::io::Result<()> {
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
     .on_connect(socket_write_timeout(Duration::from_secs(30)))
+    // Signals are handled by GracefulShutdown below.
+    .disable_signals()
     .bind(("127.0.0.1", port))?;
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();
+    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
+    // websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(running.handle()).on_signals();
     println!("multiplex demo on http://127.0.0.1:{port}/ (sockjs-client from {sockjs_url})");
     running.await
 }

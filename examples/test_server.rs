@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, OriginPattern, SessionContext, SessionHandle, SockJs,
-    SockJsConfig, SockJsHandler, socket_write_timeout,
+    CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionContext, SessionHandle,
+    SockJs, SockJsConfig, SockJsHandler, socket_write_timeout,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -238,7 +238,9 @@ async fn main() -> std::io::Result<()> {
     .h1_allow_half_closed(false)
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
-    .on_connect(socket_write_timeout(Duration::from_secs(30)));
+    .on_connect(socket_write_timeout(Duration::from_secs(30)))
+    // Signals are handled by GracefulShutdown below.
+    .disable_signals();
     if let Some(workers) = args.workers {
         server = server.workers(workers.max(1));
     }
@@ -246,6 +248,9 @@ async fn main() -> std::io::Result<()> {
     let port = server.addrs().first().map_or(args.port, |a| a.port());
     bound_port.store(port, Ordering::Relaxed);
     let running = server.run();
+    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
+    // websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(running.handle()).on_signals();
     println!("listening on http://127.0.0.1:{port}");
     running.await
 }

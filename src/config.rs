@@ -101,6 +101,15 @@ pub struct SockJsConfig {
     /// (`Content-Security-Policy: frame-ancestors`). See [`OriginPattern`] for the
     /// form of an entry. Default: `None`.
     pub allowed_origins: Option<Vec<OriginPattern>>,
+    /// Whether a session may be used only from the IP address that opened it
+    /// ([`ConnectionInfo::ip`](crate::ConnectionInfo::ip), so behind
+    /// [`trusted_proxies`](Self::trusted_proxies) the client's own). A request for an
+    /// existing session from another address is answered 404, as a send to an
+    /// unknown session, and logged: someone who learnt a session id cannot use it from
+    /// elsewhere. Off by default: a phone moving between networks changes address in
+    /// the middle of a session, and clients behind a pool of NAT addresses may too.
+    /// Websocket sessions are one connection and need no binding. Default: false.
+    pub bind_session_to_ip: bool,
 }
 
 impl Default for SockJsConfig {
@@ -122,6 +131,7 @@ impl Default for SockJsConfig {
             websocket_ping: true,
             write_timeout: Some(Duration::from_secs(30)),
             allowed_origins: None,
+            bind_session_to_ip: false,
         }
     }
 }
@@ -245,6 +255,12 @@ impl SockJsConfig {
     /// ```
     pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = OriginPattern>) -> Self {
         self.allowed_origins = Some(origins.into_iter().collect());
+        self
+    }
+
+    /// Sets [`bind_session_to_ip`](Self::bind_session_to_ip).
+    pub fn bind_session_to_ip(mut self, bind: bool) -> Self {
+        self.bind_session_to_ip = bind;
         self
     }
 

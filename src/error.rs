@@ -48,6 +48,9 @@ pub enum Error {
     /// ([`allowed_origins`](crate::SockJsConfig::allowed_origins)): 403, with no CORS
     /// headers and no cookie.
     OriginNotAllowed,
+    /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown)):
+    /// no new session is made. 503.
+    ShuttingDown,
 }
 
 impl std::fmt::Display for Error {
@@ -69,6 +72,7 @@ impl std::fmt::Display for Error {
             Error::MethodNotAllowed(_) => f.write_str(""),
             Error::TooManySessions => f.write_str("Too many sessions."),
             Error::OriginNotAllowed => f.write_str("Origin not allowed."),
+            Error::ShuttingDown => f.write_str("Server shutting down."),
         }
     }
 }
@@ -95,7 +99,9 @@ impl ResponseError for Error {
             | Error::ConnectionNotUpgrade
             | Error::BadHandshake => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::TooManySessions | Error::SlowConsumer => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooManySessions | Error::SlowConsumer | Error::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::OriginNotAllowed => StatusCode::FORBIDDEN,
         }
     }

@@ -68,6 +68,9 @@ pub enum CloseReason {
     /// [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes) waited (1013
     /// `Slow consumer`).
     SlowConsumer,
+    /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown);
+    /// 1001 `Server shutting down`).
+    ServerShutdown,
 }
 
 impl CloseReason {
@@ -79,6 +82,7 @@ impl CloseReason {
             CloseReason::Interrupted => (1002, "Connection interrupted"),
             CloseReason::Timeout => (1000, "Session timed out"),
             CloseReason::SlowConsumer => (1013, "Slow consumer"),
+            CloseReason::ServerShutdown => (1001, "Server shutting down"),
         };
         CloseFrame {
             code,
@@ -290,7 +294,7 @@ fn compact_copy(headers: &HeaderMap) -> HeaderMap {
 /// are one list, in order (RFC 9110, section 5.3): HAProxy's `option forwardfor` adds a
 /// line of its own after any the client sent. Of several `X-Real-IP` lines, the last
 /// one, the one a proxy added, counts.
-fn client_ip(
+pub(crate) fn client_ip(
     req: &HttpRequest,
     peer: Option<SocketAddr>,
     trusted_proxies: &[IpAddr],

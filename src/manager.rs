@@ -21,6 +21,8 @@ const SHARDS: usize = 16;
 pub(crate) struct SessionEntry<H: SockJsHandler> {
     pub(crate) addr: Addr<SessionActor<H>>,
     pub(crate) shared: Arc<SessionShared>,
+    /// The address the session is bound to (`bind_session_to_ip`), if any.
+    pub(crate) ip: Option<std::net::IpAddr>,
 }
 
 impl<H: SockJsHandler> Clone for SessionEntry<H> {
@@ -28,6 +30,7 @@ impl<H: SockJsHandler> Clone for SessionEntry<H> {
         SessionEntry {
             addr: self.addr.clone(),
             shared: self.shared.clone(),
+            ip: self.ip,
         }
     }
 }
@@ -65,23 +68,31 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         self.shard(id).read().get(id).cloned()
     }
 
-    /// The session with this id, created by `create` when there is none.
-    pub(crate) fn get_or_create(
+    /// The session with this id, created by `create` when there is none (or what
+    /// `create` refused it with).
+    pub(crate) fn get_or_create<E>(
         &self,
         id: &str,
-        create: impl FnOnce(SessionId) -> Option<SessionEntry<H>>,
-    ) -> Option<SessionEntry<H>> {
+        create: impl FnOnce(SessionId) -> Result<SessionEntry<H>, E>,
+    ) -> Result<SessionEntry<H>, E> {
         if let Some(entry) = self.get(id) {
-            return Some(entry);
+            return Ok(entry);
         }
         let mut shard = self.shard(id).write();
         if let Some(entry) = shard.get(id) {
-            return Some(entry.clone());
+            return Ok(entry.clone());
         }
         let key: SessionId = Arc::from(id);
         let entry = create(key.clone())?;
         shard.insert(key, entry.clone());
-        Some(entry)
+        Ok(entry)
+    }
+
+    /// Calls `f` with every registered session.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&SessionEntry<H>)) {
+        for shard in self.shards.iter() {
+            shard.read().values().for_each(&mut f);
+        }
     }
 
     /// How many sessions are registered.

@@ -1,7 +1,10 @@
 //! `SockJs`: the actix-web service factory that mounts every SockJS route under a prefix.
 
-use std::sync::atomic::AtomicUsize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{AppService, HttpServiceFactory};
@@ -10,12 +13,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::SockJsConfig;
 use crate::error::Error;
-use crate::handler::{ConnectionInfo, SockJsHandler, Transport};
+use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
 use crate::session::{
     Attach, EmbeddedSession, FromClient, Incoming, SessionActor, SessionId, SessionSetup,
-    SessionShared, SessionSlot,
+    SessionShared, SessionSlot, Shutdown,
 };
+use crate::shutdown::{Countdown, ShutDown};
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::web::iframe::{IframePage, is_iframe_name};
@@ -75,6 +79,54 @@ struct Shared<H: SockJsHandler> {
     stats: Stats,
     /// How many sessions exist now (every transport), for `max_sessions`.
     live_sessions: Arc<AtomicUsize>,
+    /// Set by a graceful shutdown: no new session is made.
+    shutting_down: AtomicBool,
+    /// The websocket sessions (not in the registry: a websocket is its own session),
+    /// so a shutdown reaches them.
+    websockets: Mutex<HashMap<u64, Addr<SessionActor<H>>>>,
+    next_websocket: AtomicU64,
+}
+
+impl<H: SockJsHandler> ShutDown for Shared<H> {
+    fn shut_down(&self, countdown: &Countdown) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.registry
+            .for_each(|entry| entry.addr.do_send(Shutdown(Some(countdown.guard()))));
+        for addr in self.websockets.lock().values() {
+            addr.do_send(Shutdown(Some(countdown.guard())));
+        }
+    }
+}
+
+/// A websocket session made for its connection: its address, the future that runs
+/// it, and its place in the service's list.
+pub(crate) type WebsocketSession<H> = (
+    Addr<SessionActor<H>>,
+    EmbeddedSession<H>,
+    WebsocketListing<H>,
+);
+
+/// A websocket session's place in its service's list, given up with the connection.
+pub(crate) struct WebsocketListing<H: SockJsHandler> {
+    shared: Arc<Shared<H>>,
+    key: u64,
+}
+
+impl<H: SockJsHandler> WebsocketListing<H> {
+    fn new(shared: &Arc<Shared<H>>, addr: Addr<SessionActor<H>>) -> Self {
+        let key = shared.next_websocket.fetch_add(1, Ordering::Relaxed);
+        shared.websockets.lock().insert(key, addr);
+        WebsocketListing {
+            shared: shared.clone(),
+            key,
+        }
+    }
+}
+
+impl<H: SockJsHandler> Drop for WebsocketListing<H> {
+    fn drop(&mut self) {
+        self.shared.websockets.lock().remove(&self.key);
+    }
 }
 
 impl<H: SockJsHandler> SockJs<H> {
@@ -84,14 +136,24 @@ impl<H: SockJsHandler> SockJs<H> {
         SockJs {
             prefix,
             config: Arc::new(SockJsConfig::default()),
-            shared: Arc::new(Shared {
-                factory: Box::new(factory),
-                registry: Arc::new(SessionRegistry::new()),
-                actors: OnceLock::new(),
-                stats: Stats::default(),
-                live_sessions: Arc::new(AtomicUsize::new(0)),
-            }),
+            shared: Self::shared(Box::new(factory)),
         }
+    }
+
+    fn shared(factory: Box<dyn Fn() -> H + Send + Sync>) -> Arc<Shared<H>> {
+        let shared = Arc::new(Shared {
+            factory,
+            registry: Arc::new(SessionRegistry::new()),
+            actors: OnceLock::new(),
+            stats: Stats::default(),
+            live_sessions: Arc::new(AtomicUsize::new(0)),
+            shutting_down: AtomicBool::new(false),
+            websockets: Mutex::new(HashMap::new()),
+            next_websocket: AtomicU64::new(0),
+        });
+        let weak: std::sync::Weak<Shared<H>> = Arc::downgrade(&shared);
+        crate::shutdown::register(weak);
+        shared
     }
 
     /// Replaces the configuration.
@@ -157,7 +219,7 @@ impl<H: SockJsHandler> SendTarget<H> {
 
 /// What the part of the path after the prefix asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
+pub(crate) enum Route<'a> {
     Greeting,
     Info,
     Iframe,
@@ -169,7 +231,7 @@ enum Route<'a> {
     NotFound,
 }
 
-fn route(rest: &str, max_id_length: usize) -> Route<'_> {
+pub(crate) fn route(rest: &str, max_id_length: usize) -> Route<'_> {
     match rest {
         "" | "/" => return Route::Greeting,
         "/info" => return Route::Info,
@@ -323,8 +385,12 @@ impl<H: SockJsHandler> Service<H> {
         req: &HttpRequest,
         transport: Transport,
         registered: bool,
-    ) -> Option<(SessionSetup, Arc<SessionShared>)> {
-        let slot = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)?;
+    ) -> Result<(SessionSetup, Arc<SessionShared>), Error> {
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
+            return Err(Error::ShuttingDown);
+        }
+        let slot = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)
+            .ok_or(Error::TooManySessions)?;
         let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
         let setup = SessionSetup {
             id,
@@ -341,7 +407,7 @@ impl<H: SockJsHandler> Service<H> {
             from_client: None,
             slot,
         };
-        Some((setup, shared))
+        Ok((setup, shared))
     }
 
     /// Starts a registered session (HTTP transports) as an actor of its own.
@@ -350,10 +416,15 @@ impl<H: SockJsHandler> Service<H> {
         id: SessionId,
         req: &HttpRequest,
         transport: Transport,
-    ) -> Option<SessionEntry<H>> {
+    ) -> Result<SessionEntry<H>, Error> {
         let (setup, shared) = self.session_setup(id, req, transport, true)?;
+        let ip = if self.config.bind_session_to_ip {
+            setup.info.ip()
+        } else {
+            None
+        };
         let addr = SessionActor::start_with((self.shared.factory)(), setup);
-        Some(SessionEntry { addr, shared })
+        Ok(SessionEntry { addr, shared, ip })
     }
 
     /// Attaches a receive request to its session, creating the session on first use
@@ -369,8 +440,13 @@ impl<H: SockJsHandler> Service<H> {
         let entry = self
             .shared
             .registry
-            .get_or_create(session, |id| self.new_session(id, req, transport))
-            .ok_or(Error::TooManySessions)?;
+            .get_or_create(session, |id| self.new_session(id, req, transport))?;
+        self.check_bound(req, &entry)?;
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
+            // Made (or found) while the shutdown went over the sessions: it may have
+            // missed this one. Closing a closed session does nothing.
+            entry.addr.do_send(Shutdown(None));
+        }
         self.count_connection(&mut receiver);
         // A polling response takes its one frame as soon as it is given (the session
         // then lets go of it): only streams can leave frames waiting.
@@ -382,8 +458,28 @@ impl<H: SockJsHandler> Service<H> {
     }
 
     /// The registered session a send request names.
-    pub(crate) fn lookup(&self, session: &str) -> Option<SendTarget<H>> {
-        self.shared.registry.get(session).map(SendTarget)
+    pub(crate) fn lookup(&self, req: &HttpRequest, session: &str) -> Result<SendTarget<H>, Error> {
+        let entry = self.shared.registry.get(session).ok_or(Error::NotFound)?;
+        self.check_bound(req, &entry)?;
+        Ok(SendTarget(entry))
+    }
+
+    /// With `bind_session_to_ip`: a session is used only from the address that
+    /// opened it; for another, it does not exist.
+    fn check_bound(&self, req: &HttpRequest, entry: &SessionEntry<H>) -> Result<(), Error> {
+        let Some(bound) = entry.ip.filter(|_| self.config.bind_session_to_ip) else {
+            return Ok(());
+        };
+        let ip = client_ip(req, req.peer_addr(), &self.config.trusted_proxies);
+        if ip == Some(bound) {
+            return Ok(());
+        }
+        log::warn!(
+            "session bound to {bound} asked for from {}: {}",
+            ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
+            req.path()
+        );
+        Err(Error::NotFound)
     }
 
     /// A session that lives exactly as long as one websocket, not started: the
@@ -394,17 +490,20 @@ impl<H: SockJsHandler> Service<H> {
         session: Option<&str>,
         transport: Transport,
         from_client: QueueRx<FromClient>,
-    ) -> Result<(Addr<SessionActor<H>>, EmbeddedSession<H>), Error> {
+    ) -> Result<WebsocketSession<H>, Error> {
         self.ensure_actors();
         let id: SessionId = match session {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         };
-        let (mut setup, _) = self
-            .session_setup(id, req, transport, false)
-            .ok_or(Error::TooManySessions)?;
+        let (mut setup, _) = self.session_setup(id, req, transport, false)?;
         setup.from_client = Some(from_client);
-        Ok(SessionActor::embedded((self.shared.factory)(), setup))
+        let (addr, session) = SessionActor::embedded((self.shared.factory)(), setup);
+        let listed = WebsocketListing::new(&self.shared, addr.clone());
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
+            addr.do_send(Shutdown(None));
+        }
+        Ok((addr, session, listed))
     }
 }
 

@@ -279,3 +279,77 @@ async fn test_server_closes_a_session_whose_streaming_client_aborted() {
     }
     assert_eq!(answer, "c[1002,\"Connection interrupted\"]\n");
 }
+
+/// SIGTERM and SIGINT: every client gets its close frame (a websocket also a close
+/// frame, a stream its end), and the process exits, within the 5 s deadline.
+#[cfg(unix)]
+#[actix_rt::test]
+async fn a_signal_closes_every_session_with_1001_and_the_server_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    for signal in ["TERM", "INT"] {
+        let mut server = start();
+        let addr: std::net::SocketAddr = server
+            .base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("address");
+        let mut ws = common::raw_ws::RawWs::connect(addr, "/echo/000/sig/websocket").await;
+        assert_eq!(ws.next_text().await, "o");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "POST /broadcast/000/sig/xhr_streaming HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut seen = String::new();
+        let mut chunk = [0u8; 4096];
+        let mut read_until = async |seen: &mut String, until: &str| {
+            while !seen.contains(until) {
+                let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
+                    .await
+                    .expect("in time")
+                    .expect("read");
+                assert!(n > 0, "{signal}: closed before {until:?}: {seen:?}");
+                seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        };
+        read_until(&mut seen, "o\n").await;
+
+        let pid = server.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+
+        assert_eq!(
+            ws.next_text().await,
+            "c[1001,\"Server shutting down\"]",
+            "{signal}"
+        );
+        assert_eq!(
+            ws.next().await,
+            Some(common::raw_ws::ServerFrame::Close(
+                Some(1001),
+                "Server shutting down".into()
+            )),
+            "{signal}"
+        );
+        read_until(&mut seen, "c[1001,\"Server shutting down\"]\n\r\n0\r\n\r\n").await;
+
+        // The process exits by itself.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut child = std::mem::replace(
+            &mut server.child,
+            Command::new("true").spawn().expect("placeholder"),
+        );
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let exit = rx
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("{signal}: test_server still runs"))
+            .expect("wait");
+        assert!(exit.success(), "{signal}: {exit:?}");
+    }
+}

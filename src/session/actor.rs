@@ -15,7 +15,7 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, StreamHandler};
 
 use super::context::SessionContext;
 use super::handle::{Deliver, PreparedMessage, SessionHandle};
-use super::messages::{Attach, Expire, FromClient, Incoming};
+use super::messages::{Attach, Expire, FromClient, Incoming, Shutdown};
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared, SessionSlot};
 use crate::config::SockJsConfig;
@@ -409,6 +409,16 @@ impl<H: SockJsHandler> Handler<Expire> for SessionActor<H> {
         self.core.slot = None;
         self.close(CloseReason::Timeout, ctx);
         ctx.stop();
+    }
+}
+
+impl<H: SockJsHandler> Handler<Shutdown> for SessionActor<H> {
+    type Result = ();
+
+    fn handle(&mut self, Shutdown(countdown): Shutdown, ctx: &mut Context<Self>) {
+        self.close(CloseReason::ServerShutdown, ctx);
+        // Closed, and the close frame handed to the request or socket it has.
+        drop(countdown);
     }
 }
 

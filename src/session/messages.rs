@@ -41,3 +41,9 @@ impl crate::transport::Weighed for FromClient {
         0
     }
 }
+
+/// A graceful shutdown: close with `1001 Server shutting down`. The guard, if any,
+/// counts the session until it has closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown(pub(crate) Option<crate::shutdown::CountdownGuard>);

@@ -11,5 +11,5 @@ pub use actor::SessionActor;
 pub(crate) use actor::{EmbeddedSession, SessionSetup};
 pub use context::SessionContext;
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
-pub(crate) use messages::{Attach, Expire, FromClient, Incoming};
+pub(crate) use messages::{Attach, Expire, FromClient, Incoming, Shutdown};
 pub(crate) use shared::{SessionId, SessionShared, SessionSlot};

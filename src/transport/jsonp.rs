@@ -35,7 +35,7 @@ pub(crate) async fn send<H: SockJsHandler>(
     payload: web::Payload,
     session: &str,
 ) -> Result<HttpResponse, crate::Error> {
-    let target = svc.lookup(session).ok_or(crate::Error::NotFound)?;
+    let target = svc.lookup(req, session)?;
     let body = read_body(req, payload, svc.config().max_message_size).await?;
     let is_form = req
         .headers()

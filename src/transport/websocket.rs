@@ -69,10 +69,11 @@ pub(crate) fn start<H: SockJsHandler>(
     let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
     svc.count_connection(&mut receiver);
     let (to_session, from_client) = queue();
-    let (session, session_future) = svc.websocket_session(req, session, transport, from_client)?;
+    let (session, session_future, listing) =
+        svc.websocket_session(req, session, transport, from_client)?;
     // Waits in the session's mailbox until the connection first runs the session.
     session.do_send(Attach(receiver));
-    let running = Rc::new(RunningSession::new(session_future, &outbound));
+    let running = Rc::new(RunningSession::new(session_future, &outbound, listing));
     if let Some(timeout) = svc.config().write_timeout {
         let weak: std::rc::Weak<RunningSession<H>> = Rc::downgrade(&running);
         stall::watch(Watched::Local(weak), timeout);

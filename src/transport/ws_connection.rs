@@ -35,6 +35,7 @@ use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
 use super::{Outbound, QueueRx, QueueTx};
 use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
+use crate::service::WebsocketListing;
 use crate::session::{EmbeddedSession, FromClient};
 
 /// The body of a websocket response: the connection itself.
@@ -232,11 +233,18 @@ pub(crate) struct RunningSession<H: SockJsHandler> {
     /// How many times the connection ran the session.
     polls: Cell<u64>,
     outbound: Arc<dyn Stallable + Send + Sync>,
+    /// Keeps the session in its service's list of websockets (for a shutdown) while
+    /// the connection lives.
+    _listing: WebsocketListing<H>,
 }
 
 impl<H: SockJsHandler> RunningSession<H> {
     /// `session`, to be run by the connection that reads `outbound`.
-    pub(crate) fn new(session: EmbeddedSession<H>, outbound: &QueueRx<Outbound>) -> Self {
+    pub(crate) fn new(
+        session: EmbeddedSession<H>,
+        outbound: &QueueRx<Outbound>,
+        listing: WebsocketListing<H>,
+    ) -> Self {
         RunningSession {
             future: RefCell::new(Some(session)),
             wake: Arc::new(SessionWake {
@@ -246,6 +254,7 @@ impl<H: SockJsHandler> RunningSession<H> {
             }),
             polls: Cell::new(0),
             outbound: outbound.stall_probe(),
+            _listing: listing,
         }
     }
 }

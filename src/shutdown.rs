@@ -1,0 +1,210 @@
+//! Graceful shutdown: every session of every service closed with a close frame
+//! before the server stops, within a deadline.
+//!
+//! actix-web tells an application nothing when its server stops: a graceful stop
+//! waits (30 s by default) for connections that a SockJS stream or websocket never
+//! ends by itself, then drops them without a word, and SIGINT drops them at once. So
+//! the stop goes through [`GracefulShutdown`]: it closes every session of every
+//! [`SockJs`](crate::SockJs) service of the process with `1001 Server shutting down`
+//! (streams write the close frame and end, waiting polls are answered with it,
+//! websockets get it and a close frame; `on_close` gets
+//! [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown)), refuses new
+//! sessions, then stops the server, all within its deadline.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use parking_lot::Mutex;
+
+/// A service that can be shut down (type-erased, for the process-wide list).
+pub(crate) trait ShutDown: Send + Sync {
+    /// Refuses new sessions and asks every session to close; each holds a clone of
+    /// `countdown` until it has.
+    fn shut_down(&self, countdown: &Countdown);
+}
+
+/// Every service of the process, weakly: a dropped service leaves the list.
+static SERVICES: Mutex<Vec<Weak<dyn ShutDown>>> = Mutex::new(Vec::new());
+
+/// Adds a service to the list [`GracefulShutdown`] closes.
+pub(crate) fn register(service: Weak<dyn ShutDown>) {
+    let mut services = SERVICES.lock();
+    services.retain(|s| s.strong_count() > 0);
+    services.push(service);
+}
+
+/// Counts the sessions that have not closed yet: each session asked to close holds
+/// one [`CountdownGuard`] and drops it once closed (or when its message is dropped
+/// because the session is gone already).
+#[derive(Clone, Default)]
+pub(crate) struct Countdown(Arc<CountdownInner>);
+
+#[derive(Default)]
+pub(crate) struct CountdownInner {
+    left: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Countdown {
+    pub(crate) fn guard(&self) -> CountdownGuard {
+        self.0.left.fetch_add(1, Ordering::AcqRel);
+        CountdownGuard(self.0.clone())
+    }
+
+    async fn finished(&self) {
+        loop {
+            let notified = self.0.done.notified();
+            if self.0.left.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One session's part of a [`Countdown`].
+pub(crate) struct CountdownGuard(Arc<CountdownInner>);
+
+impl Drop for CountdownGuard {
+    fn drop(&mut self) {
+        if self.0.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.done.notify_waiters();
+        }
+    }
+}
+
+/// Closes every SockJS session of the process, then stops an actix server; on
+/// SIGTERM, SIGINT and SIGQUIT if asked to.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use actix_sockjs::{GracefulShutdown, SockJs, SockJsHandler};
+/// use actix_web::{App, HttpServer};
+/// # struct Echo;
+/// # impl SockJsHandler for Echo {
+/// #     fn on_message(&mut self, _: String, _: &mut actix_sockjs::SessionContext<'_, Self>) {}
+/// # }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let echo = SockJs::new("/echo", || Echo);
+///     let server = HttpServer::new(move || App::new().service(echo.clone()))
+///         // The signals are ours: actix's own handling would drop every
+///         // connection (SIGINT) or hold them for 30 s (SIGTERM) without a word.
+///         .disable_signals()
+///         .bind(("127.0.0.1", 8080))?
+///         .run();
+///     GracefulShutdown::new(server.handle())
+///         .deadline(Duration::from_secs(5))
+///         .on_signals();
+///     server.await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct GracefulShutdown {
+    handle: ServerHandle,
+    deadline: Duration,
+}
+
+impl GracefulShutdown {
+    /// For the server behind `handle`, with a 5 s deadline.
+    pub fn new(handle: ServerHandle) -> Self {
+        GracefulShutdown {
+            handle,
+            deadline: Duration::from_secs(5),
+        }
+    }
+
+    /// How long [`stop`](Self::stop) may take in all: sessions that have not closed
+    /// by then, and connections still open, are dropped. Default: 5 s.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Stops gracefully on SIGTERM, SIGINT or SIGQUIT (Unix; Ctrl-C elsewhere). Call it
+    /// from within the actix system (as in `#[actix_web::main]`), with actix's own
+    /// signal handling turned off (`HttpServer::disable_signals`).
+    pub fn on_signals(self) {
+        actix_rt::spawn(async move {
+            wait_for_signal().await;
+            self.stop().await;
+        });
+    }
+
+    /// Closes every session of every service with `1001 Server shutting down` and
+    /// refuses new ones ([`close_all_sessions`]), then stops the server; all within
+    /// the deadline, after which what is left is dropped.
+    pub async fn stop(&self) {
+        let started = actix_rt::time::Instant::now();
+        close_all_sessions(self.deadline).await;
+        // Connections that had a session have its close frame and are ending; the
+        // server stops taking new ones and waits for the rest until the deadline.
+        let left = self.deadline.saturating_sub(started.elapsed());
+        if actix_rt::time::timeout(left, self.handle.stop(true))
+            .await
+            .is_err()
+        {
+            self.handle.stop(false).await;
+        }
+    }
+}
+
+/// Closes every session of every [`SockJs`](crate::SockJs) service of the process
+/// with `1001 Server shutting down` (streams write it and end, waiting polls are
+/// answered with it, websockets get it and a close frame; `on_close` gets
+/// [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown)), and refuses
+/// new sessions from then on (`503 Server shutting down.`). Resolves once every
+/// session has closed, or after `deadline`; returns how many had not by then.
+/// [`GracefulShutdown::stop`] calls it before stopping the server; call it yourself to
+/// close the sessions before other work of a shutdown.
+pub async fn close_all_sessions(deadline: Duration) -> usize {
+    let countdown = Countdown::default();
+    let services: Vec<_> = SERVICES.lock().iter().filter_map(Weak::upgrade).collect();
+    for service in &services {
+        service.shut_down(&countdown);
+    }
+    drop(services);
+    let asked = countdown.0.left.load(Ordering::Acquire);
+    log::info!("shutting down: closing {asked} SockJS session(s)");
+    if actix_rt::time::timeout(deadline, countdown.finished())
+        .await
+        .is_ok()
+    {
+        return 0;
+    }
+    let left = countdown.0.left.load(Ordering::Acquire);
+    log::warn!("shutting down: {left} session(s) did not close in time");
+    left
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use actix_rt::signal::unix::{SignalKind, signal};
+    let kinds = [
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::quit(),
+    ];
+    let mut streams: Vec<_> = kinds.into_iter().filter_map(|k| signal(k).ok()).collect();
+    if streams.is_empty() {
+        log::warn!("no signal handler could be installed; graceful shutdown only by stop()");
+        std::future::pending::<()>().await;
+    }
+    std::future::poll_fn(|cx| {
+        for stream in &mut streams {
+            if stream.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = actix_rt::signal::ctrl_c().await;
+}
