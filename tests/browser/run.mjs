@@ -5,7 +5,8 @@
 // bridge), unicode, big messages, close codes, broadcast, the JSESSIONID cookie, and
 // the chat demo with two pages, channel multiplexing with the websocket-multiplex
 // client (test_server's /multiplex and the multiplex demo page), and the origin
-// allowlist (a second test_server with --allowed-origins; origins-test.mjs).
+// allowlist (a second test_server with --allowed-origins; origins-test.mjs), and a
+// graceful shutdown seen from every transport (a third test_server; shutdown-test.mjs).
 //
 // Started by scripts/test-browser, which installs the npm packages and builds the
 // examples first. It starts, all on 127.0.0.1: a static server for the test page and
@@ -16,7 +17,8 @@
 // default 240 s). The servers and the browser are stopped at the end, on failure too.
 //
 // `node run.mjs [GROUP...]` runs only the named groups (see sockjs-tests.mjs; the
-// chat check is 'chat demo', the others 'multiplex', 'multiplex demo' and 'origins').
+// chat check is 'chat demo', the others 'multiplex', 'multiplex demo', 'origins' and
+// 'shutdown').
 //
 // Output: one line per check, a table of the transports' results, the run time, and
 // last, alone on its line, `N passed, N failed`. Exit status 1 if anything failed.
@@ -30,6 +32,7 @@ import { chromium } from 'playwright-core';
 import { runChat } from './chat-test.mjs';
 import { runMultiplex, runMultiplexDemo } from './multiplex-test.mjs';
 import { runOrigins } from './origins-test.mjs';
+import { runShutdown } from './shutdown-test.mjs';
 import { startProcess, startStaticServer, stopAll } from './servers.mjs';
 import { CHECKS, GROUPS, runGroup } from './sockjs-tests.mjs';
 
@@ -156,6 +159,13 @@ async function main() {
       /listening on (http:\/\/127\.0\.0\.1:\d+)/,
       START_MS,
     );
+    const doomed = await startProcess(
+      'test_server (shut down by the shutdown check)',
+      join(ROOT, 'target', 'debug', 'examples', 'test_server'),
+      ['--port', '0', '--workers', '1', '--sockjs-url', `${staticServer.origin}/sockjs.js`],
+      /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+      START_MS,
+    );
     const chat = await startProcess(
       'chat',
       join(ROOT, 'target', 'debug', 'examples', 'chat'),
@@ -193,6 +203,7 @@ async function main() {
     if (wanted('multiplex')) await runMultiplex(env);
     if (wanted('multiplex demo')) await runMultiplexDemo(env, multiplexDemo.origin, ARTIFACTS);
     if (wanted('origins')) await runOrigins(env, restricted.origin);
+    if (wanted('shutdown')) await runShutdown(env, doomed);
   } catch (err) {
     suite.fail('setup', 'start', err);
   } finally {
