@@ -25,6 +25,44 @@ pub(crate) trait ShutDown: Send + Sync {
     fn shut_down(&self, countdown: &Countdown);
 }
 
+/// How long, once every SockJS session has closed, the application's other requests
+/// get to finish before the server drops what is left.
+const OTHER_REQUESTS_GRACE: Duration = Duration::from_secs(1);
+
+/// How many SockJS response bodies (streams, websockets) are alive in the process.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Woken when [`IN_FLIGHT`] drops to zero.
+static NONE_IN_FLIGHT: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Held by a streaming response body or a websocket connection while it lives, so a
+/// shutdown can wait until every close frame has been handed to actix-http.
+pub(crate) struct InFlight(());
+
+impl InFlight {
+    pub(crate) fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, Ordering::AcqRel) == 1 {
+            NONE_IN_FLIGHT.notify_waiters();
+        }
+    }
+}
+
+async fn none_in_flight() {
+    loop {
+        let notified = NONE_IN_FLIGHT.notified();
+        if IN_FLIGHT.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        notified.await;
+    }
+}
+
 /// Every service of the process, weakly: a dropped service leaves the list.
 static SERVICES: Mutex<Vec<Weak<dyn ShutDown>>> = Mutex::new(Vec::new());
 
@@ -135,20 +173,32 @@ impl GracefulShutdown {
     }
 
     /// Closes every session of every service with `1001 Server shutting down` and
-    /// refuses new ones ([`close_all_sessions`]), then stops the server; all within
-    /// the deadline, after which what is left is dropped.
+    /// refuses new ones ([`close_all_sessions`]), waits until every stream and
+    /// websocket has written its close frame and ended, then stops the server: it
+    /// takes no new connection, the application's other requests get a second more,
+    /// and what is left then (idle keep-alive connections above all) is dropped. All
+    /// within the deadline.
     pub async fn stop(&self) {
         let started = actix_rt::time::Instant::now();
         close_all_sessions(self.deadline).await;
-        // Connections that had a session have its close frame and are ending; the
-        // server stops taking new ones and waits for the rest until the deadline.
+        // The close frames are queued; wait until every stream and websocket has
+        // handed its last bytes to actix-http and ended.
         let left = self.deadline.saturating_sub(started.elapsed());
-        if actix_rt::time::timeout(left, self.handle.stop(true))
-            .await
-            .is_err()
-        {
-            self.handle.stop(false).await;
-        }
+        let _ = actix_rt::time::timeout(left, none_in_flight()).await;
+        log::debug!(
+            "shutting down: sessions closed, {} stream(s) left, after {:?}",
+            IN_FLIGHT.load(Ordering::Acquire),
+            started.elapsed()
+        );
+        // The server takes no new connection, and the application's other requests
+        // get a moment to finish; then the server is stopped and the rest (idle
+        // keep-alive connections above all, which a graceful actix stop would wait
+        // for until they time out) is dropped. (A graceful stop cannot be hurried
+        // once asked for, so it is not asked for.)
+        self.handle.pause().await;
+        let left = self.deadline.saturating_sub(started.elapsed());
+        actix_rt::time::sleep(left.min(OTHER_REQUESTS_GRACE)).await;
+        self.handle.stop(false).await;
     }
 }
 

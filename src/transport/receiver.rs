@@ -17,6 +17,7 @@ use super::queue::{QueueRx, QueueTx, queue};
 use crate::protocol::{
     CloseFrame, Frame, eventsource_event, htmlfile_script, jsonp_call, xhr_chunk,
 };
+use crate::shutdown::InFlight;
 use crate::stats::{ConnectionGuard, Stats};
 
 /// What travels from a session to the request or socket that serves it.
@@ -218,6 +219,7 @@ impl Receiver {
 pub(crate) struct ReceiverBody {
     prelude: Option<Bytes>,
     rx: QueueRx<Outbound>,
+    _in_flight: InFlight,
 }
 
 impl ReceiverBody {
@@ -226,6 +228,7 @@ impl ReceiverBody {
         ReceiverBody {
             prelude: Some(prelude),
             rx,
+            _in_flight: InFlight::new(),
         }
     }
 }

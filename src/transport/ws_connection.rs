@@ -37,6 +37,7 @@ use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
 use crate::service::WebsocketListing;
 use crate::session::{EmbeddedSession, FromClient};
+use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.
 pub(crate) struct WsConnection<H: SockJsHandler> {
@@ -55,6 +56,7 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     raw: bool,
     /// A close frame went out, or the client is gone: the body ends once `buf` is out.
     ending: bool,
+    _in_flight: InFlight,
 }
 
 impl<H: SockJsHandler> WsConnection<H> {
@@ -74,6 +76,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             buf: BytesMut::new(),
             raw,
             ending: false,
+            _in_flight: InFlight::new(),
         }
     }
 
