@@ -48,6 +48,8 @@ mod error;
 mod handler;
 mod manager;
 pub mod multiplex;
+#[cfg(test)]
+mod proptests;
 pub mod protocol;
 mod service;
 mod session;

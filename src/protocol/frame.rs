@@ -156,8 +156,13 @@ impl MessageBatch {
         self.buf.push('"');
     }
 
-    /// Adds messages that are already escaped JSON (see [`Frame::messages_json`]).
+    /// Adds messages that are already escaped JSON (see [`Frame::messages_json`]),
+    /// counted as one item by [`len`](Self::len). An empty `json` (the messages of an
+    /// empty batch) adds nothing.
     pub fn push_encoded(&mut self, json: &str) {
+        if json.is_empty() {
+            return;
+        }
         self.start_item(json.len());
         self.buf.push_str(json);
     }
@@ -167,7 +172,8 @@ impl MessageBatch {
         self.buf.len()
     }
 
-    /// How many messages the batch holds.
+    /// How many items the batch holds: messages pushed one by one, and
+    /// [`push_encoded`](Self::push_encoded) calls.
     pub fn len(&self) -> usize {
         self.count
     }

@@ -5,7 +5,7 @@
 //! frame differs, and that is [`wire`]'s (`xhr_chunk`, `eventsource_event`,
 //! `htmlfile_script`, `jsonp_call`).
 
-mod escape;
+pub(crate) mod escape;
 mod frame;
 mod multiplex;
 mod payload;

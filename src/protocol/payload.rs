@@ -104,7 +104,8 @@ fn replace_lone_surrogates(text: &str) -> Option<String> {
 
 /// Decodes one websocket text message of the SockJS websocket transport: a JSON array
 /// of strings or, as sockjs-node also accepts, a single JSON string. An empty message
-/// decodes to no message.
+/// (or one of JSON whitespace only) decodes to no message; any other leading
+/// character, Unicode whitespace included, makes it broken JSON, as for `JSON.parse`.
 ///
 /// ```
 /// use actix_sockjs::protocol::decode_websocket_message;
@@ -120,6 +121,9 @@ pub fn decode_websocket_message(text: &str) -> Result<Vec<String>, PayloadError>
     })
 }
 
+/// The four characters JSON allows around its values.
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
 /// The messages of one client websocket message.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Messages {
@@ -132,7 +136,9 @@ pub(crate) enum Messages {
 /// [`decode_websocket_message`], without a `Vec` for the usual single message;
 /// `None` for no message.
 pub(crate) fn decode_websocket_messages(text: &str) -> Result<Option<Messages>, PayloadError> {
-    let trimmed = text.trim_start();
+    // JSON's whitespace only: anything else before the JSON is broken framing, as it
+    // is for `JSON.parse`.
+    let trimmed = text.trim_start_matches(JSON_WHITESPACE);
     if trimmed.is_empty() {
         return Ok(None);
     }

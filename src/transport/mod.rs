@@ -11,7 +11,7 @@ mod receiver;
 mod stall;
 pub(crate) mod websocket;
 mod ws_connection;
-mod ws_reader;
+pub(crate) mod ws_reader;
 pub(crate) mod xhr;
 
 pub(crate) use queue::{QueueRx, QueueTx, Weighed, queue};
