@@ -120,31 +120,8 @@ async fn a_stream_that_is_not_read_is_closed_as_a_slow_consumer_and_others_get_e
 #[actix_rt::test]
 async fn a_session_that_queues_past_the_bound_with_no_request_is_closed_with_1013() {
     let (srv, mut events) = start();
-    let id = session_id();
-    let mut res = srv
-        .post(format!("/amp/000/{id}/xhr"))
-        .send()
-        .await
-        .expect("poll");
-    assert_eq!(common::text(&mut res).await, "o\n");
     // 2000 answers of 1 KiB to one message, and nobody polls.
-    let res = srv
-        .post(format!("/amp/000/{id}/xhr_send"))
-        .send_body("[\"2000\"]")
-        .await
-        .expect("send");
-    assert_eq!(res.status().as_u16(), 204);
-    assert_eq!(next_event(&mut events).await, Event::Message("2000".into()));
-    assert_eq!(
-        next_event(&mut events).await,
-        Event::Close(CloseReason::SlowConsumer)
-    );
-    let mut res = srv
-        .post(format!("/amp/000/{id}/xhr"))
-        .send()
-        .await
-        .expect("poll");
-    assert_eq!(common::text(&mut res).await, "c[1013,\"Slow consumer\"]\n");
+    amplify_unpolled(&srv, &mut events, "[\"2000\"]", "2000").await;
 }
 
 #[actix_rt::test]
@@ -182,6 +159,22 @@ async fn a_websocket_that_is_not_read_takes_no_more_than_the_bound_and_is_releas
 #[actix_rt::test]
 async fn one_batch_whose_answers_pass_the_bound_stops_at_the_bound() {
     let (srv, mut events) = start();
+    // One send of 64 messages, each answered with 1000 × 1 KiB: 64 MiB if every
+    // answer were kept until the handler call returns. The first message's answers
+    // pass the 256 KiB bound: the rest of the batch is not handled.
+    let batch = format!("[{}]", vec!["\"1000\""; 64].join(","));
+    amplify_unpolled(&srv, &mut events, &batch, "1000").await;
+}
+
+/// Opens an `/amp` session, sends `batch` through `xhr_send` while nobody polls, and
+/// checks that the handler saw `first` alone before the session closed as a slow
+/// consumer, which the next poll is told.
+async fn amplify_unpolled(
+    srv: &actix_test::TestServer,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    batch: &str,
+    first: &str,
+) {
     let id = session_id();
     let mut res = srv
         .post(format!("/amp/000/{id}/xhr"))
@@ -189,20 +182,15 @@ async fn one_batch_whose_answers_pass_the_bound_stops_at_the_bound() {
         .await
         .expect("poll");
     assert_eq!(common::text(&mut res).await, "o\n");
-    // One send of 64 messages, each answered with 1000 × 1 KiB: 64 MiB if every
-    // answer were kept until the handler call returns.
-    let batch = format!("[{}]", vec!["\"1000\""; 64].join(","));
     let res = srv
         .post(format!("/amp/000/{id}/xhr_send"))
-        .send_body(batch)
+        .send_body(batch.to_owned())
         .await
         .expect("send");
     assert_eq!(res.status().as_u16(), 204);
-    // The first message's answers pass the 256 KiB bound: the rest of the batch is
-    // not handled, and the session closes as a slow consumer.
-    assert_eq!(next_event(&mut events).await, Event::Message("1000".into()));
+    assert_eq!(next_event(events).await, Event::Message(first.into()));
     assert_eq!(
-        next_event(&mut events).await,
+        next_event(events).await,
         Event::Close(CloseReason::SlowConsumer)
     );
     let mut res = srv

@@ -4,6 +4,29 @@
 
 use std::io;
 
+/// What every load-generating command sets up: the open-file limit raised, a
+/// single-threaded tokio runtime, and the JSON-lines results file (appended to), if
+/// one was named.
+pub fn client_setup(
+    json: Option<&std::path::Path>,
+) -> Result<(tokio::runtime::Runtime, Option<std::fs::File>), String> {
+    raise_nofile_limit();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let file = json
+        .map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .transpose()?;
+    Ok((runtime, file))
+}
+
 /// Raises the soft limit on open files to the hard limit and returns the new soft
 /// limit (the old one if it could not be raised). The idle scenarios hold 5000+
 /// connections on each side.

@@ -124,21 +124,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
 }
 
 fn run(args: RunArgs) -> Result<bool, String> {
-    sockjs_bench::raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    let mut file = match &args.json {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+    let (runtime, mut file) = sockjs_bench::client_setup(args.json.as_deref())?;
     let mut all_ok = true;
     let mut results = Vec::new();
     for rep in 1..=args.reps {

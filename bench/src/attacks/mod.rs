@@ -198,21 +198,7 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
     let Some(args) = parse(args)? else {
         return Ok(true);
     };
-    sockjs_bench::raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    let mut file = match &args.json {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+    let (runtime, mut file) = sockjs_bench::client_setup(args.json.as_deref())?;
     let mut results = Vec::new();
     for name in &args.attacks {
         eprintln!("== {name}");
