@@ -760,21 +760,44 @@ async fn open_many(
     count: usize,
 ) -> Result<Vec<Held>, String> {
     let deadline = Instant::now() + SETUP;
-    let limit = Arc::new(Semaphore::new(64));
+    open_concurrently(first..first + count, 64, deadline, move |i| {
+        open_idle(kind, addr, i, deadline)
+    })
+    .await
+    .map_err(|(failed, e)| format!("{failed} of {count} sessions failed to open: {e}"))
+}
+
+/// Runs `open(i)` for every `i` of `numbers`, `parallel` at a time, until `deadline`
+/// (and a few seconds more); all the connections, or how many failed and the first
+/// error.
+pub(crate) async fn open_concurrently<T, F, Fut>(
+    numbers: std::ops::Range<usize>,
+    parallel: usize,
+    deadline: Instant,
+    open: F,
+) -> Result<Vec<T>, (usize, String)>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>> + Send + 'static,
+{
+    let count = numbers.len();
+    let limit = Arc::new(Semaphore::new(parallel));
     let mut tasks = JoinSet::new();
-    for i in first..first + count {
+    for i in numbers {
         let limit = limit.clone();
+        let opening = open(i);
         tasks.spawn(async move {
             let _permit = limit.acquire().await;
-            open_idle(kind, addr, i, deadline).await
+            opening.await
         });
     }
-    let mut held = Vec::with_capacity(count);
+    let mut opened = Vec::with_capacity(count);
     let mut first_error = None;
     let collected = timeout_at(deadline + Duration::from_secs(5), async {
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(Ok(h)) => held.push(h),
+                Ok(Ok(c)) => opened.push(c),
                 Ok(Err(e)) => {
                     first_error.get_or_insert(e.to_string());
                 }
@@ -787,15 +810,12 @@ async fn open_many(
     .await;
     tasks.abort_all();
     if collected.is_err() {
-        return Err("opening idle sessions timed out".into());
+        return Err((count - opened.len(), "timed out".into()));
     }
-    if let Some(e) = first_error {
-        return Err(format!(
-            "{} of {count} sessions failed to open: {e}",
-            count - held.len()
-        ));
+    match first_error {
+        Some(e) => Err((count - opened.len(), e)),
+        None => Ok(opened),
     }
-    Ok(held)
 }
 
 /// Idle sessions: the server's resident memory growth per open session.

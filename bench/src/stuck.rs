@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use crate::broadcaster::Broadcaster;
 use crate::rss::PeakRss;
-use crate::scenario::{GRACE, SETUP, Settings};
+use crate::scenario::{GRACE, SETUP, Settings, open_concurrently};
 use crate::stalled::Stalled;
 use sockjs_bench::rss_bytes;
 
@@ -33,39 +32,11 @@ const AFTER_LEAVING: Duration = Duration::from_secs(6);
 /// Opens `ws` websocket and `xhr` xhr_streaming stuck sessions, 32 at a time.
 async fn open_all(addr: SocketAddr, ws: usize, xhr: usize) -> Result<Vec<Stalled>, String> {
     let deadline = Instant::now() + SETUP;
-    let limit = Arc::new(Semaphore::new(32));
-    let mut tasks = JoinSet::new();
-    for n in 0..ws + xhr {
-        let limit = limit.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire().await;
-            Stalled::open(addr, "/broadcast", n, n < ws, deadline).await
-        });
-    }
-    let mut stuck = Vec::with_capacity(ws + xhr);
-    let mut first_error = None;
-    let collected = timeout_at(deadline + Duration::from_secs(5), async {
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(s)) => stuck.push(s),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e.to_string());
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e.to_string());
-                }
-            }
-        }
+    open_concurrently(0..ws + xhr, 32, deadline, move |n| {
+        Stalled::open(addr, "/broadcast", n, n < ws, deadline)
     })
-    .await;
-    tasks.abort_all();
-    if collected.is_err() {
-        return Err("opening the stuck sessions timed out".into());
-    }
-    match first_error {
-        Some(e) => Err(format!("a stuck session failed to open: {e}")),
-        None => Ok(stuck),
-    }
+    .await
+    .map_err(|(failed, e)| format!("{failed} stuck session(s) failed to open: {e}"))
 }
 
 /// Drains every stuck session at once (bounded by [`GRACE`]) and counts the endings:
