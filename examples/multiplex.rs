@@ -90,7 +90,8 @@ async fn main() -> std::io::Result<()> {
     .on_connect(socket_write_timeout(Duration::from_secs(30)))
     // Signals are handled by GracefulShutdown below.
     .disable_signals()
-    .bind(("127.0.0.1", port))?;
+    .bind(("127.0.0.1", port))
+    .unwrap_or_else(|e| support::explain_bind_error(e, "multiplex", port));
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();
     // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a

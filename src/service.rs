@@ -268,7 +268,7 @@ impl<H: SockJsHandler> Service<H> {
         let route = route(&rest, self.config.max_id_length);
         if let Some(allowed) = &self.config.allowed_origins {
             if route != Route::Greeting && origin::check(&req, allowed) == Verdict::Refused {
-                log::info!(
+                log::warn!(
                     "origin not allowed: {:?} (referer {:?}) on {}",
                     req.headers().get(actix_web::http::header::ORIGIN),
                     req.headers().get(actix_web::http::header::REFERER),
@@ -304,7 +304,10 @@ impl<H: SockJsHandler> Service<H> {
             }
             Route::NotFound => Err(Error::NotFound),
         };
-        result.unwrap_or_else(|e| e.error_response())
+        result.unwrap_or_else(|e| {
+            log::debug!("{} {}: {} ({e})", req.method(), req.path(), e.status_code());
+            e.error_response()
+        })
     }
 
     async fn transport(
@@ -389,8 +392,14 @@ impl<H: SockJsHandler> Service<H> {
         if self.shared.shutting_down.load(Ordering::SeqCst) {
             return Err(Error::ShuttingDown);
         }
-        let slot = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)
-            .ok_or(Error::TooManySessions)?;
+        let Some(slot) = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)
+        else {
+            log::warn!(
+                "session {id} refused: max_sessions ({:?}) reached",
+                self.config.max_sessions
+            );
+            return Err(Error::TooManySessions);
+        };
         let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
         let setup = SessionSetup {
             id,

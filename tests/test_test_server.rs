@@ -36,7 +36,7 @@ fn start() -> Running {
     let path = example_path();
     assert!(
         path.exists(),
-        "{} missing: run `cargo test --all-targets`",
+        "{} missing: build it with `cargo build --examples`",
         path.display()
     );
     let mut child = Command::new(path)

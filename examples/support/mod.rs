@@ -60,3 +60,17 @@ pub(crate) fn parse_port(example: &str) -> std::io::Result<u16> {
     }
     Ok(port)
 }
+
+/// Ends the process with one line that says what to do when 127.0.0.1:`port` could
+/// not be bound (instead of an `AddrInUse` debug print).
+pub(crate) fn explain_bind_error(e: std::io::Error, example: &str, port: u16) -> ! {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        eprintln!(
+            "port {port} is in use (another demo still running?): pick another with --port N, \
+             e.g. `./scripts/demo --port 8090` or `cargo run --example {example} -- --port 8090`"
+        );
+    } else {
+        eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+    }
+    std::process::exit(1);
+}

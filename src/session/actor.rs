@@ -283,6 +283,20 @@ impl<H: SockJsHandler> SessionActor<H> {
         }
         let was_open = self.core.state == State::Open;
         self.core.state = State::Closed;
+        match reason {
+            CloseReason::SlowConsumer => log::warn!(
+                "session {} ({:?}) closed as a slow consumer: more than max_queued_bytes ({}) waited",
+                self.core.id(),
+                self.core.transport,
+                self.core.config.max_queued_bytes
+            ),
+            _ => log::debug!(
+                "session {} ({:?}) closed: {:?}",
+                self.core.id(),
+                self.core.transport,
+                reason
+            ),
+        }
         if reason == CloseReason::SlowConsumer {
             // What waits is what the client could not take: drop it, and send the
             // close frame alone.

@@ -184,7 +184,7 @@ fn look() -> bool {
         !w.entries.is_empty()
     });
     if !abandoned.is_empty() {
-        log::info!(
+        log::warn!(
             "write timeout: gave up on {} connection(s) that took nothing",
             abandoned.len()
         );

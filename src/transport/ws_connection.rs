@@ -96,6 +96,7 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     fn refuse(&mut self, code: u16, reason: &str) {
+        log::warn!("websocket closed with {code} {reason:?}: the client broke a rule or a limit");
         self.close(Some(CloseReason {
             code: CloseCode::from(code),
             description: Some(reason.to_owned()),

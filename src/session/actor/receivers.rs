@@ -95,6 +95,11 @@ impl<H: SockJsHandler> SessionActor<H> {
     pub(super) fn open(&mut self, ctx: &mut Context<Self>) {
         self.core.state = State::Open;
         self.core.stats.session_opened(self.core.transport);
+        log::debug!(
+            "session {} opened ({:?})",
+            self.core.id(),
+            self.core.transport
+        );
         // The open frame goes out before the handler runs, as the protocol requires even
         // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
         if !self.is_raw() {
