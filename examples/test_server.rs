@@ -32,7 +32,7 @@ use std::time::Duration;
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
     CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionContext, SessionHandle,
-    SockJs, SockJsConfig, SockJsHandler, socket_write_timeout,
+    SockJs, SockJsConfig, SockJsHandler, socket_options,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -238,7 +238,7 @@ async fn main() -> std::io::Result<()> {
     .h1_allow_half_closed(false)
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
-    .on_connect(socket_write_timeout(Duration::from_secs(30)))
+    .on_connect(socket_options(Some(Duration::from_secs(30))))
     // Signals are handled by GracefulShutdown below.
     .disable_signals();
     if let Some(workers) = args.workers {

@@ -86,7 +86,7 @@ pub struct SockJsConfig {
     /// idle long, as its heartbeat `h` (and websocket ping) waits for the socket too,
     /// so a stalled client is found at most `heartbeat_delay + write_timeout` after
     /// its socket stopped taking bytes. The TCP connection itself is ended by the
-    /// kernel, if the server set [`socket_write_timeout`](crate::socket_write_timeout)
+    /// kernel, if the server set [`socket_options`](crate::socket_options)
     /// on its sockets. `None` turns the check off. Default: 30 s.
     pub write_timeout: Option<Duration>,
     /// The web origins whose pages may use this service, or `None` for any (what the

@@ -66,5 +66,5 @@ pub use session::{PreparedMessage, SessionActor, SessionContext, SessionHandle, 
 pub use shutdown::{GracefulShutdown, close_all_sessions};
 pub use stats::{MovingAverage, Stats, StatsCollector, StatsSnapshot};
 pub use web::origin::{InvalidOriginPattern, OriginPattern};
-pub use web::socket_timeout::socket_write_timeout;
+pub use web::socket_options::socket_options;
 pub use web::stats_endpoint::StatsEndpoint;

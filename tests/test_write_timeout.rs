@@ -165,15 +165,15 @@ async fn a_connection_with_nothing_to_take_is_never_cut() {
     );
 }
 
-/// With `socket_write_timeout` on the server, the kernel also ends the TCP connection
+/// With `socket_options` on the server, the kernel also ends the TCP connection
 /// of a client that stopped reading (the library alone can end only its session:
 /// actix-http holds the connection until its socket errors). The kernel drops such a
 /// connection without a word to the client; the client learns of it (a reset) once it
 /// reads again.
 #[cfg(target_os = "linux")]
 #[actix_rt::test]
-async fn with_socket_write_timeout_the_kernel_ends_the_stalled_connection() {
-    use actix_sockjs::{SockJs, socket_write_timeout};
+async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
+    use actix_sockjs::{SockJs, socket_options};
     use actix_web::{App, HttpServer};
     use tokio::io::AsyncReadExt;
 
@@ -190,7 +190,7 @@ async fn with_socket_write_timeout_the_kernel_ends_the_stalled_connection() {
     let rec = SockJs::new("/rec", move || common::Recorder { events: tx.clone() }).config(config());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let set_timeout = socket_write_timeout(WRITE_TIMEOUT);
+    let set_timeout = socket_options(Some(WRITE_TIMEOUT));
     let server = HttpServer::new(move || App::new().service(rec.clone()))
         .workers(1)
         .disable_signals()

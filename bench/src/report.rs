@@ -104,6 +104,12 @@ const SPECS: &[Spec] = &[
         target: Target::None,
     },
     Spec {
+        name: "xhr-streaming-4k",
+        what: "the same on `/echo4k` (`response_limit` 4 KiB: streams end and reopen every few dozen messages)",
+        baseline: "xhr-streaming",
+        target: Target::Ratio(0.80),
+    },
+    Spec {
         name: "connect-bare",
         what: "bare websocket: connect, handshake, one echo, close; 16 in parallel",
         baseline: "connect-bare",

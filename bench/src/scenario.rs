@@ -56,6 +56,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "broadcast",
     "xhr-echo",
     "xhr-streaming",
+    "xhr-streaming-4k",
     "connect-bare",
     "connect-ws",
     "idle-bare",
@@ -77,7 +78,8 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "raw-ws-echo-pipe" => echo(s, Flavor::Raw, 8, 32, name).await,
         "broadcast" => broadcast(s).await,
         "xhr-echo" => xhr_echo(s).await,
-        "xhr-streaming" => xhr_streaming(s).await,
+        "xhr-streaming" => xhr_streaming(s, "/echo", "xhr-streaming").await,
+        "xhr-streaming-4k" => xhr_streaming(s, "/echo4k", "xhr-streaming-4k").await,
         "connect-bare" => connect_rate(s, Flavor::Bare, name).await,
         "connect-ws" => connect_rate(s, Flavor::SockJs, name).await,
         "idle-bare" => idle(s, Idle::Bare, name).await,
@@ -660,8 +662,13 @@ async fn xhr_stream_messages(http: &mut Http, base: &str, deadline: Instant) -> 
 }
 
 /// Messages sent with `xhr_send` and received over `xhr_streaming`, one in flight per
-/// session.
-async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
+/// session, on the service at `prefix` (whose `response_limit` says how often the
+/// streams end and are reopened).
+async fn xhr_streaming(
+    s: Arc<Settings>,
+    prefix: &'static str,
+    name: &str,
+) -> Result<Value, String> {
     let clients = s.clients.unwrap_or(32).max(1);
     let message = Arc::new(Flavor::SockJs.message(&payload(s.size)));
     let settings = s.clone();
@@ -669,7 +676,7 @@ async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
         let s = settings.clone();
         let message = message.clone();
         async move {
-            let base = session_base("/echo", i);
+            let base = session_base(prefix, i);
             let opened = async {
                 let deadline = Instant::now() + SETUP;
                 let mut stream = Http::connect(s.addr, deadline).await?;
@@ -710,7 +717,7 @@ async fn xhr_streaming(s: Arc<Settings>) -> Result<Value, String> {
         }
     })
     .await?;
-    Ok(result_json("xhr-streaming", "msgs", &s, 1, totals))
+    Ok(result_json(name, "msgs", &s, 1, totals))
 }
 
 /// What an idle session holds open.

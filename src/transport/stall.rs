@@ -12,7 +12,7 @@
 //! dropped, and its session ends as interrupted (an HTTP session sees its request
 //! go; a websocket's session, which runs inside the stalled connection, is taken
 //! out of it and stopped). The TCP connection itself stays with actix-http until
-//! the kernel or the client ends it; [`crate::socket_write_timeout`] has the
+//! the kernel or the client ends it; [`crate::socket_options`] has the
 //! kernel end it.
 //!
 //! Watching costs a connection one entry in its thread's list and the look costs a

@@ -7,5 +7,5 @@ pub(crate) mod headers;
 pub(crate) mod iframe;
 pub(crate) mod info;
 pub(crate) mod origin;
-pub(crate) mod socket_timeout;
+pub(crate) mod socket_options;
 pub(crate) mod stats_endpoint;

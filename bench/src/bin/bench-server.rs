@@ -10,6 +10,8 @@
 //! serves:
 //!
 //! - `/echo`: SockJS echo, default configuration (`response_limit` 128 KiB);
+//! - `/echo4k`: the same with `response_limit` 4 KiB, as test_server's `/echo`, so
+//!   xhr_streaming responses end and are reopened every few dozen messages;
 //! - `/broadcast`: SockJS, every message to every open session of `/broadcast`, the
 //!   frame encoded once ([`actix_sockjs::broadcast`]);
 //! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
@@ -159,6 +161,8 @@ async fn main() -> std::io::Result<()> {
     // The idle scenarios hold 5000+ connections.
     let nofile = sockjs_bench::raise_nofile_limit();
     let echo = SockJs::new("/echo", || Echo);
+    let echo4k = SockJs::new("/echo4k", || Echo)
+        .config(actix_sockjs::SockJsConfig::default().response_limit(4096));
     let members = Members::default();
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
         members: members.clone(),
@@ -166,6 +170,7 @@ async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .service(echo.clone())
+            .service(echo4k.clone())
             .service(broadcast.clone())
             .route("/bare", web::get().to(bare))
             .route("/bare-stream", web::post().to(bare_stream))
@@ -174,6 +179,9 @@ async fn main() -> std::io::Result<()> {
     // As in the examples: a client that goes away is noticed at once.
     .h1_allow_half_closed(false)
     .backlog(4096)
+    // TCP_NODELAY on every connection, bare ones included, as a SockJS server sets it
+    // (README, "Limits and slow consumers").
+    .on_connect(actix_sockjs::socket_options(None))
     .bind(("127.0.0.1", args.port))?;
     let port = server.addrs().first().map_or(args.port, |a| a.port());
     let running = server.run();
