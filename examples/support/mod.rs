@@ -65,9 +65,10 @@ pub(crate) fn parse_port(example: &str) -> std::io::Result<u16> {
 /// not be bound (instead of an `AddrInUse` debug print).
 pub(crate) fn explain_bind_error(e: std::io::Error, example: &str, port: u16) -> ! {
     if e.kind() == std::io::ErrorKind::AddrInUse {
+        let other = port.checked_add(1).unwrap_or(8090);
         eprintln!(
             "port {port} is in use (another demo still running?): pick another with --port N, \
-             e.g. `./scripts/demo --port 8090` or `cargo run --example {example} -- --port 8090`"
+             e.g. `./scripts/demo --port {other}` or `cargo run --example {example} -- --port {other}`"
         );
     } else {
         eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
