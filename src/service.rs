@@ -16,15 +16,20 @@ use crate::error::Error;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
 use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
 use crate::session::{
-    Attach, EmbeddedSession, FromClient, Incoming, SessionActor, SessionId, SessionSetup,
-    SessionShared, SessionSlot, Shutdown,
+    Attach, FromClient, Incoming, SessionActor, SessionId, SessionSetup, SessionShared,
+    SessionSlot, Shutdown,
 };
-use crate::shutdown::{Countdown, ShutDown};
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
-use crate::web::iframe::{IframePage, is_iframe_name};
+use crate::web::iframe::IframePage;
 use crate::web::origin::{self, Verdict};
 use crate::web::{greeting, info};
+
+mod route;
+mod shutdown_list;
+
+pub(crate) use route::{Route, route};
+pub(crate) use shutdown_list::{WebsocketListing, WebsocketSession};
 
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
 ///
@@ -85,48 +90,6 @@ struct Shared<H: SockJsHandler> {
     /// so a shutdown reaches them.
     websockets: Mutex<HashMap<u64, Addr<SessionActor<H>>>>,
     next_websocket: AtomicU64,
-}
-
-impl<H: SockJsHandler> ShutDown for Shared<H> {
-    fn shut_down(&self, countdown: &Countdown) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        self.registry
-            .for_each(|entry| entry.addr.do_send(Shutdown(Some(countdown.guard()))));
-        for addr in self.websockets.lock().values() {
-            addr.do_send(Shutdown(Some(countdown.guard())));
-        }
-    }
-}
-
-/// A websocket session made for its connection: its address, the future that runs
-/// it, and its place in the service's list.
-pub(crate) type WebsocketSession<H> = (
-    Addr<SessionActor<H>>,
-    EmbeddedSession<H>,
-    WebsocketListing<H>,
-);
-
-/// A websocket session's place in its service's list, given up with the connection.
-pub(crate) struct WebsocketListing<H: SockJsHandler> {
-    shared: Arc<Shared<H>>,
-    key: u64,
-}
-
-impl<H: SockJsHandler> WebsocketListing<H> {
-    fn new(shared: &Arc<Shared<H>>, addr: Addr<SessionActor<H>>) -> Self {
-        let key = shared.next_websocket.fetch_add(1, Ordering::Relaxed);
-        shared.websockets.lock().insert(key, addr);
-        WebsocketListing {
-            shared: shared.clone(),
-            key,
-        }
-    }
-}
-
-impl<H: SockJsHandler> Drop for WebsocketListing<H> {
-    fn drop(&mut self) {
-        self.shared.websockets.lock().remove(&self.key);
-    }
 }
 
 impl<H: SockJsHandler> SockJs<H> {
@@ -214,47 +177,6 @@ impl<H: SockJsHandler> SendTarget<H> {
         if !messages.is_empty() {
             self.0.addr.do_send(Incoming(messages));
         }
-    }
-}
-
-/// What the part of the path after the prefix asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Route<'a> {
-    Greeting,
-    Info,
-    Iframe,
-    RawWebSocket,
-    Session {
-        session: &'a str,
-        transport: &'a str,
-    },
-    NotFound,
-}
-
-pub(crate) fn route(rest: &str, max_id_length: usize) -> Route<'_> {
-    match rest {
-        "" | "/" => return Route::Greeting,
-        "/info" => return Route::Info,
-        "/websocket" => return Route::RawWebSocket,
-        _ => {}
-    }
-    let Some(path) = rest.strip_prefix('/') else {
-        return Route::NotFound;
-    };
-    if !path.contains('/') && is_iframe_name(path) {
-        return Route::Iframe;
-    }
-    let mut parts = path.split('/');
-    let (Some(server), Some(session), Some(transport), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Route::NotFound;
-    };
-    let valid = |s: &str| !s.is_empty() && s.len() <= max_id_length && !s.contains('.');
-    if valid(server) && valid(session) && !transport.is_empty() {
-        Route::Session { session, transport }
-    } else {
-        Route::NotFound
     }
 }
 
@@ -513,60 +435,5 @@ impl<H: SockJsHandler> Service<H> {
             addr.do_send(Shutdown(None));
         }
         Ok((addr, session, listed))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_under_the_prefix() {
-        assert_eq!(route("", 128), Route::Greeting);
-        assert_eq!(route("/", 128), Route::Greeting);
-        assert_eq!(route("/info", 128), Route::Info);
-        assert_eq!(route("/iframe.html", 128), Route::Iframe);
-        assert_eq!(route("/iframe-1.2.3.html", 128), Route::Iframe);
-        assert_eq!(route("/websocket", 128), Route::RawWebSocket);
-        assert_eq!(
-            route("/000/abc/xhr", 128),
-            Route::Session {
-                session: "abc",
-                transport: "xhr"
-            }
-        );
-    }
-
-    #[test]
-    fn malformed_session_urls_are_not_found() {
-        for rest in [
-            "/a/b",
-            "/a/b/c/d",
-            "//b/xhr",
-            "/a//xhr",
-            "/a/b/",
-            "/a.b/c/xhr",
-            "/a/b.c/xhr",
-            "/x",
-            "/info/",
-            "/iframe.htm",
-            "/a/iframe.html",
-        ] {
-            assert_eq!(route(rest, 128), Route::NotFound, "{rest}");
-        }
-    }
-
-    #[test]
-    fn ids_longer_than_the_limit_are_not_found() {
-        let long = "x".repeat(129);
-        assert_eq!(route(&format!("/000/{long}/xhr"), 128), Route::NotFound);
-        assert_eq!(route(&format!("/{long}/abc/xhr"), 128), Route::NotFound);
-        assert_eq!(
-            route(&format!("/000/{}/xhr", &long[..128]), 128),
-            Route::Session {
-                session: &long[..128],
-                transport: "xhr"
-            }
-        );
     }
 }

@@ -1,0 +1,100 @@
+//! Which SockJS route the part of a request path after the service's prefix names.
+//! Pure: no request, no I/O.
+
+use crate::web::iframe::is_iframe_name;
+
+/// What the part of the path after the prefix asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Route<'a> {
+    Greeting,
+    Info,
+    Iframe,
+    RawWebSocket,
+    Session {
+        session: &'a str,
+        transport: &'a str,
+    },
+    NotFound,
+}
+
+pub(crate) fn route(rest: &str, max_id_length: usize) -> Route<'_> {
+    match rest {
+        "" | "/" => return Route::Greeting,
+        "/info" => return Route::Info,
+        "/websocket" => return Route::RawWebSocket,
+        _ => {}
+    }
+    let Some(path) = rest.strip_prefix('/') else {
+        return Route::NotFound;
+    };
+    if !path.contains('/') && is_iframe_name(path) {
+        return Route::Iframe;
+    }
+    let mut parts = path.split('/');
+    let (Some(server), Some(session), Some(transport), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Route::NotFound;
+    };
+    let valid = |s: &str| !s.is_empty() && s.len() <= max_id_length && !s.contains('.');
+    if valid(server) && valid(session) && !transport.is_empty() {
+        Route::Session { session, transport }
+    } else {
+        Route::NotFound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_under_the_prefix() {
+        assert_eq!(route("", 128), Route::Greeting);
+        assert_eq!(route("/", 128), Route::Greeting);
+        assert_eq!(route("/info", 128), Route::Info);
+        assert_eq!(route("/iframe.html", 128), Route::Iframe);
+        assert_eq!(route("/iframe-1.2.3.html", 128), Route::Iframe);
+        assert_eq!(route("/websocket", 128), Route::RawWebSocket);
+        assert_eq!(
+            route("/000/abc/xhr", 128),
+            Route::Session {
+                session: "abc",
+                transport: "xhr"
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_session_urls_are_not_found() {
+        for rest in [
+            "/a/b",
+            "/a/b/c/d",
+            "//b/xhr",
+            "/a//xhr",
+            "/a/b/",
+            "/a.b/c/xhr",
+            "/a/b.c/xhr",
+            "/x",
+            "/info/",
+            "/iframe.htm",
+            "/a/iframe.html",
+        ] {
+            assert_eq!(route(rest, 128), Route::NotFound, "{rest}");
+        }
+    }
+
+    #[test]
+    fn ids_longer_than_the_limit_are_not_found() {
+        let long = "x".repeat(129);
+        assert_eq!(route(&format!("/000/{long}/xhr"), 128), Route::NotFound);
+        assert_eq!(route(&format!("/{long}/abc/xhr"), 128), Route::NotFound);
+        assert_eq!(
+            route(&format!("/000/{}/xhr", &long[..128]), 128),
+            Route::Session {
+                session: &long[..128],
+                transport: "xhr"
+            }
+        );
+    }
+}
