@@ -4,6 +4,13 @@
 
 use std::io;
 
+/// A command-line flag's numeric value, or an error naming the flag.
+pub fn flag_number<T: std::str::FromStr>(flag: &str, value: String) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: not a number: {value}"))
+}
+
 /// What every load-generating command sets up: the open-file limit raised, a
 /// single-threaded tokio runtime, and the JSON-lines results file (appended to), if
 /// one was named.

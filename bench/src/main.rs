@@ -69,20 +69,19 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 .cloned()
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: not a number: {v}"))
-        }
         match flag.as_str() {
-            "--addr" => addr = Some(num(flag, value()?)?),
-            "--server-pid" => pid = Some(num::<u32>(flag, value()?)?.to_string()),
+            "--addr" => addr = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--server-pid" => {
+                pid = Some(sockjs_bench::flag_number::<u32>(flag, value()?)?.to_string())
+            }
             "--scenario" => scenarios = value()?.split(',').map(str::to_owned).collect(),
-            "--duration" => duration = num(flag, value()?)?,
-            "--reps" => reps = num(flag, value()?)?,
-            "--clients" => clients = Some(num(flag, value()?)?),
-            "--window" => window = Some(num(flag, value()?)?),
-            "--size" => size = num(flag, value()?)?,
-            "--sessions" => sessions = Some(num(flag, value()?)?),
-            "--messages" => messages = Some(num(flag, value()?)?),
+            "--duration" => duration = sockjs_bench::flag_number(flag, value()?)?,
+            "--reps" => reps = sockjs_bench::flag_number(flag, value()?)?,
+            "--clients" => clients = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--window" => window = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--size" => size = sockjs_bench::flag_number(flag, value()?)?,
+            "--sessions" => sessions = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--messages" => messages = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--json" => json = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }

@@ -115,9 +115,6 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 .cloned()
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: not a number: {v}"))
-        }
         match flag.as_str() {
             "--list" => {
                 for (name, expect) in ATTACKS {
@@ -125,12 +122,12 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 }
                 return Ok(None);
             }
-            "--addr" => addr = Some(num(flag, value()?)?),
-            "--server-pid" => pid = Some(num(flag, value()?)?),
+            "--addr" => addr = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--server-pid" => pid = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--attack" => names = value()?,
-            "--duration" => duration = num(flag, value()?)?,
-            "--stall-wait" => stall_wait = num(flag, value()?)?,
-            "--settle" => settle = num(flag, value()?)?,
+            "--duration" => duration = sockjs_bench::flag_number(flag, value()?)?,
+            "--stall-wait" => stall_wait = sockjs_bench::flag_number(flag, value()?)?,
+            "--settle" => settle = sockjs_bench::flag_number(flag, value()?)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
