@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, GracefulShutdown, SessionContext, SessionHandle, SockJs,
-    SockJsConfig, SockJsHandler, StatsEndpoint, socket_options,
+    CloseReason, ConnectionInfo, GracefulShutdown, SessionHandle, SockJs, SockJsConfig,
+    SockJsContext, SockJsHandler, StatsEndpoint, socket_options,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -60,12 +60,16 @@ fn clean_name(raw: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+impl actix::Actor for ChatMember {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for ChatMember {
-    fn on_open(&mut self, info: ConnectionInfo, _: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, info: ConnectionInfo, _: &mut SockJsContext<Self>) {
         self.room = info.param("room").unwrap_or("lobby").to_owned();
     }
 
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&msg) else {
             session.close(3001, "messages are JSON");
             return;
@@ -95,7 +99,7 @@ impl SockJsHandler for ChatMember {
         }
     }
 
-    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
         let handle = session.handle();
         {
             let mut rooms = self.rooms.lock();
@@ -114,8 +118,12 @@ impl SockJsHandler for ChatMember {
 
 struct Echo;
 
+impl actix::Actor for Echo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Echo {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }

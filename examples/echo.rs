@@ -5,13 +5,17 @@
 //! http://127.0.0.1:8080/echo.
 use std::time::Duration;
 
-use actix_sockjs::{GracefulShutdown, SessionContext, SockJs, SockJsHandler, socket_options};
+use actix_sockjs::{GracefulShutdown, SockJs, SockJsContext, SockJsHandler, socket_options};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 struct Echo;
 
+impl actix::Actor for Echo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Echo {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }

@@ -29,30 +29,39 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
+use actix::AsyncContext;
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionContext, SessionHandle,
-    SockJs, SockJsConfig, SockJsHandler, socket_options,
+    CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionHandle, SockJs,
+    SockJsConfig, SockJsContext, SockJsHandler, socket_options,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
 
 struct Echo;
 
+impl actix::Actor for Echo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Echo {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }
 
 struct Close;
 
+impl actix::Actor for Close {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Close {
-    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         session.close(3000, "Go away!");
     }
 
-    fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
+    fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
 }
 
 type Members = Arc<Mutex<HashSet<SessionHandle>>>;
@@ -61,25 +70,33 @@ struct Broadcast {
     members: Members,
 }
 
+impl actix::Actor for Broadcast {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Broadcast {
-    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         self.members.lock().insert(session.handle());
     }
 
-    fn on_message(&mut self, msg: String, _: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
         let members: Vec<SessionHandle> = self.members.lock().iter().cloned().collect();
         actix_sockjs::broadcast(&members, &msg);
     }
 
-    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
         self.members.lock().remove(&session.handle());
     }
 }
 
 struct Amplify;
 
+impl actix::Actor for Amplify {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Amplify {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         let n = msg.trim().parse::<u32>().unwrap_or(1).clamp(1, 19);
         session.send("x".repeat(1 << n));
     }
@@ -87,12 +104,16 @@ impl SockJsHandler for Amplify {
 
 struct Ticker;
 
+impl actix::Actor for Ticker {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Ticker {
-    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         session.run_interval(Duration::from_secs(1), |_, session| session.send("tick"));
     }
 
-    fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
+    fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
 }
 
 struct ChannelEcho;
@@ -110,14 +131,18 @@ struct ClientInfo {
     port: Arc<AtomicU16>,
 }
 
+impl actix::Actor for ClientInfo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for ClientInfo {
-    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SockJsContext<Self>) {
         let ip = info.ip().map(|ip| ip.to_string());
         let port = self.port.load(Ordering::Relaxed);
         session.send(serde_json::json!({ "ip": ip, "port": port }).to_string());
     }
 
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }

@@ -1,12 +1,9 @@
-//! The one error type of the crate, and the HTTP answer of each case.
+//! The error of the calls an application makes on sessions and channels.
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-
-use crate::protocol::PayloadError;
-
-/// Everything that can go wrong, for the application (sending to a closed session)
-/// and for a client (each case maps to the HTTP status and body SockJS specifies).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a message could not be sent, or a session or channel closed, from a
+/// [`SessionHandle`](crate::SessionHandle), a [`SockJsContext`](crate::SockJsContext)
+/// or a multiplex [`ChannelHandle`](crate::multiplex::ChannelHandle). Never a panic.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The session is closed (or gone): nothing more can be sent to it.
@@ -18,39 +15,9 @@ pub enum Error {
     /// The multiplexed channel is closed (unsubscribed, closed by the server, or its
     /// session closed): nothing more can be sent on it.
     ChannelClosed,
-    /// A value given to `send_json` could not be serialised (serde_json's message).
-    Json(String),
-    /// No such session, or a URL SockJS does not know: 404.
-    NotFound,
-    /// The body of a send request was refused: 500 with the SockJS text
-    /// (`Payload expected.` or `Broken JSON encoding.`).
-    Payload(PayloadError),
-    /// The body is larger than `max_message_size`: 413.
-    PayloadTooLarge,
-    /// The body could not be read from the connection: 400.
-    PayloadRead,
-    /// A jsonp / htmlfile request without its `c` parameter: 500.
-    CallbackRequired,
-    /// A `c` parameter outside `[a-zA-Z0-9_.-]`: 500, and never echoed back.
-    InvalidCallback,
-    /// A websocket request without `Upgrade: websocket`: 400.
-    UpgradeRequired,
-    /// A websocket request whose `Connection` header lacks `Upgrade`: 400.
-    ConnectionNotUpgrade,
-    /// A websocket handshake that is otherwise malformed (version, key): 400.
-    BadHandshake,
-    /// A method the URL does not take: 405 with the allowed methods.
-    MethodNotAllowed(&'static str),
-    /// The service holds [`max_sessions`](crate::SockJsConfig::max_sessions)
-    /// sessions already: 503.
-    TooManySessions,
-    /// The request comes from a web origin the service does not allow
-    /// ([`allowed_origins`](crate::SockJsConfig::allowed_origins)): 403, with no CORS
-    /// headers and no cookie.
-    OriginNotAllowed,
-    /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown)):
-    /// no new session is made. 503.
-    ShuttingDown,
+    /// A value given to `send_json` could not be serialised; serde_json's error is
+    /// the [`source`](std::error::Error::source).
+    Json(serde_json::Error),
 }
 
 impl std::fmt::Display for Error {
@@ -59,135 +26,48 @@ impl std::fmt::Display for Error {
             Error::SessionClosed => f.write_str("session closed"),
             Error::SlowConsumer => f.write_str("slow consumer"),
             Error::ChannelClosed => f.write_str("channel closed"),
-            Error::Json(e) => write!(f, "JSON serialisation failed: {e}"),
-            Error::NotFound => f.write_str("Not found"),
-            Error::Payload(e) => e.fmt(f),
-            Error::PayloadTooLarge => f.write_str("Payload too large."),
-            Error::PayloadRead => f.write_str("Payload could not be read."),
-            Error::CallbackRequired => f.write_str("\"callback\" parameter required"),
-            Error::InvalidCallback => f.write_str("invalid \"callback\" parameter"),
-            Error::UpgradeRequired => f.write_str("Can \"Upgrade\" only to \"WebSocket\"."),
-            Error::ConnectionNotUpgrade => f.write_str("\"Connection\" must be \"Upgrade\"."),
-            Error::BadHandshake => f.write_str("Bad websocket handshake."),
-            Error::MethodNotAllowed(_) => f.write_str(""),
-            Error::TooManySessions => f.write_str("Too many sessions."),
-            Error::OriginNotAllowed => f.write_str("Origin not allowed."),
-            Error::ShuttingDown => f.write_str("Server shutting down."),
+            Error::Json(_) => f.write_str("JSON serialisation failed"),
         }
     }
 }
 
-impl std::error::Error for Error {}
-
-impl From<PayloadError> for Error {
-    fn from(e: PayloadError) -> Self {
-        Error::Payload(e)
-    }
-}
-
-impl ResponseError for Error {
-    fn status_code(&self) -> StatusCode {
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::SessionClosed | Error::ChannelClosed | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Json(_)
-            | Error::Payload(_)
-            | Error::CallbackRequired
-            | Error::InvalidCallback => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::PayloadRead
-            | Error::UpgradeRequired
-            | Error::ConnectionNotUpgrade
-            | Error::BadHandshake => StatusCode::BAD_REQUEST,
-            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::TooManySessions | Error::SlowConsumer | Error::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Error::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Error::Json(e) => Some(e),
+            _ => None,
         }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status_code());
-        if let Error::MethodNotAllowed(allow) = self {
-            // The protocol wants a bare 405: the Allow header, no body, no content type.
-            res.insert_header(("Allow", *allow));
-            return res.finish();
-        }
-        res.content_type("text/plain; charset=UTF-8");
-        res.body(self.to_string())
     }
 }
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e)
+    }
+}
+
+/// Errors compare by kind (two `Json` errors are equal whatever serde_json said), so
+/// tests can `assert_eq!` an outcome.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl Eq for Error {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::MessageBody;
-
-    fn body_of(e: Error) -> (u16, String) {
-        let res = e.error_response();
-        let status = res.status().as_u16();
-        let bytes = res.into_body().try_into_bytes().unwrap_or_default();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    }
+    use std::error::Error as _;
 
     #[test]
-    fn payload_errors_are_500_with_sockjs_text() {
-        assert_eq!(
-            body_of(PayloadError::Expected.into()),
-            (500, "Payload expected.".into())
-        );
-        assert_eq!(
-            body_of(PayloadError::BrokenJson.into()),
-            (500, "Broken JSON encoding.".into())
-        );
-    }
-
-    #[test]
-    fn callback_errors_are_500() {
-        assert_eq!(
-            body_of(Error::CallbackRequired),
-            (500, "\"callback\" parameter required".into())
-        );
-        assert_eq!(
-            body_of(Error::InvalidCallback),
-            (500, "invalid \"callback\" parameter".into())
-        );
-    }
-
-    #[test]
-    fn websocket_handshake_errors_are_400() {
-        assert_eq!(
-            body_of(Error::UpgradeRequired),
-            (400, "Can \"Upgrade\" only to \"WebSocket\".".into())
-        );
-        assert_eq!(
-            body_of(Error::ConnectionNotUpgrade),
-            (400, "\"Connection\" must be \"Upgrade\".".into())
-        );
-    }
-
-    #[test]
-    fn method_not_allowed_names_the_allowed_methods() {
-        let res = Error::MethodNotAllowed("GET").error_response();
-        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(
-            res.headers().get("Allow").and_then(|v| v.to_str().ok()),
-            Some("GET")
-        );
-        assert!(res.headers().get("Content-Type").is_none());
-    }
-
-    #[test]
-    fn too_many_sessions_is_503() {
-        assert_eq!(
-            body_of(Error::TooManySessions),
-            (503, "Too many sessions.".into())
-        );
-    }
-
-    #[test]
-    fn sizes_and_unknown_sessions() {
-        assert_eq!(body_of(Error::PayloadTooLarge).0, 413);
-        assert_eq!(body_of(Error::NotFound).0, 404);
+    fn a_json_error_keeps_serde_json_s_error_as_its_source() {
+        let map: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let e = Error::from(serde_json::to_string(&map).expect_err("a map with tuple keys is not JSON"));
+        assert_eq!(e.to_string(), "JSON serialisation failed");
+        let source = e.source().map(|s| s.to_string()).unwrap_or_default();
+        assert!(source.contains("key must be a string"), "{source}");
+        assert_ne!(e, Error::SessionClosed);
     }
 }

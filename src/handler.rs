@@ -5,44 +5,52 @@ use std::net::{IpAddr, SocketAddr};
 use actix_web::{HttpRequest, http::header::HeaderMap};
 
 use crate::protocol::CloseFrame;
-use crate::session::SessionContext;
+use crate::session::SockJsContext;
+use actix::Actor;
 
-/// The application's side of a SockJS session.
+/// The application's side of a SockJS session: an actor whose context is the session.
 ///
-/// One value is made per session by the factory given to [`SockJs::new`](crate::SockJs::new)
-/// and lives inside that session's actor, so its methods run one at a time and may
-/// keep per-session state in `self` without locks. Everything sent through the
-/// [`SessionContext`] during one call leaves as a single `a[...]` frame.
+/// One actor is made per session by the factory given to [`SockJs::new`](crate::SockJs::new)
+/// and runs for as long as the session lives. Its context, [`SockJsContext`], is the
+/// session: sends queued during one call (a method below, a message to the actor's
+/// address, a timer) leave as a single `a[...]` frame when the call returns. Other
+/// actors reach a session through its `Addr` (with the actor's own message types) or
+/// through a [`SessionHandle`](crate::SessionHandle).
 ///
 /// ```
-/// use actix_sockjs::{SessionContext, SockJsHandler};
+/// use actix::Actor;
+/// use actix_sockjs::{SockJsContext, SockJsHandler};
 ///
 /// struct Echo;
 ///
+/// impl Actor for Echo {
+///     type Context = SockJsContext<Self>;
+/// }
+///
 /// impl SockJsHandler for Echo {
-///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
-///         session.send(&msg);
+///     fn on_message(&mut self, msg: String, ctx: &mut SockJsContext<Self>) {
+///         ctx.send(&msg);
 ///     }
 /// }
 /// ```
-pub trait SockJsHandler: Sized + Unpin + 'static {
+pub trait SockJsHandler: Actor<Context = SockJsContext<Self>> {
     /// The session has opened (its open frame is on its way to the client). To refuse
-    /// it, call [`session.close(code, reason)`](SessionContext::close) here: the
-    /// client then gets the close frame right after the open frame, as the protocol's
-    /// `/close` service does, and [`on_close`](Self::on_close) follows.
-    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
-        let _ = (info, session);
+    /// it, call [`ctx.close(code, reason)`](SockJsContext::close) here: the client then
+    /// gets the close frame right after the open frame, as the protocol's `/close`
+    /// service does, and [`on_close`](Self::on_close) follows.
+    fn on_open(&mut self, info: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
+        let _ = (info, ctx);
     }
 
     /// A message arrived from the client. It is exactly the string the client sent,
     /// with one exception a Rust `String` forces: a lone UTF-16 surrogate (half of
     /// an emoji cut off in JavaScript) arrives as U+FFFD.
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>);
+    fn on_message(&mut self, msg: String, ctx: &mut SockJsContext<Self>);
 
     /// The session closed. Called exactly once for every session that was opened,
-    /// whatever closed it.
-    fn on_close(&mut self, reason: &CloseReason, session: &mut SessionContext<'_, Self>) {
-        let _ = (reason, session);
+    /// whatever closed it, before the actor stops.
+    fn on_close(&mut self, reason: &CloseReason, ctx: &mut SockJsContext<Self>) {
+        let _ = (reason, ctx);
     }
 }
 

@@ -4,17 +4,21 @@
 //! object that falls back to streaming and polling over plain HTTP where a websocket
 //! cannot get through (old proxies, corporate firewalls, some load balancers). This
 //! crate is the server side: mount a [`SockJs`] service under a prefix, implement
-//! [`SockJsHandler`] for your per-session logic, and reach sessions from anywhere
-//! through [`SessionHandle`]s.
+//! [`SockJsHandler`] on an actix actor whose context is the session
+//! ([`SockJsContext`]), and reach sessions from anywhere through their actor's `Addr`
+//! or through [`SessionHandle`]s.
 //!
 //! ```no_run
-//! use actix_sockjs::{SessionContext, SockJs, SockJsHandler};
+//! use actix_sockjs::{SockJsContext, SockJs, SockJsHandler};
 //! use actix_web::{App, HttpServer};
 //!
 //! struct Echo;
 //!
+//! impl actix::Actor for Echo {
+//!     type Context = SockJsContext<Self>;
+//! }
 //! impl SockJsHandler for Echo {
-//!     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+//!     fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
 //!         session.send(&msg);
 //!     }
 //! }
@@ -32,11 +36,11 @@
 //!
 //! # Shape
 //!
-//! Every session is an actor ([`SessionActor`]) that owns its outgoing queue, its
-//! heartbeat and its state; the handler lives inside it. A session manager per service
-//! owns the session-id map and sweeps sessions that had no request for
-//! `disconnect_delay`. Each transport request attaches to its session as a short-lived
-//! receiver; only one at a time.
+//! Every session is an actor: the application's handler, whose context
+//! ([`SockJsContext`]) owns the session's outgoing queue, its heartbeat and its state.
+//! A session manager actor per service owns the session-id map and sweeps sessions
+//! that had no request for `disconnect_delay`. Each transport request attaches to its
+//! session as a short-lived receiver; only one at a time.
 //!
 //! # Channels
 //!
@@ -62,7 +66,7 @@ pub use config::SockJsConfig;
 pub use error::Error;
 pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;
-pub use session::{PreparedMessage, SessionActor, SessionContext, SessionHandle, broadcast};
+pub use session::{PreparedMessage, SessionHandle, SockJsContext, broadcast};
 pub use shutdown::{GracefulShutdown, close_all_sessions};
 pub use stats::{MovingAverage, Stats, StatsCollector, StatsSnapshot};
 pub use web::origin::{InvalidOriginPattern, OriginPattern};

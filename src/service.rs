@@ -1,10 +1,7 @@
 //! `SockJs`: the actix-web service factory that mounts every SockJS route under a prefix.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-
-use parking_lot::Mutex;
 
 use actix::{Actor, Addr};
 use actix_web::dev::{AppService, HttpServiceFactory};
@@ -12,24 +9,25 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::SockJsConfig;
-use crate::error::Error;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
-use crate::manager::{SessionEntry, SessionManager, SessionRegistry};
+use crate::manager::{
+    Register, Registered, Registration, SessionEntry, SessionManager, SessionRegistry,
+};
 use crate::session::{
-    Attach, FromClient, Incoming, SessionActor, SessionId, SessionSetup, SessionShared,
-    SessionSlot, Shutdown,
+    Command, SessionFuture, SessionHandle, SessionId, SessionMailbox, SessionSetup, SessionShared,
+    SessionSlot, inbox,
 };
 use crate::stats::{Stats, StatsCollector};
-use crate::transport::{QueueRx, Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
+use crate::transport::{Receiver, eventsource, htmlfile, jsonp, websocket, xhr};
+use crate::web::RequestError;
 use crate::web::iframe::IframePage;
 use crate::web::origin::{self, Verdict};
 use crate::web::{greeting, info};
 
 mod route;
-mod shutdown_list;
+mod shutdown;
 
 pub(crate) use route::{Route, route};
-pub(crate) use shutdown_list::{WebsocketListing, WebsocketSession};
 
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
 ///
@@ -39,12 +37,15 @@ pub(crate) use shutdown_list::{WebsocketListing, WebsocketSession};
 /// every worker thread sees the same sessions.
 ///
 /// ```no_run
-/// use actix_sockjs::{SessionContext, SockJs, SockJsConfig, SockJsHandler};
+/// use actix_sockjs::{SockJsContext, SockJs, SockJsConfig, SockJsHandler};
 /// use actix_web::{App, HttpServer};
 ///
 /// struct Echo;
+/// impl actix::Actor for Echo {
+///     type Context = SockJsContext<Self>;
+/// }
 /// impl SockJsHandler for Echo {
-///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+///     fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
 ///         session.send(&msg);
 ///     }
 /// }
@@ -86,10 +87,6 @@ struct Shared<H: SockJsHandler> {
     live_sessions: Arc<AtomicUsize>,
     /// Set by a graceful shutdown: no new session is made.
     shutting_down: AtomicBool,
-    /// The websocket sessions (not in the registry: a websocket is its own session),
-    /// so a shutdown reaches them.
-    websockets: Mutex<HashMap<u64, Addr<SessionActor<H>>>>,
-    next_websocket: AtomicU64,
 }
 
 impl<H: SockJsHandler> SockJs<H> {
@@ -111,8 +108,6 @@ impl<H: SockJsHandler> SockJs<H> {
             stats: Stats::default(),
             live_sessions: Arc::new(AtomicUsize::new(0)),
             shutting_down: AtomicBool::new(false),
-            websockets: Mutex::new(HashMap::new()),
-            next_websocket: AtomicU64::new(0),
         });
         let weak: std::sync::Weak<Shared<H>> = Arc::downgrade(&shared);
         crate::shutdown::register(weak);
@@ -136,9 +131,20 @@ impl<H: SockJsHandler> SockJs<H> {
         self.shared.stats.clone()
     }
 
-    /// How many sessions (not counting websocket sessions) are registered now.
+    /// How many sessions exist now, on every transport (a closed session counts until
+    /// it expires).
     pub fn session_count(&self) -> usize {
         self.shared.registry.len()
+    }
+
+    /// The session with this id, if it exists: its actor's address (for the actor's
+    /// own messages) and a handle. A raw websocket's session has a generated id (see
+    /// [`SockJsContext::id`](crate::SockJsContext::id)). A websocket session is found
+    /// once its connection is set up, which is before its `on_open` runs.
+    pub fn session(&self, id: &str) -> Option<(Addr<H>, SessionHandle)> {
+        let (id, entry) = self.shared.registry.get(id)?;
+        let handle = entry.handle(id, self.config.max_queued_bytes);
+        Some((entry.addr, handle))
     }
 }
 
@@ -173,10 +179,16 @@ pub(crate) struct Service<H: SockJsHandler> {
 pub(crate) struct SendTarget<H: SockJsHandler>(SessionEntry<H>);
 
 impl<H: SockJsHandler> SendTarget<H> {
-    pub(crate) fn deliver(&self, messages: Vec<String>) {
-        if !messages.is_empty() {
-            self.0.addr.do_send(Incoming(messages));
+    /// Hands `messages` to the session; a session that ended meanwhile (it expired
+    /// while the body was read) is not found.
+    pub(crate) fn deliver(&self, messages: Vec<String>) -> Result<(), RequestError> {
+        if messages.is_empty() {
+            return Ok(());
         }
+        self.0
+            .inbox
+            .send(Command::Messages(messages))
+            .map_err(|_| RequestError::NotFound)
     }
 }
 
@@ -196,13 +208,13 @@ impl<H: SockJsHandler> Service<H> {
                     req.headers().get(actix_web::http::header::REFERER),
                     req.path()
                 );
-                return Error::OriginNotAllowed.error_response();
+                return RequestError::OriginNotAllowed.error_response();
             }
         }
         let result = match route {
             Route::Greeting => match *req.method() {
                 Method::GET | Method::HEAD => Ok(greeting::greeting()),
-                _ => Err(Error::MethodNotAllowed("GET")),
+                _ => Err(RequestError::MethodNotAllowed("GET")),
             },
             Route::Info => match *req.method() {
                 Method::GET => Ok(info::info(&req, &self.config)),
@@ -211,20 +223,20 @@ impl<H: SockJsHandler> Service<H> {
                     &self.config,
                     "OPTIONS, GET",
                 )),
-                _ => Err(Error::MethodNotAllowed("OPTIONS, GET")),
+                _ => Err(RequestError::MethodNotAllowed("OPTIONS, GET")),
             },
             Route::Iframe => match *req.method() {
                 Method::GET | Method::HEAD => Ok(self.iframe.respond(&req)),
-                _ => Err(Error::MethodNotAllowed("GET")),
+                _ => Err(RequestError::MethodNotAllowed("GET")),
             },
             Route::RawWebSocket if self.config.transport_enabled(Transport::RawWebSocket) => {
-                self.websocket(&req, payload, None)
+                self.websocket(&req, payload, None).await
             }
-            Route::RawWebSocket => Err(Error::NotFound),
+            Route::RawWebSocket => Err(RequestError::NotFound),
             Route::Session { session, transport } => {
                 self.transport(&req, payload, session, transport).await
             }
-            Route::NotFound => Err(Error::NotFound),
+            Route::NotFound => Err(RequestError::NotFound),
         };
         result.unwrap_or_else(|e| {
             log::debug!("{} {}: {} ({e})", req.method(), req.path(), e.status_code());
@@ -238,15 +250,15 @@ impl<H: SockJsHandler> Service<H> {
         payload: web::Payload,
         session: &str,
         transport: &str,
-    ) -> Result<HttpResponse, Error> {
+    ) -> Result<HttpResponse, RequestError> {
         if !self.offers(transport) {
-            return Err(Error::NotFound);
+            return Err(RequestError::NotFound);
         }
         let method = req.method().clone();
         let preflight = |methods| Ok(crate::web::headers::preflight(req, &self.config, methods));
         match (transport, method) {
-            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)),
-            ("websocket", _) => Err(Error::MethodNotAllowed("GET")),
+            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)).await,
+            ("websocket", _) => Err(RequestError::MethodNotAllowed("GET")),
             ("xhr", Method::POST) => xhr::poll(self, req, session).await,
             ("xhr_send", Method::POST) => xhr::send(self, req, payload, session).await,
             ("xhr_streaming", Method::POST) => xhr::streaming(self, req, session).await,
@@ -255,7 +267,7 @@ impl<H: SockJsHandler> Service<H> {
             ("htmlfile", Method::GET) => htmlfile::stream(self, req, session).await,
             ("jsonp", Method::GET) => jsonp::poll(self, req, session).await,
             ("jsonp_send", Method::POST) => jsonp::send(self, req, payload, session).await,
-            _ => Err(Error::NotFound),
+            _ => Err(RequestError::NotFound),
         }
     }
 
@@ -274,29 +286,30 @@ impl<H: SockJsHandler> Service<H> {
         }
     }
 
-    fn websocket(
+    async fn websocket(
         &self,
         req: &HttpRequest,
         payload: web::Payload,
         session: Option<&str>,
-    ) -> Result<HttpResponse, Error> {
+    ) -> Result<HttpResponse, RequestError> {
         if !self.config.websocket {
-            return Err(Error::NotFound);
+            return Err(RequestError::NotFound);
         }
         if req.method() != Method::GET {
-            return Err(Error::MethodNotAllowed("GET"));
+            return Err(RequestError::MethodNotAllowed("GET"));
         }
-        websocket::start(self, req, payload, session)
+        websocket::start(self, req, payload, session).await
     }
 
-    fn ensure_actors(&self) {
-        self.shared.actors.get_or_init(|| {
+    fn manager(&self) -> Addr<SessionManager<H>> {
+        let (manager, _) = self.shared.actors.get_or_init(|| {
             (
                 SessionManager::new(self.shared.registry.clone(), self.config.disconnect_delay)
                     .start(),
                 StatsCollector::new(self.shared.stats.clone()).start(),
             )
         });
+        manager.clone()
     }
 
     /// Counts `receiver` as an open connection of this service.
@@ -304,15 +317,16 @@ impl<H: SockJsHandler> Service<H> {
         receiver.count_in(&self.shared.stats);
     }
 
-    fn session_setup(
+    /// Makes a session and has the manager put it in the map. When a live session
+    /// has the id already, that one is the answer and nothing is made.
+    async fn create(
         &self,
-        id: SessionId,
+        id: &str,
         req: &HttpRequest,
         transport: Transport,
-        registered: bool,
-    ) -> Result<(SessionSetup, Arc<SessionShared>), Error> {
+    ) -> Result<(SessionEntry<H>, Option<SessionFuture<H>>), RequestError> {
         if self.shared.shutting_down.load(Ordering::SeqCst) {
-            return Err(Error::ShuttingDown);
+            return Err(RequestError::ShuttingDown);
         }
         let Some(slot) = SessionSlot::acquire(&self.shared.live_sessions, self.config.max_sessions)
         else {
@@ -320,84 +334,113 @@ impl<H: SockJsHandler> Service<H> {
                 "session {id} refused: max_sessions ({:?}) reached",
                 self.config.max_sessions
             );
-            return Err(Error::TooManySessions);
+            return Err(RequestError::TooManySessions);
         };
+        let id: SessionId = Arc::from(id);
+        let info =
+            ConnectionInfo::from_request_trusting(req, transport, &self.config.trusted_proxies);
         let shared = Arc::new(SessionShared::new(self.shared.registry.epoch()));
-        let setup = SessionSetup {
-            id,
-            info: ConnectionInfo::from_request_trusting(
-                req,
-                transport,
-                &self.config.trusted_proxies,
-            ),
-            config: self.config.clone(),
+        let (tx, rx) = inbox();
+        let mailbox = SessionMailbox::new();
+        let entry = SessionEntry {
+            addr: mailbox.address(),
+            inbox: tx.clone(),
             shared: shared.clone(),
-            registered,
+            ip: info.ip().filter(|_| self.config.bind_session_to_ip),
+        };
+        let manager = self.manager();
+        let registered = manager
+            .send(Register {
+                id: id.clone(),
+                entry: entry.clone(),
+            })
+            .await
+            .map_err(|_| RequestError::ShuttingDown)?;
+        if let Registered::Existing(existing) = registered {
+            return Ok((existing, None));
+        }
+        let setup = SessionSetup {
+            registration: Some(Box::new(Registration::new(manager, id.clone(), tx.clone()))),
+            id,
+            info,
+            config: self.config.clone(),
+            shared,
+            inbox: (tx, rx),
+            registered: transport != Transport::WebSocket && transport != Transport::RawWebSocket,
             raw: transport == Transport::RawWebSocket,
             stats: self.shared.stats.clone(),
-            from_client: None,
             slot,
         };
-        Ok((setup, shared))
-    }
-
-    /// Starts a registered session (HTTP transports) as an actor of its own.
-    fn new_session(
-        &self,
-        id: SessionId,
-        req: &HttpRequest,
-        transport: Transport,
-    ) -> Result<SessionEntry<H>, Error> {
-        let (setup, shared) = self.session_setup(id, req, transport, true)?;
-        let ip = if self.config.bind_session_to_ip {
-            setup.info.ip()
-        } else {
-            None
-        };
-        let addr = SessionActor::start_with((self.shared.factory)(), setup);
-        Ok(SessionEntry { addr, shared, ip })
+        let session = mailbox.session((self.shared.factory)(), setup);
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
+            // Made while the shutdown went over the sessions: it may have missed this
+            // one. Closing a closed session does nothing.
+            let _ = entry.inbox.send(Command::Shutdown(None));
+        }
+        Ok((entry, Some(session)))
     }
 
     /// Attaches a receive request to its session, creating the session on first use
     /// (refused past `max_sessions`).
-    pub(crate) fn receive(
+    pub(crate) async fn receive(
         &self,
         req: &HttpRequest,
         session: &str,
         transport: Transport,
         mut receiver: Receiver,
-    ) -> Result<(), Error> {
-        self.ensure_actors();
-        let entry = self
-            .shared
-            .registry
-            .get_or_create(session, |id| self.new_session(id, req, transport))?;
-        self.check_bound(req, &entry)?;
-        if self.shared.shutting_down.load(Ordering::SeqCst) {
-            // Made (or found) while the shutdown went over the sessions: it may have
-            // missed this one. Closing a closed session does nothing.
-            entry.addr.do_send(Shutdown(None));
-        }
+    ) -> Result<(), RequestError> {
         self.count_connection(&mut receiver);
         // A polling response takes its one frame as soon as it is given (the session
         // then lets go of it): only streams can leave frames waiting.
         if let (Some(timeout), true) = (self.config().write_timeout, receiver.is_streaming()) {
             receiver.watch_stalls(timeout);
         }
-        entry.addr.do_send(Attach(receiver));
-        Ok(())
+        // A session found in the map may end before it takes the request (it
+        // expired): then the manager is asked again, as for an unknown id. Each
+        // round trip either makes a session or finds a live one, so two are enough
+        // unless sessions of this id keep ending at once.
+        for _ in 0..4 {
+            let entry = match self.shared.registry.get(session) {
+                Some((_, entry)) => entry,
+                None => {
+                    let (entry, started) = self.create(session, req, transport).await?;
+                    if let Some(started) = started {
+                        started.spawn();
+                    }
+                    entry
+                }
+            };
+            self.check_bound(req, &entry)?;
+            match entry.inbox.send(Command::Attach(receiver)) {
+                Ok(()) => return Ok(()),
+                Err(Command::Attach(back)) => receiver = back,
+                Err(_) => break,
+            }
+        }
+        Err(RequestError::NotFound)
     }
 
     /// The registered session a send request names.
-    pub(crate) fn lookup(&self, req: &HttpRequest, session: &str) -> Result<SendTarget<H>, Error> {
-        let entry = self.shared.registry.get(session).ok_or(Error::NotFound)?;
+    pub(crate) fn lookup(
+        &self,
+        req: &HttpRequest,
+        session: &str,
+    ) -> Result<SendTarget<H>, RequestError> {
+        let (_, entry) = self
+            .shared
+            .registry
+            .get(session)
+            .ok_or(RequestError::NotFound)?;
+        if entry.inbox.is_closed() {
+            return Err(RequestError::NotFound);
+        }
         self.check_bound(req, &entry)?;
         Ok(SendTarget(entry))
     }
 
     /// With `bind_session_to_ip`: a session is used only from the address that
     /// opened it; for another, it does not exist.
-    fn check_bound(&self, req: &HttpRequest, entry: &SessionEntry<H>) -> Result<(), Error> {
+    fn check_bound(&self, req: &HttpRequest, entry: &SessionEntry<H>) -> Result<(), RequestError> {
         let Some(bound) = entry.ip.filter(|_| self.config.bind_session_to_ip) else {
             return Ok(());
         };
@@ -410,30 +453,29 @@ impl<H: SockJsHandler> Service<H> {
             ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
             req.path()
         );
-        Err(Error::NotFound)
+        Err(RequestError::NotFound)
     }
 
     /// A session that lives exactly as long as one websocket, not started: the
-    /// websocket connection runs it inside its own task.
-    pub(crate) fn websocket_session(
+    /// websocket connection runs it inside its own task. It takes the id of its URL
+    /// when that is free; two websockets on one URL are two sessions (the protocol
+    /// suite's `test_reuseSessionId`), so the second gets a generated id, as a raw
+    /// websocket does.
+    pub(crate) async fn websocket_session(
         &self,
         req: &HttpRequest,
         session: Option<&str>,
         transport: Transport,
-        from_client: QueueRx<FromClient>,
-    ) -> Result<WebsocketSession<H>, Error> {
-        self.ensure_actors();
-        let id: SessionId = match session {
-            Some(id) => Arc::from(id),
-            None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
-        };
-        let (mut setup, _) = self.session_setup(id, req, transport, false)?;
-        setup.from_client = Some(from_client);
-        let (addr, session) = SessionActor::embedded((self.shared.factory)(), setup);
-        let listed = WebsocketListing::new(&self.shared, addr.clone());
-        if self.shared.shutting_down.load(Ordering::SeqCst) {
-            addr.do_send(Shutdown(None));
+    ) -> Result<(SessionEntry<H>, SessionFuture<H>), RequestError> {
+        if let Some(id) = session {
+            if let (entry, Some(session)) = self.create(id, req, transport).await? {
+                return Ok((entry, session));
+            }
         }
-        Ok((addr, session, listed))
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match self.create(&id, req, transport).await? {
+            (entry, Some(session)) => Ok((entry, session)),
+            (_, None) => Err(RequestError::ShuttingDown),
+        }
     }
 }

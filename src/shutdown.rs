@@ -121,8 +121,11 @@ impl Drop for CountdownGuard {
 /// use actix_sockjs::{GracefulShutdown, SockJs, SockJsHandler};
 /// use actix_web::{App, HttpServer};
 /// # struct Echo;
+/// # impl actix::Actor for Echo {
+/// #     type Context = actix_sockjs::SockJsContext<Self>;
+/// # }
 /// # impl SockJsHandler for Echo {
-/// #     fn on_message(&mut self, _: String, _: &mut actix_sockjs::SessionContext<'_, Self>) {}
+/// #     fn on_message(&mut self, _: String, _: &mut actix_sockjs::SockJsContext<Self>) {}
 /// # }
 ///
 /// #[actix_web::main]

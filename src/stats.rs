@@ -94,11 +94,14 @@ impl MovingAverage {
 /// [`StatsCollector`]. Cloning shares them.
 ///
 /// ```
-/// use actix_sockjs::{SessionContext, SockJs, SockJsHandler};
+/// use actix_sockjs::{SockJsContext, SockJs, SockJsHandler};
 ///
 /// struct Echo;
+/// impl actix::Actor for Echo {
+///     type Context = SockJsContext<Self>;
+/// }
 /// impl SockJsHandler for Echo {
-///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+///     fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
 ///         session.send(&msg);
 ///     }
 /// }

@@ -4,7 +4,7 @@
 mod common;
 
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SockJs, SockJsConfig, SockJsHandler, Transport,
+    CloseReason, ConnectionInfo, SockJs, SockJsConfig, SockJsContext, SockJsHandler, Transport,
 };
 use actix_web::App;
 use common::{Echo, header, session_id, text};
@@ -16,8 +16,12 @@ struct Probe {
     closes: UnboundedSender<CloseReason>,
 }
 
+impl actix::Actor for Probe {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Probe {
-    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SockJsContext<Self>) {
         if info.query("refuse").is_some() {
             session.close(4001, "not today");
             return;
@@ -34,11 +38,11 @@ impl SockJsHandler for Probe {
         session.send_json(&seen).expect("a JSON value serialises");
     }
 
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 
-    fn on_close(&mut self, reason: &CloseReason, _: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, reason: &CloseReason, _: &mut SockJsContext<Self>) {
         let _ = self.closes.send(reason.clone());
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use actix_sockjs::{
-    CloseReason, Error, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
+    CloseReason, Error, SessionHandle, SockJs, SockJsConfig, SockJsContext, SockJsHandler,
     broadcast,
 };
 use actix_web::App;
@@ -44,8 +44,12 @@ struct Amplify {
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 }
 
+impl actix::Actor for Amplify {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Amplify {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         let _ = self.events.send(Event::Message(msg.clone()));
         let n: usize = msg.parse().unwrap_or(1);
         let line = "x".repeat(1024);
@@ -53,7 +57,7 @@ impl SockJsHandler for Amplify {
             session.send(&line);
         }
     }
-    fn on_close(&mut self, reason: &CloseReason, _: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, reason: &CloseReason, _: &mut SockJsContext<Self>) {
         let _ = self.events.send(Event::Close(reason.clone()));
     }
 }

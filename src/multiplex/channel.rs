@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use super::handle::{ChannelHandle, SessionLink};
+use crate::error::Error;
 use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
-use crate::session::{SessionContext, SessionHandle};
+use crate::session::{SessionHandle, SockJsContext};
 
 /// The application's side of one channel of a multiplexed session.
 ///
@@ -91,9 +92,9 @@ pub(crate) trait SessionOutput {
     fn session_closed(&self) -> bool;
 }
 
-impl<H: SockJsHandler> SessionOutput for SessionContext<'_, H> {
+impl<H: SockJsHandler> SessionOutput for SockJsContext<H> {
     fn send_parts(&mut self, parts: &[&str]) {
-        SessionContext::send_parts(self, parts);
+        SockJsContext::send_parts(self, parts);
     }
 
     fn session_closed(&self) -> bool {
@@ -147,7 +148,7 @@ impl<'a> ChannelContext<'a> {
     }
 
     /// Queues the JSON encoding of `value` as one message on this channel.
-    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
+    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let text = serde_json::to_string(value)?;
         self.send(&text);
         Ok(())

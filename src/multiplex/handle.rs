@@ -116,7 +116,7 @@ impl ChannelHandle {
         if self.is_closed() {
             return Err(Error::ChannelClosed);
         }
-        let text = serde_json::to_string(value).map_err(|e| Error::Json(e.to_string()))?;
+        let text = serde_json::to_string(value).map_err(Error::Json)?;
         self.send(text)
     }
 

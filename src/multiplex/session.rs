@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::{AsyncContext, Context, Handler};
+use actix::{Actor, AsyncContext, Handler};
 
 use super::channel::{ChannelCloseReason, ChannelContext, ChannelHandler, ChannelShared};
 use super::handle::{ChannelCommand, ChannelOp, SessionLink};
 use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
 use crate::protocol::{ChannelMessage, escape_channel_name};
-use crate::session::{SessionActor, SessionContext};
+use crate::session::SockJsContext;
 
 type ChannelFactory = Arc<dyn Fn() -> Box<dyn ChannelHandler> + Send + Sync>;
 
@@ -136,9 +136,9 @@ impl MultiplexSession {
         self.open.iter().position(|c| &*c.shared.wire == wire)
     }
 
-    fn ensure_link(&mut self, session: &mut SessionContext<'_, Self>) {
+    fn ensure_link(&mut self, session: &mut SockJsContext<Self>) {
         if self.link.is_none() {
-            let commands = session.actor_context().address().recipient();
+            let commands = session.address().recipient();
             self.link = Some(SessionLink {
                 session: session.handle(),
                 commands,
@@ -151,7 +151,7 @@ impl MultiplexSession {
     fn call(
         &mut self,
         index: usize,
-        session: &mut SessionContext<'_, Self>,
+        session: &mut SockJsContext<Self>,
         f: impl FnOnce(&mut dyn ChannelHandler, &ConnectionInfo, &mut ChannelContext<'_>),
     ) {
         let (Some(open), Some(link), Some(info)) = (
@@ -178,7 +178,7 @@ impl MultiplexSession {
         &mut self,
         index: usize,
         reason: ChannelCloseReason,
-        session: &mut SessionContext<'_, Self>,
+        session: &mut SockJsContext<Self>,
     ) {
         let Some(link) = self.link.as_ref() else {
             return;
@@ -195,7 +195,7 @@ impl MultiplexSession {
         );
     }
 
-    fn subscribe(&mut self, wire: &str, session: &mut SessionContext<'_, Self>) {
+    fn subscribe(&mut self, wire: &str, session: &mut SockJsContext<Self>) {
         if self.position(wire).is_some() {
             log::debug!("multiplex: `sub` to channel {wire:?}, already subscribed; ignored");
             return;
@@ -217,7 +217,7 @@ impl MultiplexSession {
     }
 
     /// Acts on a command from a channel handle, if its subscription is still open.
-    fn command(&mut self, command: ChannelCommand, session: &mut SessionContext<'_, Self>) {
+    fn command(&mut self, command: ChannelCommand, session: &mut SockJsContext<Self>) {
         let Some(index) = self
             .open
             .iter()
@@ -235,13 +235,19 @@ impl MultiplexSession {
     }
 }
 
+/// A multiplexed session is an actor like any session handler; channel handles reach
+/// it through its address.
+impl Actor for MultiplexSession {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for MultiplexSession {
-    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SockJsContext<Self>) {
         self.info = Some(info);
         self.ensure_link(session);
     }
 
-    fn on_message(&mut self, mut msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, mut msg: String, session: &mut SockJsContext<Self>) {
         let (index, payload_at) = match ChannelMessage::parse(&msg) {
             Ok(ChannelMessage::Subscribe(wire)) => {
                 self.subscribe(wire, session);
@@ -276,17 +282,17 @@ impl SockJsHandler for MultiplexSession {
         });
     }
 
-    fn on_close(&mut self, reason: &CloseReason, session: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, reason: &CloseReason, session: &mut SockJsContext<Self>) {
         while !self.open.is_empty() {
             self.close_channel(0, ChannelCloseReason::Session(reason.clone()), session);
         }
     }
 }
 
-impl Handler<ChannelCommand> for SessionActor<MultiplexSession> {
+impl Handler<ChannelCommand> for MultiplexSession {
     type Result = ();
 
-    fn handle(&mut self, command: ChannelCommand, ctx: &mut Context<Self>) {
-        self.call_handler(ctx, |mux, session| mux.command(command, session));
+    fn handle(&mut self, command: ChannelCommand, ctx: &mut SockJsContext<Self>) {
+        self.command(command, ctx);
     }
 }

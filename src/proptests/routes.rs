@@ -5,9 +5,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::runner::check;
-use crate::error::Error;
 use crate::service::{Route, route};
 use crate::transport::callback::callback;
+use crate::web::RequestError;
 
 /// What `route(rest, max)` must answer, from the URL scheme: the greeting at `` and
 /// `/`, `/info`, `/websocket`, the iframe page at `/iframe.html` and
@@ -119,11 +119,11 @@ fn session_urls_route_to_their_session_within_the_id_limit() {
 /// percent-decoded (`%XX` with two hex digits, `+` as a space); missing or empty:
 /// `CallbackRequired`; a malformed escape, bytes that are not UTF-8 or anything
 /// outside `[a-zA-Z0-9_.-]`: `InvalidCallback`; else the name.
-fn expected_callback(query: &str) -> Result<String, Error> {
+fn expected_callback(query: &str) -> Result<String, RequestError> {
     let raw = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("c="))
-        .ok_or(Error::CallbackRequired)?;
+        .ok_or(RequestError::CallbackRequired)?;
     let mut bytes = Vec::new();
     let mut rest = raw.as_bytes();
     while let Some((&b, tail)) = rest.split_first() {
@@ -132,9 +132,10 @@ fn expected_callback(query: &str) -> Result<String, Error> {
                 let hex = tail
                     .get(..2)
                     .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
-                let hex = hex.ok_or(Error::InvalidCallback)?;
-                let text = std::str::from_utf8(hex).map_err(|_| Error::InvalidCallback)?;
-                bytes.push(u8::from_str_radix(text, 16).map_err(|_| Error::InvalidCallback)?);
+                let hex = hex.ok_or(RequestError::InvalidCallback)?;
+                let text = std::str::from_utf8(hex).map_err(|_| RequestError::InvalidCallback)?;
+                bytes
+                    .push(u8::from_str_radix(text, 16).map_err(|_| RequestError::InvalidCallback)?);
                 rest = &tail[2..];
             }
             b'+' => {
@@ -148,16 +149,16 @@ fn expected_callback(query: &str) -> Result<String, Error> {
         }
     }
     if bytes.is_empty() {
-        return Err(Error::CallbackRequired);
+        return Err(RequestError::CallbackRequired);
     }
     let safe = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     if !bytes.iter().all(safe) {
-        return Err(Error::InvalidCallback);
+        return Err(RequestError::InvalidCallback);
     }
-    String::from_utf8(bytes).map_err(|_| Error::InvalidCallback)
+    String::from_utf8(bytes).map_err(|_| RequestError::InvalidCallback)
 }
 
-fn callback_of(query: &str) -> Result<String, Error> {
+fn callback_of(query: &str) -> Result<String, RequestError> {
     let req = TestRequest::get()
         .uri(&format!("/x?{query}"))
         .to_http_request();
@@ -250,9 +251,9 @@ fn any_encoding_of_a_name_decodes_to_it() {
             let bytes: Vec<u8> = name.iter().map(|&(b, _)| b).collect();
             let safe = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
             let expected = match String::from_utf8(bytes) {
-                Ok(s) if s.is_empty() => Err(Error::CallbackRequired),
+                Ok(s) if s.is_empty() => Err(RequestError::CallbackRequired),
                 Ok(s) if s.as_bytes().iter().all(safe) => Ok(s),
-                _ => Err(Error::InvalidCallback),
+                _ => Err(RequestError::InvalidCallback),
             };
             prop_assert_eq!(callback_of(&pairs.join("&")), expected);
             Ok(())

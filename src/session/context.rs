@@ -1,29 +1,71 @@
-//! What a handler is given to act on its session.
+//! `SockJsContext`: the actor context of a session handler, and the session itself.
 
-use std::time::Duration;
-
-use actix::{AsyncContext, Context, SpawnHandle};
+use actix::SpawnHandle;
+use actix::dev::{
+    AsyncContextParts, ContextParts, Envelope, EnvelopeProxy, MessageResponse, OneshotSender,
+    ToEnvelope,
+};
+use actix::{ActorContext, ActorFuture, ActorState, Addr, AsyncContext, Handler, Message};
 use serde::Serialize;
 
-use super::actor::{SessionActor, SessionCore};
+use super::core::SessionCore;
 use super::handle::{PreparedMessage, SessionHandle};
+use super::pump::Settling;
+use crate::error::Error;
 use crate::handler::SockJsHandler;
 
-/// The session as seen from inside a handler call.
+/// The actor context of a SockJS session handler, as `WebsocketContext` is for a
+/// websocket actor: it is the session.
 ///
-/// Sends are queued and leave as one frame when the call returns; a close takes effect
-/// after the call, once what was queued before it has been written.
-pub struct SessionContext<'a, H: SockJsHandler> {
-    core: &'a mut SessionCore,
-    ctx: &'a mut Context<SessionActor<H>>,
+/// A handler actor declares `type Context = SockJsContext<Self>`. The context is a full
+/// actix context ([`AsyncContext`]): [`address`](AsyncContext::address) gives the
+/// actor's `Addr` for other actors to message, and `run_interval`, `run_later`,
+/// `spawn`, `notify` and the actor's own `Handler` impls all work. In any of them the
+/// session methods ([`send`](Self::send), [`close`](Self::close), ...) act on the
+/// session: what one call (a handler method, a message, a timer tick) sends leaves as
+/// a single `a[...]` frame when the call returns.
+///
+/// ```
+/// use actix::{Actor, AsyncContext, Handler, Message};
+/// use actix_sockjs::{SockJsContext, SockJsHandler};
+///
+/// struct Ticker;
+///
+/// impl Actor for Ticker {
+///     type Context = SockJsContext<Self>;
+/// }
+///
+/// impl SockJsHandler for Ticker {
+///     fn on_message(&mut self, msg: String, ctx: &mut SockJsContext<Self>) {
+///         if msg == "tick" {
+///             ctx.run_interval(std::time::Duration::from_secs(1), |_, ctx| ctx.send("tock"));
+///         }
+///     }
+/// }
+///
+/// /// A message another actor sends to the session's address.
+/// #[derive(Message)]
+/// #[rtype(result = "()")]
+/// struct Notice(String);
+///
+/// impl Handler<Notice> for Ticker {
+///     type Result = ();
+///     fn handle(&mut self, notice: Notice, ctx: &mut SockJsContext<Self>) {
+///         ctx.send(notice.0);
+///     }
+/// }
+/// ```
+pub struct SockJsContext<A: SockJsHandler> {
+    parts: ContextParts<A>,
+    pub(crate) core: SessionCore,
 }
 
-impl<'a, H: SockJsHandler> SessionContext<'a, H> {
-    pub(crate) fn new(core: &'a mut SessionCore, ctx: &'a mut Context<SessionActor<H>>) -> Self {
-        SessionContext { core, ctx }
+impl<A: SockJsHandler> SockJsContext<A> {
+    pub(crate) fn new(parts: ContextParts<A>, core: SessionCore) -> Self {
+        SockJsContext { parts, core }
     }
 
-    /// The session id.
+    /// The session id (a generated one for a raw websocket).
     pub fn id(&self) -> &str {
         self.core.id()
     }
@@ -39,8 +81,11 @@ impl<'a, H: SockJsHandler> SessionContext<'a, H> {
     }
 
     /// Queues the JSON encoding of `value` as one message.
-    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
-        let text = serde_json::to_string(value)?;
+    ///
+    /// Fails with [`Error::Json`] (carrying `serde_json`'s error) if `value` cannot be
+    /// serialised.
+    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string(value).map_err(Error::from)?;
         self.core.queue_text(&text);
         Ok(())
     }
@@ -51,8 +96,12 @@ impl<'a, H: SockJsHandler> SessionContext<'a, H> {
     }
 
     /// Closes the session with `code` and `reason` (3000 `Go away!` is the usual
-    /// server close). In `on_open` this refuses the session: the client sees the open
-    /// frame, then the close frame, and nothing else.
+    /// server close), once what was queued before has been written. In `on_open` this
+    /// refuses the session: the client sees the open frame, then the close frame.
+    ///
+    /// A closed session stays known to the server until it expires, answering every
+    /// request with its close frame; the actor keeps running until then. To end the
+    /// actor at once, [`stop`](ActorContext::stop) it instead.
     pub fn close(&mut self, code: u16, reason: impl Into<String>) {
         self.core.request_close(code, reason.into());
     }
@@ -66,31 +115,115 @@ impl<'a, H: SockJsHandler> SessionContext<'a, H> {
         self.core.is_closing()
     }
 
-    /// A handle to this session for use elsewhere (another session, a task, a room).
-    pub fn handle(&mut self) -> SessionHandle {
-        self.core.handle(self.ctx)
+    /// A cloneable, `Send` handle to this session for use anywhere, bounded by
+    /// `max_queued_bytes` (see [`SessionHandle`]).
+    pub fn handle(&self) -> SessionHandle {
+        self.core.handle()
+    }
+}
+
+/// Stopping a session actor ends its session: the client gets `c[3000,"Go away!"]`
+/// (unless the session is already closed) and `on_close` runs, right after the call
+/// that stopped it; a later request for its id finds no session.
+impl<A: SockJsHandler> ActorContext for SockJsContext<A> {
+    fn stop(&mut self) {
+        self.core.stop_requested = true;
+        self.core.dirty = true;
+        self.parts.stop();
     }
 
-    /// Runs `f` on the handler every `every`, for as long as the session lives.
-    pub fn run_interval<F>(&mut self, every: Duration, mut f: F) -> SpawnHandle
+    fn terminate(&mut self) {
+        self.core.stop_requested = true;
+        self.core.dirty = true;
+        self.parts.terminate();
+    }
+
+    fn state(&self) -> ActorState {
+        self.parts.state()
+    }
+}
+
+impl<A: SockJsHandler> AsyncContext<A> for SockJsContext<A> {
+    fn address(&self) -> Addr<A> {
+        self.parts.address()
+    }
+
+    /// Spawns `fut`; each time it runs, the session settles after it (what it sent
+    /// leaves as one frame).
+    fn spawn<F>(&mut self, fut: F) -> SpawnHandle
     where
-        F: FnMut(&mut H, &mut SessionContext<'_, H>) + 'static,
+        F: ActorFuture<A, Output = ()> + 'static,
     {
-        self.ctx
-            .run_interval(every, move |act, ctx| act.call_handler(ctx, |h, s| f(h, s)))
+        self.parts.spawn(Settling::new(fut))
     }
 
-    /// Runs `f` on the handler once, after `after`.
-    pub fn run_later<F>(&mut self, after: Duration, f: F) -> SpawnHandle
+    fn wait<F>(&mut self, fut: F)
     where
-        F: FnOnce(&mut H, &mut SessionContext<'_, H>) + 'static,
+        F: ActorFuture<A, Output = ()> + 'static,
     {
-        self.ctx
-            .run_later(after, move |act, ctx| act.call_handler(ctx, f))
+        self.parts.wait(Settling::new(fut))
     }
 
-    /// The underlying actor context, to spawn futures or take other messages.
-    pub fn actor_context(&mut self) -> &mut Context<SessionActor<H>> {
-        self.ctx
+    fn waiting(&self) -> bool {
+        self.parts.waiting()
+    }
+
+    fn cancel_future(&mut self, handle: SpawnHandle) -> bool {
+        self.parts.cancel_future(handle)
+    }
+}
+
+impl<A: SockJsHandler> AsyncContextParts<A> for SockJsContext<A> {
+    fn parts(&mut self) -> &mut ContextParts<A> {
+        &mut self.parts
+    }
+}
+
+impl<A: SockJsHandler> SockJsContext<A> {
+    /// Spawns one of the session's own futures (the command pump, the receiver watch,
+    /// the heartbeat), which settle the session themselves.
+    pub(crate) fn spawn_plain<F>(&mut self, fut: F) -> SpawnHandle
+    where
+        F: ActorFuture<A, Output = ()> + 'static,
+    {
+        self.parts.spawn(fut)
+    }
+}
+
+/// Messages sent to a session actor's address settle the session after the actor's
+/// handler ran, like every other call.
+impl<A, M> ToEnvelope<A, M> for SockJsContext<A>
+where
+    A: SockJsHandler + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    fn pack(msg: M, tx: Option<OneshotSender<M::Result>>) -> Envelope<A> {
+        Envelope::with_proxy(Box::new(SettlingEnvelope { msg: Some(msg), tx }))
+    }
+}
+
+/// An actor message that settles the session once handled.
+struct SettlingEnvelope<M: Message> {
+    msg: Option<M>,
+    tx: Option<OneshotSender<M::Result>>,
+}
+
+impl<A, M> EnvelopeProxy<A> for SettlingEnvelope<M>
+where
+    A: SockJsHandler + Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    fn handle(&mut self, act: &mut A, ctx: &mut SockJsContext<A>) {
+        let tx = self.tx.take();
+        if tx.as_ref().is_some_and(|tx| tx.is_closed()) {
+            return;
+        }
+        if let Some(msg) = self.msg.take() {
+            let response = <A as Handler<M>>::handle(act, msg, ctx);
+            response.handle(ctx, tx);
+            ctx.settle(act);
+        }
     }
 }

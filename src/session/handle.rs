@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use actix::{Message, Recipient};
 use bytestring::ByteString;
 
+use super::inbox::InboxTx;
+use super::messages::Command;
 use super::shared::{MAILBOX_OVERHEAD, SessionId, SessionShared};
 use crate::error::Error;
 use crate::handler::CloseReason;
@@ -51,8 +52,7 @@ impl PreparedMessage {
 }
 
 /// What a handle asks of its session.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[derive(Debug)]
 pub(crate) enum Deliver {
     Text(String),
     Prepared(PreparedMessage),
@@ -89,7 +89,7 @@ impl Deliver {
 #[derive(Clone)]
 pub struct SessionHandle {
     id: SessionId,
-    recipient: Recipient<Deliver>,
+    inbox: InboxTx,
     shared: Arc<SessionShared>,
     /// The session's `max_queued_bytes`.
     max_queued: usize,
@@ -121,13 +121,13 @@ impl std::hash::Hash for SessionHandle {
 impl SessionHandle {
     pub(crate) fn new(
         id: SessionId,
-        recipient: Recipient<Deliver>,
+        inbox: InboxTx,
         shared: Arc<SessionShared>,
         max_queued: usize,
     ) -> Self {
         SessionHandle {
             id,
-            recipient,
+            inbox,
             shared,
             max_queued,
         }
@@ -140,7 +140,7 @@ impl SessionHandle {
 
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed() || !self.recipient.connected()
+        self.shared.is_closed() || self.inbox.is_closed()
     }
 
     /// Why the session closed, once it has.
@@ -157,12 +157,15 @@ impl SessionHandle {
         // task the session runs in).
         match self.shared.reserve(msg.weight(), self.max_queued) {
             Ok(()) => {
-                self.recipient.do_send(msg);
-                Ok(())
+                let weight = msg.weight();
+                self.inbox.send(Command::Deliver(msg)).map_err(|_| {
+                    self.shared.release(weight);
+                    Error::SessionClosed
+                })
             }
             Err(first) => {
                 if first {
-                    self.recipient.do_send(Deliver::Overflow);
+                    let _ = self.inbox.send(Command::Deliver(Deliver::Overflow));
                 }
                 Err(Error::SlowConsumer)
             }
@@ -182,7 +185,7 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(Error::SessionClosed);
         }
-        let text = serde_json::to_string(value).map_err(|e| Error::Json(e.to_string()))?;
+        let text = serde_json::to_string(value).map_err(Error::Json)?;
         self.deliver(Deliver::Text(text))
     }
 

@@ -1,49 +1,49 @@
-//! Messages the session actor takes from transports and the manager.
+//! What a session's inbox carries: from transports, handles and the manager.
 
-use actix::Message;
+use std::time::Instant;
 
+use super::handle::Deliver;
+use crate::shutdown::CountdownGuard;
 use crate::transport::Receiver;
 
-/// A transport request wants to receive this session's frames.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Attach(pub(crate) Receiver);
-
-/// Messages from the client, already decoded.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Incoming(pub(crate) Vec<String>);
-
-/// What a websocket connection hands its session, in the order it came: messages
-/// and, last, the client's close. Queued straight into the session (see
-/// `SessionSetup::from_client`), not sent through its mailbox.
-#[derive(Debug)]
-pub(crate) enum FromClient {
-    /// One decoded message.
+/// One thing a session is asked to do, in the order it was asked.
+pub(crate) enum Command {
+    /// A transport request wants to receive this session's frames.
+    Attach(Receiver),
+    /// One message from the client, already decoded.
     Message(String),
-    /// Several messages that came together: one handler call, one frame back.
+    /// Messages that came together (an `xhr_send` body, a websocket frame holding
+    /// several): one handler call, one frame back.
     Messages(Vec<String>),
     /// The client closed its websocket.
-    Closed,
+    ClientClosed,
     /// The client answered a ping.
     Pong,
+    /// The websocket connection the session ran in is gone.
+    ConnectionGone,
+    /// What a [`SessionHandle`](crate::SessionHandle) asks.
+    Deliver(Deliver),
+    /// The manager's sweep found the session without a receiver since before this
+    /// instant: it ends, unless something happened since.
+    Expire(Instant),
+    /// A graceful shutdown: close with `1001 Server shutting down`. The guard, if
+    /// any, counts the session until it has closed.
+    Shutdown(Option<CountdownGuard>),
 }
 
-/// The manager dropped the session after `disconnect_delay` without a receiver.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Expire;
-
-impl crate::transport::Weighed for FromClient {
-    /// What a client sends is bounded by `max_message_size` per message and read no
-    /// faster than the session takes it; only the way out is counted.
-    fn weight(&self) -> usize {
-        0
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Command::Attach(_) => "Attach",
+            Command::Message(_) => "Message",
+            Command::Messages(_) => "Messages",
+            Command::ClientClosed => "ClientClosed",
+            Command::Pong => "Pong",
+            Command::ConnectionGone => "ConnectionGone",
+            Command::Deliver(_) => "Deliver",
+            Command::Expire(_) => "Expire",
+            Command::Shutdown(_) => "Shutdown",
+        };
+        f.write_str(name)
     }
 }
-
-/// A graceful shutdown: close with `1001 Server shutting down`. The guard, if any,
-/// counts the session until it has closed.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Shutdown(pub(crate) Option<crate::shutdown::CountdownGuard>);

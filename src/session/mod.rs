@@ -1,15 +1,21 @@
-//! The session actor, the context handlers see, and the public session handle.
+//! A session: its actor context (the handler's `SockJsContext`), its inbox, its state
+//! and the public handle.
 
-mod actor;
 mod context;
+mod core;
 mod handle;
+mod inbox;
+mod lifecycle;
 mod messages;
 mod outbox;
+mod pump;
+mod run;
 mod shared;
 
-pub use actor::SessionActor;
-pub(crate) use actor::{EmbeddedSession, SessionSetup};
-pub use context::SessionContext;
+pub use context::SockJsContext;
+pub(crate) use core::SessionSetup;
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
-pub(crate) use messages::{Attach, Expire, FromClient, Incoming, Shutdown};
+pub(crate) use inbox::{InboxTx, inbox};
+pub(crate) use messages::Command;
+pub(crate) use run::{SessionFuture, SessionMailbox};
 pub(crate) use shared::{SessionId, SessionShared, SessionSlot};

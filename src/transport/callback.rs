@@ -3,25 +3,25 @@
 use actix_web::HttpRequest;
 use bytestring::ByteString;
 
-use crate::error::Error;
+use crate::web::RequestError;
 
 /// The validated callback name of a request. A name outside `[a-zA-Z0-9_.-]` is refused
 /// without being echoed, so it cannot inject script into the response.
-pub(crate) fn callback(req: &HttpRequest) -> Result<ByteString, Error> {
+pub(crate) fn callback(req: &HttpRequest) -> Result<ByteString, RequestError> {
     let query = req.query_string();
     let raw = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("c="))
-        .ok_or(Error::CallbackRequired)?;
-    let name = percent_decode(raw).ok_or(Error::InvalidCallback)?;
+        .ok_or(RequestError::CallbackRequired)?;
+    let name = percent_decode(raw).ok_or(RequestError::InvalidCallback)?;
     if name.is_empty() {
-        return Err(Error::CallbackRequired);
+        return Err(RequestError::CallbackRequired);
     }
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     {
-        return Err(Error::InvalidCallback);
+        return Err(RequestError::InvalidCallback);
     }
     Ok(ByteString::from(name))
 }
@@ -55,7 +55,7 @@ mod tests {
     use super::*;
     use actix_web::test::TestRequest;
 
-    fn cb(query: &str) -> Result<ByteString, Error> {
+    fn cb(query: &str) -> Result<ByteString, RequestError> {
         callback(
             &TestRequest::get()
                 .uri(&format!("/x?{query}"))
@@ -72,8 +72,8 @@ mod tests {
 
     #[test]
     fn missing_or_empty_is_required() {
-        assert_eq!(cb("d=x"), Err(Error::CallbackRequired));
-        assert_eq!(cb("c="), Err(Error::CallbackRequired));
+        assert_eq!(cb("d=x"), Err(RequestError::CallbackRequired));
+        assert_eq!(cb("c="), Err(RequestError::CallbackRequired));
     }
 
     #[test]
@@ -86,7 +86,7 @@ mod tests {
             "c=%zz",
             "c=a+b",
         ] {
-            assert_eq!(cb(q), Err(Error::InvalidCallback), "{q}");
+            assert_eq!(cb(q), Err(RequestError::InvalidCallback), "{q}");
         }
     }
 }

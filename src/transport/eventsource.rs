@@ -14,10 +14,11 @@ pub(crate) async fn stream<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::EventSource, budget);
-    svc.receive(req, session, Transport::EventSource, receiver)?;
+    svc.receive(req, session, Transport::EventSource, receiver)
+        .await?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/event-stream");
     transport_headers(req, svc.config(), &mut res);

@@ -41,11 +41,12 @@ pub(crate) async fn stream<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::HtmlFile, budget);
-    svc.receive(req, session, Transport::HtmlFile, receiver)?;
+    svc.receive(req, session, Transport::HtmlFile, receiver)
+        .await?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/html; charset=UTF-8");
     res.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));

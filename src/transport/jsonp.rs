@@ -16,10 +16,11 @@ pub(crate) async fn poll<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let (receiver, mut rx) = Receiver::new(Envelope::Jsonp(callback), Budget::OneFrame);
-    svc.receive(req, session, Transport::Jsonp, receiver)?;
+    svc.receive(req, session, Transport::Jsonp, receiver)
+        .await?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
     res.content_type("application/javascript; charset=UTF-8");
@@ -34,7 +35,7 @@ pub(crate) async fn send<H: SockJsHandler>(
     req: &HttpRequest,
     payload: web::Payload,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let target = svc.lookup(req, session)?;
     let body = read_body(req, payload, svc.config().max_message_size).await?;
     let is_form = req
@@ -54,7 +55,7 @@ pub(crate) async fn send<H: SockJsHandler>(
     } else {
         decode_messages(&body)?
     };
-    target.deliver(messages);
+    target.deliver(messages)?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/plain; charset=UTF-8");
     transport_headers(req, svc.config(), &mut res);

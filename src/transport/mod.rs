@@ -14,7 +14,7 @@ mod ws_connection;
 pub(crate) mod ws_reader;
 pub(crate) mod xhr;
 
-pub(crate) use queue::{QueueRx, QueueTx, Weighed, queue};
+pub(crate) use queue::{QueueRx, Weighed};
 pub(crate) use receiver::{
     Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };

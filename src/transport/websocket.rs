@@ -12,16 +12,16 @@ use actix_web_actors::ws;
 use super::stall::{self, Watched};
 use super::ws_connection::{RunningSession, WsConnection};
 use super::ws_reader::ClientFrames;
-use super::{Budget, Envelope, Receiver, queue};
-use crate::error::Error;
+use super::{Budget, Envelope, Receiver};
 use crate::handler::{SockJsHandler, Transport};
 use crate::service::Service;
-use crate::session::Attach;
+use crate::session::Command;
+use crate::web::RequestError;
 use crate::web::headers::jsessionid_cookie;
 
 /// Checks the upgrade headers the way the protocol suite expects, before the
 /// handshake proper.
-fn check_upgrade(req: &HttpRequest) -> Result<(), Error> {
+fn check_upgrade(req: &HttpRequest) -> Result<(), RequestError> {
     let has_token = |name: header::HeaderName, token: &str| {
         req.headers()
             .get(name)
@@ -29,21 +29,21 @@ fn check_upgrade(req: &HttpRequest) -> Result<(), Error> {
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token(header::UPGRADE, "websocket") {
-        return Err(Error::UpgradeRequired);
+        return Err(RequestError::UpgradeRequired);
     }
     if !has_token(header::CONNECTION, "upgrade") {
-        return Err(Error::ConnectionNotUpgrade);
+        return Err(RequestError::ConnectionNotUpgrade);
     }
     Ok(())
 }
 
 /// `GET .../websocket` (SockJS framing) or `GET /websocket` (raw).
-pub(crate) fn start<H: SockJsHandler>(
+pub(crate) async fn start<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     payload: web::Payload,
     session: Option<&str>,
-) -> Result<HttpResponse, Error> {
+) -> Result<HttpResponse, RequestError> {
     check_upgrade(req)?;
     let raw = session.is_none();
     let transport = if raw {
@@ -57,7 +57,7 @@ pub(crate) fn start<H: SockJsHandler>(
         Envelope::WebSocket
     };
     // The handshake first: a request that fails it creates no session.
-    let mut response = ws::handshake(req).map_err(|_| Error::BadHandshake)?;
+    let mut response = ws::handshake(req).map_err(|_| RequestError::BadHandshake)?;
     // The protocol needs no stickiness for a websocket (one connection is the whole
     // session), but a cookie_needed service sets JSESSIONID on every transport so the
     // browser holds it whichever transport it ends up on.
@@ -66,14 +66,13 @@ pub(crate) fn start<H: SockJsHandler>(
     {
         response.append_header((header::SET_COOKIE, cookie));
     }
+    let (entry, session_future) = svc.websocket_session(req, session, transport).await?;
     let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
     svc.count_connection(&mut receiver);
-    let (to_session, from_client) = queue();
-    let (session, session_future, listing) =
-        svc.websocket_session(req, session, transport, from_client)?;
-    // Waits in the session's mailbox until the connection first runs the session.
-    session.do_send(Attach(receiver));
-    let running = Rc::new(RunningSession::new(session_future, &outbound, listing));
+    let to_session = entry.inbox;
+    // Waits in the session's inbox until the connection first runs the session.
+    let _ = to_session.send(Command::Attach(receiver));
+    let running = Rc::new(RunningSession::new(session_future, &outbound));
     if let Some(timeout) = svc.config().write_timeout {
         let weak: std::rc::Weak<RunningSession<H>> = Rc::downgrade(&running);
         stall::watch(Watched::Local(weak), timeout);

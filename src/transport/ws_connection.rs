@@ -32,18 +32,17 @@ use parking_lot::Mutex;
 
 use super::stall::{Progress, Stallable};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
-use super::{Outbound, QueueRx, QueueTx};
+use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
-use crate::service::WebsocketListing;
-use crate::session::{EmbeddedSession, FromClient};
+use crate::session::{Command, InboxTx, SessionFuture};
 use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.
 pub(crate) struct WsConnection<H: SockJsHandler> {
     client: ClientFrames<web::Payload>,
     /// Client messages and the client's close, in order, straight into the session.
-    to_session: QueueTx<FromClient>,
+    to_session: InboxTx,
     /// The session this connection runs, shared with the thread's write-timeout
     /// watch, which takes it out if the connection stalls.
     session: Rc<RunningSession<H>>,
@@ -62,7 +61,7 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
 impl<H: SockJsHandler> WsConnection<H> {
     pub(crate) fn new(
         client: ClientFrames<web::Payload>,
-        to_session: QueueTx<FromClient>,
+        to_session: InboxTx,
         session: Rc<RunningSession<H>>,
         outbound: QueueRx<Outbound>,
         raw: bool,
@@ -80,7 +79,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         }
     }
 
-    fn to_session(&self, item: FromClient) {
+    fn to_session(&self, item: Command) {
         // Refused only once the session has stopped: then nobody is listening.
         let _ = self.to_session.send(item);
     }
@@ -106,21 +105,21 @@ impl<H: SockJsHandler> WsConnection<H> {
     fn client_frame(&mut self, frame: ClientFrame) {
         match frame {
             ClientFrame::Text(text) if self.raw => {
-                self.to_session(FromClient::Message(String::from(text)));
+                self.to_session(Command::Message(String::from(text)));
             }
             ClientFrame::Text(text) => match decode_websocket_messages(&text) {
                 Ok(None) => {}
-                Ok(Some(Messages::One(msg))) => self.to_session(FromClient::Message(msg)),
+                Ok(Some(Messages::One(msg))) => self.to_session(Command::Message(msg)),
                 Ok(Some(Messages::Many(messages))) => {
-                    self.to_session(FromClient::Messages(messages));
+                    self.to_session(Command::Messages(messages));
                 }
                 // Broken JSON: the session ends (the client sees the socket close).
                 Err(_) => self.refuse(CLOSE_UNSUPPORTED, "Broken JSON encoding."),
             },
             ClientFrame::Ping(bytes) => self.write(OpCode::Pong, &bytes),
-            ClientFrame::Pong => self.to_session(FromClient::Pong),
+            ClientFrame::Pong => self.to_session(Command::Pong),
             ClientFrame::Close(reason) => {
-                self.to_session(FromClient::Closed);
+                self.to_session(Command::ClientClosed);
                 self.close(reason);
             }
             ClientFrame::Refuse(refusal) => self.refuse(refusal.code, refusal.reason),
@@ -217,13 +216,10 @@ const CLIENT_FRAMES_PER_TURN: usize = 64;
 
 impl<H: SockJsHandler> Drop for WsConnection<H> {
     fn drop(&mut self) {
-        let session = self.session.future.borrow_mut().take();
-        if let Some(mut session) = session {
-            // Let the session take what is already queued for it (messages decoded from
-            // the same read, the client's close) while it still runs; dropping it then
-            // stops it, and its on_close runs if it has not yet.
-            let _ = Pin::new(&mut session).poll(&mut Context::from_waker(Waker::noop()));
-        }
+        // Dropping the session lets it take what is already queued for it (messages
+        // decoded from the same read, the client's close), then tells it the
+        // connection is gone: it closes (on_close runs) if it has not yet, and ends.
+        drop(self.session.future.borrow_mut().take());
     }
 }
 
@@ -232,23 +228,16 @@ impl<H: SockJsHandler> Drop for WsConnection<H> {
 /// frames wait in the outbound queue; progress is the session running or the
 /// connection taking a frame.
 pub(crate) struct RunningSession<H: SockJsHandler> {
-    future: RefCell<Option<EmbeddedSession<H>>>,
+    future: RefCell<Option<SessionFuture<H>>>,
     wake: Arc<SessionWake>,
     /// How many times the connection ran the session.
     polls: Cell<u64>,
     outbound: Arc<dyn Stallable + Send + Sync>,
-    /// Keeps the session in its service's list of websockets (for a shutdown) while
-    /// the connection lives.
-    _listing: WebsocketListing<H>,
 }
 
 impl<H: SockJsHandler> RunningSession<H> {
     /// `session`, to be run by the connection that reads `outbound`.
-    pub(crate) fn new(
-        session: EmbeddedSession<H>,
-        outbound: &QueueRx<Outbound>,
-        listing: WebsocketListing<H>,
-    ) -> Self {
+    pub(crate) fn new(session: SessionFuture<H>, outbound: &QueueRx<Outbound>) -> Self {
         RunningSession {
             future: RefCell::new(Some(session)),
             wake: Arc::new(SessionWake {
@@ -258,7 +247,6 @@ impl<H: SockJsHandler> RunningSession<H> {
             }),
             polls: Cell::new(0),
             outbound: outbound.stall_probe(),
-            _listing: listing,
         }
     }
 }

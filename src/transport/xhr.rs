@@ -17,9 +17,9 @@ pub(crate) async fn poll<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let (receiver, mut rx) = Receiver::new(Envelope::Xhr, Budget::OneFrame);
-    svc.receive(req, session, Transport::Xhr, receiver)?;
+    svc.receive(req, session, Transport::Xhr, receiver).await?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
     res.content_type(CONTENT_TYPE);
@@ -33,10 +33,11 @@ pub(crate) async fn streaming<H: SockJsHandler>(
     svc: &Service<H>,
     req: &HttpRequest,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(Envelope::Xhr, budget);
-    svc.receive(req, session, Transport::XhrStreaming, receiver)?;
+    svc.receive(req, session, Transport::XhrStreaming, receiver)
+        .await?;
     let mut prelude = BytesMut::with_capacity(2049);
     prelude.put_bytes(b'h', 2048);
     prelude.put_u8(b'\n');
@@ -56,11 +57,11 @@ pub(crate) async fn send<H: SockJsHandler>(
     req: &HttpRequest,
     payload: web::Payload,
     session: &str,
-) -> Result<HttpResponse, crate::Error> {
+) -> Result<HttpResponse, crate::web::RequestError> {
     let target = svc.lookup(req, session)?;
     let body = read_body(req, payload, svc.config().max_message_size).await?;
     let messages = decode_messages(&body)?;
-    target.deliver(messages);
+    target.deliver(messages)?;
     let mut res = HttpResponse::NoContent();
     res.content_type("text/plain; charset=UTF-8");
     transport_headers(req, svc.config(), &mut res);

@@ -7,5 +7,8 @@ pub(crate) mod headers;
 pub(crate) mod iframe;
 pub(crate) mod info;
 pub(crate) mod origin;
+pub(crate) mod request_error;
 pub(crate) mod socket_options;
 pub(crate) mod stats_endpoint;
+
+pub(crate) use request_error::RequestError;

@@ -30,8 +30,11 @@ use actix_web::dev::Extensions;
 /// use actix_sockjs::{SockJs, SockJsHandler, socket_options};
 /// use actix_web::{App, HttpServer};
 /// # struct Echo;
+/// # impl actix::Actor for Echo {
+/// #     type Context = actix_sockjs::SockJsContext<Self>;
+/// # }
 /// # impl SockJsHandler for Echo {
-/// #     fn on_message(&mut self, _: String, _: &mut actix_sockjs::SessionContext<'_, Self>) {}
+/// #     fn on_message(&mut self, _: String, _: &mut actix_sockjs::SockJsContext<Self>) {}
 /// # }
 ///
 /// # async fn run() -> std::io::Result<()> {

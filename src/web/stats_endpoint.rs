@@ -13,12 +13,15 @@ use crate::web::headers::no_cache;
 /// `GET {path}/prometheus` the same figures in the Prometheus text format.
 ///
 /// ```no_run
-/// use actix_sockjs::{SessionContext, SockJs, SockJsHandler, StatsEndpoint};
+/// use actix_sockjs::{SockJsContext, SockJs, SockJsHandler, StatsEndpoint};
 /// use actix_web::{App, HttpServer};
 ///
 /// struct Echo;
+/// impl actix::Actor for Echo {
+///     type Context = SockJsContext<Self>;
+/// }
 /// impl SockJsHandler for Echo {
-///     fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+///     fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
 ///         session.send(&msg);
 ///     }
 /// }

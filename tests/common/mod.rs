@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsConfig, SockJsHandler,
+    CloseReason, ConnectionInfo, SessionHandle, SockJs, SockJsConfig, SockJsContext, SockJsHandler,
 };
 use actix_web::{App, web};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -19,8 +19,12 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// Echoes every message.
 pub struct Echo;
 
+impl actix::Actor for Echo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Echo {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }
@@ -28,11 +32,15 @@ impl SockJsHandler for Echo {
 /// Closes every session at once with 3000 `Go away!`.
 pub struct Close;
 
+impl actix::Actor for Close {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Close {
-    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         session.close(3000, "Go away!");
     }
-    fn on_message(&mut self, _: String, _: &mut SessionContext<'_, Self>) {}
+    fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
 }
 
 /// What a [`Recorder`] saw.
@@ -49,12 +57,16 @@ pub struct Recorder {
     pub events: UnboundedSender<Event>,
 }
 
+impl actix::Actor for Recorder {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Recorder {
-    fn on_open(&mut self, info: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, info: ConnectionInfo, session: &mut SockJsContext<Self>) {
         let _ = info;
         let _ = self.events.send(Event::Open(session.handle()));
     }
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         let _ = self.events.send(Event::Message(msg.clone()));
         if msg == "close" {
             session.close(3001, "asked to");
@@ -62,7 +74,7 @@ impl SockJsHandler for Recorder {
             session.send(&msg);
         }
     }
-    fn on_close(&mut self, reason: &CloseReason, _: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, reason: &CloseReason, _: &mut SockJsContext<Self>) {
         let _ = self.events.send(Event::Close(reason.clone()));
     }
 }

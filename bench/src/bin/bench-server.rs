@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 
 use actix::{Actor, ActorContext, StreamHandler};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionContext, SessionHandle, SockJs, SockJsHandler,
+    CloseReason, ConnectionInfo, SessionHandle, SockJs, SockJsContext, SockJsHandler,
 };
 use actix_web::{App, Error, HttpRequest, HttpResponse, HttpServer, web};
 use actix_web_actors::ws;
@@ -42,8 +42,12 @@ use parking_lot::Mutex;
 /// SockJS echo.
 struct Echo;
 
+impl actix::Actor for Echo {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Echo {
-    fn on_message(&mut self, msg: String, session: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         session.send(&msg);
     }
 }
@@ -55,19 +59,23 @@ struct Broadcast {
     members: Members,
 }
 
+impl actix::Actor for Broadcast {
+    type Context = SockJsContext<Self>;
+}
+
 impl SockJsHandler for Broadcast {
-    fn on_open(&mut self, _: ConnectionInfo, session: &mut SessionContext<'_, Self>) {
+    fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         self.members.lock().insert(session.handle());
     }
 
-    fn on_message(&mut self, msg: String, _: &mut SessionContext<'_, Self>) {
+    fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
         // One worker: the lock is never contended. Broadcasting while holding it saves
         // cloning 1000 handles per message; `broadcast` only queues (it never calls
         // back into a handler), so this cannot deadlock.
         actix_sockjs::broadcast(self.members.lock().iter(), &msg);
     }
 
-    fn on_close(&mut self, _: &CloseReason, session: &mut SessionContext<'_, Self>) {
+    fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
         self.members.lock().remove(&session.handle());
     }
 }

@@ -4,16 +4,17 @@
 
 use std::time::Instant;
 
-use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, SpawnHandle, WrapFuture};
+use actix::{ActorFutureExt, AsyncContext, SpawnHandle};
 
-use super::{SessionActor, State};
 use crate::handler::{CloseReason, SockJsHandler};
 use crate::protocol::{CloseFrame, Frame};
+use crate::session::context::SockJsContext;
+use crate::session::core::State;
 use crate::transport::{Delivery, Receiver};
 
 /// The receiver currently attached, and what the session knows of it.
-pub(super) struct Attached {
-    pub(super) receiver: Receiver,
+pub(crate) struct Attached {
+    pub(crate) receiver: Receiver,
     generation: u64,
     /// Notices the request going away. A websocket needs none: its session runs
     /// inside the connection and is stopped with it.
@@ -25,25 +26,35 @@ pub(super) struct Attached {
     draining: bool,
 }
 
-impl<H: SockJsHandler> SessionActor<H> {
-    pub(super) fn attach(&mut self, mut receiver: Receiver, ctx: &mut Context<Self>) {
+impl<A: SockJsHandler> SockJsContext<A> {
+    /// Answers `receiver` as a closed session does: what was still queued, if
+    /// anything, then the close frame.
+    pub(crate) fn answer_closed(&mut self, mut receiver: Receiver) {
+        if let Some(frame) = self.core.outbox.take_frame() {
+            if receiver.send_frame(frame) != Delivery::Open {
+                receiver.finish(None);
+                return;
+            }
+        }
+        let close = self.core.close.clone().unwrap_or_else(|| {
+            CloseReason::Server {
+                code: 3000,
+                reason: "Go away!".into(),
+            }
+            .close_frame()
+        });
+        if !self.core.is_raw() {
+            receiver.send_frame(close.to_frame());
+        }
+        receiver.finish(Some(&close));
+    }
+
+    pub(crate) fn attach(&mut self, mut receiver: Receiver, act: &mut A) {
         if self.core.state == State::Closed {
             // A closed session answers every receiver with its close frame until it
-            // expires (after what was still queued, if anything).
+            // expires.
             self.core.shared.set_detached(Instant::now());
-            if let Some(frame) = self.core.outbox.take_frame() {
-                if receiver.send_frame(frame) != Delivery::Open {
-                    receiver.finish(None);
-                    return;
-                }
-            }
-            let close = self
-                .core
-                .close
-                .clone()
-                .unwrap_or_else(|| CloseReason::Timeout.close_frame());
-            receiver.send_frame(close.to_frame());
-            receiver.finish(Some(&close));
+            self.answer_closed(receiver);
             return;
         }
         if self
@@ -55,8 +66,8 @@ impl<H: SockJsHandler> SessionActor<H> {
             // The attached receiver's request is over and the watch has not run yet:
             // a drained streaming response makes room; a client that went away
             // interrupts the session (1002), which is then not busy (2010).
-            self.receiver_ended(ctx);
-            self.attach(receiver, ctx);
+            self.receiver_ended(act);
+            self.attach(receiver, act);
             return;
         }
         if self.core.receiver.is_some() {
@@ -71,11 +82,9 @@ impl<H: SockJsHandler> SessionActor<H> {
         self.core.generation += 1;
         let generation = self.core.generation;
         let watch = (!receiver.is_websocket()).then(|| {
-            ctx.spawn(
-                receiver
-                    .closed()
-                    .into_actor(self)
-                    .map(move |(), act, ctx| act.receiver_closed(generation, ctx)),
+            self.spawn(
+                actix::fut::wrap_future::<_, A>(receiver.closed())
+                    .map(move |(), act, ctx| ctx.receiver_closed(generation, act)),
             )
         });
         self.core.receiver = Some(Attached {
@@ -86,13 +95,13 @@ impl<H: SockJsHandler> SessionActor<H> {
         });
         self.core.shared.set_attached();
         if self.core.state == State::New {
-            self.open(ctx);
+            self.open(act);
         } else {
-            self.flush(ctx);
+            self.flush(act);
         }
     }
 
-    pub(super) fn open(&mut self, ctx: &mut Context<Self>) {
+    fn open(&mut self, act: &mut A) {
         self.core.state = State::Open;
         self.core.stats.session_opened(self.core.transport);
         log::debug!(
@@ -102,20 +111,18 @@ impl<H: SockJsHandler> SessionActor<H> {
         );
         // The open frame goes out before the handler runs, as the protocol requires even
         // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
-        if !self.is_raw() {
-            self.deliver(Frame::open(), ctx);
+        if !self.core.is_raw() {
+            self.deliver(Frame::open(), act);
         }
         if self.core.state != State::Open {
             // The client vanished before the open frame reached it.
             return;
         }
-        if let Some(info) = self.core.info.take() {
-            self.call_handler(ctx, |handler, session| handler.on_open(*info, session));
-        }
+        self.opened(act);
     }
 
     /// Writes one frame to the attached receiver, if any, and follows up on it.
-    pub(super) fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) -> Delivery {
+    pub(crate) fn deliver(&mut self, frame: Frame, act: &mut A) -> Delivery {
         let Some(attached) = self.core.receiver.as_mut() else {
             return Delivery::Gone;
         };
@@ -129,36 +136,36 @@ impl<H: SockJsHandler> SessionActor<H> {
                 attached.receiver.end();
                 attached.draining = true;
             }
-            Delivery::Complete => self.detach(None, ctx),
-            Delivery::Gone => self.receiver_lost(ctx),
+            Delivery::Complete => self.detach(None),
+            Delivery::Gone => self.receiver_lost(act),
         }
         delivery
     }
 
-    pub(super) fn flush(&mut self, ctx: &mut Context<Self>) {
+    pub(crate) fn flush(&mut self, act: &mut A) {
         if self.core.receiver.as_ref().is_none_or(|a| a.draining) {
             return;
         }
-        if self.is_raw() {
+        if self.core.is_raw() {
             while let Some(text) = self.core.outbox.pop_raw() {
                 let Some(attached) = self.core.receiver.as_mut() else {
                     return;
                 };
                 if attached.receiver.send_raw(text) == Delivery::Gone {
-                    self.receiver_lost(ctx);
+                    self.receiver_lost(act);
                     return;
                 }
             }
         } else if let Some(frame) = self.core.outbox.take_frame() {
-            self.deliver(frame, ctx);
+            self.deliver(frame, act);
         }
     }
 
     /// Ends the attached receiver's request normally.
-    pub(super) fn detach(&mut self, close: Option<&CloseFrame>, ctx: &mut Context<Self>) {
+    pub(crate) fn detach(&mut self, close: Option<&CloseFrame>) {
         if let Some(attached) = self.core.receiver.take() {
             if let Some(watch) = attached.watch {
-                ctx.cancel_future(watch);
+                self.cancel_future(watch);
             }
             attached.receiver.finish(close);
             self.core.shared.set_detached(Instant::now());
@@ -166,46 +173,46 @@ impl<H: SockJsHandler> SessionActor<H> {
     }
 
     /// The attached receiver's client went away before its request was complete.
-    pub(super) fn receiver_lost(&mut self, ctx: &mut Context<Self>) {
+    pub(crate) fn receiver_lost(&mut self, act: &mut A) {
         if let Some(attached) = self.core.receiver.take() {
             if let Some(watch) = attached.watch {
-                ctx.cancel_future(watch);
+                self.cancel_future(watch);
             }
             self.core.shared.set_detached(Instant::now());
         }
-        self.close(CloseReason::Interrupted, ctx);
+        self.close_session(act, CloseReason::Interrupted);
         if !self.core.registered {
-            ctx.stop();
+            self.end();
         }
     }
 
-    pub(super) fn receiver_closed(&mut self, generation: u64, ctx: &mut Context<Self>) {
+    fn receiver_closed(&mut self, generation: u64, act: &mut A) {
         let current = self.core.receiver.as_ref().map(|a| a.generation);
         if current == Some(generation) {
-            self.receiver_ended(ctx);
+            self.receiver_ended(act);
         }
     }
 
     /// The attached receiver's request is over: a streaming response that was
     /// draining and was read to its end detaches normally (what is queued waits for
     /// the next request); anything else means the client went away.
-    pub(super) fn receiver_ended(&mut self, ctx: &mut Context<Self>) {
+    fn receiver_ended(&mut self, act: &mut A) {
         let drained = self
             .core
             .receiver
             .as_ref()
             .is_some_and(|a| a.draining && !a.receiver.left_items());
         if drained {
-            self.detach(None, ctx);
+            self.detach(None);
         } else {
-            self.receiver_lost(ctx);
+            self.receiver_lost(act);
         }
     }
 
     /// Every `heartbeat_delay`: an `h` frame for the attached receiver, and for a
     /// websocket a ping, unless the previous one is still unanswered: then the client
     /// is gone (its network, its machine) and the session is interrupted.
-    pub(super) fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+    pub(crate) fn heartbeat(&mut self, act: &mut A) {
         if self.core.state != State::Open {
             return;
         }
@@ -214,14 +221,14 @@ impl<H: SockJsHandler> SessionActor<H> {
         };
         if self.core.config.websocket_ping && attached.receiver.is_websocket() {
             if self.core.awaiting_pong {
-                self.close(CloseReason::Interrupted, ctx);
+                self.close_session(act, CloseReason::Interrupted);
                 return;
             }
             attached.receiver.send_ping();
             self.core.awaiting_pong = true;
         }
-        if !self.is_raw() {
-            self.deliver(Frame::heartbeat(), ctx);
+        if !self.core.is_raw() {
+            self.deliver(Frame::heartbeat(), act);
         }
     }
 }

@@ -1,0 +1,19 @@
+//! What a graceful shutdown reaches in a service: every session in its map, websocket
+//! sessions included.
+
+use std::sync::atomic::Ordering;
+
+use super::Shared;
+use crate::handler::SockJsHandler;
+use crate::session::Command;
+use crate::shutdown::{Countdown, ShutDown};
+
+impl<H: SockJsHandler> ShutDown for Shared<H> {
+    fn shut_down(&self, countdown: &Countdown) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.registry.for_each(|entry| {
+            // A session that already ended has nothing to close.
+            let _ = entry.inbox.send(Command::Shutdown(Some(countdown.guard())));
+        });
+    }
+}

@@ -1,0 +1,192 @@
+//! What a session is, apart from its handler and its actor machinery: its state, its
+//! outgoing queue, its receiver slot and its bounds.
+
+use std::sync::Arc;
+
+use super::handle::{PreparedMessage, SessionHandle};
+use super::inbox::{InboxRx, InboxTx};
+use super::lifecycle::Attached;
+use super::outbox::Outbox;
+use super::shared::{SessionId, SessionShared, SessionSlot};
+use crate::config::SockJsConfig;
+use crate::handler::{ConnectionInfo, Transport};
+use crate::protocol::CloseFrame;
+use crate::stats::Stats;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Created by a receive request; the open frame is not out yet.
+    New,
+    Open,
+    Closed,
+}
+
+/// Everything of a session but the handler and the actor context's own parts.
+pub(crate) struct SessionCore {
+    pub(crate) id: SessionId,
+    pub(crate) state: State,
+    pub(crate) outbox: Outbox,
+    pub(crate) receiver: Option<Attached>,
+    pub(crate) generation: u64,
+    pub(crate) close: Option<CloseFrame>,
+    pub(crate) close_requested: Option<(u16, String)>,
+    /// Only needed until the session opens; boxed so it does not weigh on the session
+    /// for the rest of its life.
+    pub(crate) info: Option<Box<ConnectionInfo>>,
+    pub(crate) config: Arc<SockJsConfig>,
+    pub(crate) shared: Arc<SessionShared>,
+    /// The session's own sending end, for the handles it gives out.
+    pub(crate) inbox: InboxTx,
+    /// What transports, handles and the manager ask of the session.
+    pub(crate) inbox_rx: InboxRx,
+    /// Registered sessions outlive their receivers until they expire; websocket
+    /// sessions end with their socket.
+    pub(crate) registered: bool,
+    pub(crate) stats: Stats,
+    pub(crate) transport: Transport,
+    /// A websocket ping went out and no pong has come back yet.
+    pub(crate) awaiting_pong: bool,
+    /// This handler call queued more than `max_queued_bytes`: nothing more is queued,
+    /// no further client message of the batch is handled, and the session closes as a
+    /// slow consumer when the call returns.
+    pub(crate) over_bound: bool,
+    /// Something was queued, or a close or stop asked for, since the session last
+    /// settled.
+    pub(crate) dirty: bool,
+    /// The application stopped the actor: the session closes and ends.
+    pub(crate) stop_requested: bool,
+    /// Counts the session in its service's live sessions until it is about to stop
+    /// (given back before `on_close`, so a handler that saw the close can count on
+    /// the room).
+    pub(crate) slot: Option<SessionSlot>,
+    /// Takes the session out of its service's id map when the session is dropped.
+    pub(crate) _registration: Option<Box<dyn Send>>,
+}
+
+/// How a session is set up.
+pub(crate) struct SessionSetup {
+    pub(crate) id: SessionId,
+    pub(crate) info: ConnectionInfo,
+    pub(crate) config: Arc<SockJsConfig>,
+    pub(crate) shared: Arc<SessionShared>,
+    pub(crate) inbox: (InboxTx, InboxRx),
+    pub(crate) registered: bool,
+    pub(crate) raw: bool,
+    pub(crate) stats: Stats,
+    pub(crate) slot: SessionSlot,
+    /// Dropped when the session ends: takes it out of the id map.
+    pub(crate) registration: Option<Box<dyn Send>>,
+}
+
+impl SessionCore {
+    /// The core of a new session.
+    pub(crate) fn new(setup: SessionSetup) -> Self {
+        let transport = setup.info.transport();
+        let outbox = if setup.raw {
+            Outbox::raw()
+        } else {
+            Outbox::framed()
+        };
+        let (inbox, inbox_rx) = setup.inbox;
+        SessionCore {
+            id: setup.id,
+            state: State::New,
+            outbox,
+            receiver: None,
+            generation: 0,
+            close: None,
+            close_requested: None,
+            info: Some(Box::new(setup.info)),
+            config: setup.config,
+            shared: setup.shared,
+            inbox,
+            inbox_rx,
+            registered: setup.registered,
+            stats: setup.stats,
+            transport,
+            awaiting_pong: false,
+            over_bound: false,
+            dirty: false,
+            stop_requested: false,
+            slot: Some(setup.slot),
+            _registration: setup.registration,
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    pub(crate) fn is_raw(&self) -> bool {
+        matches!(self.outbox, Outbox::Raw { .. })
+    }
+
+    pub(crate) fn queue_text(&mut self, text: &str) {
+        if self.takes_more() {
+            self.outbox.push_text(text);
+            self.queued();
+        }
+    }
+
+    pub(crate) fn queue_text_parts(&mut self, parts: &[&str]) {
+        if self.takes_more() {
+            self.outbox.push_text_parts(parts);
+            self.queued();
+        }
+    }
+
+    pub(crate) fn queue_prepared(&mut self, msg: &PreparedMessage) {
+        if self.takes_more() {
+            let (text, frame) = msg.parts();
+            self.outbox.push_prepared(text, frame);
+            self.queued();
+        }
+    }
+
+    /// Whether a message may still be queued: the session is open and this handler
+    /// call has not gone over the bound.
+    fn takes_more(&self) -> bool {
+        self.state != State::Closed && !self.over_bound
+    }
+
+    /// After a message was queued: counts it, and notes when the outbox alone went
+    /// over the bound (a handler answering one message, or each of a batch, with more
+    /// than the bound must not hold it all before the call returns).
+    fn queued(&mut self) {
+        self.dirty = true;
+        self.stats.packets_sent(1);
+        if self.outbox.bytes() > self.config.max_queued_bytes {
+            self.over_bound = true;
+        }
+    }
+
+    /// Whether the session is closed, a close was asked for in this handler call, or
+    /// the call went over the bound.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state == State::Closed
+            || self.close_requested.is_some()
+            || self.over_bound
+            || self.stop_requested
+    }
+
+    pub(crate) fn request_close(&mut self, code: u16, reason: String) {
+        if self.state != State::Closed && self.close_requested.is_none() {
+            self.close_requested = Some((code, reason));
+            self.dirty = true;
+        }
+    }
+
+    /// A handle to this session.
+    pub(crate) fn handle(&self) -> SessionHandle {
+        SessionHandle::new(
+            self.id.clone(),
+            self.inbox.clone(),
+            self.shared.clone(),
+            self.config.max_queued_bytes,
+        )
+    }
+}

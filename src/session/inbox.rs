@@ -1,0 +1,170 @@
+//! A session's inbox: what transports, handles and the manager ask of it, in order.
+//!
+//! Every sender (the registry entry, each [`SessionHandle`](crate::SessionHandle), a
+//! websocket connection) holds a clone of [`InboxTx`]; the session alone reads. A
+//! command is stored inline in a `VecDeque` behind a short lock (no envelope to
+//! allocate, unlike an actor mailbox), and the inbox can be closed atomically with a
+//! check of what waits in it, which is what makes expiry race-free: a request either
+//! got its command in before the inbox closed, and the session handles it, or is
+//! refused and treats the session as unknown.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+
+use super::messages::Command;
+
+struct State {
+    queue: VecDeque<Command>,
+    waker: Option<Waker>,
+    closed: bool,
+}
+
+/// Makes an open, empty inbox.
+pub(crate) fn inbox() -> (InboxTx, InboxRx) {
+    let state = Arc::new(Mutex::new(State {
+        queue: VecDeque::new(),
+        waker: None,
+        closed: false,
+    }));
+    (InboxTx(state.clone()), InboxRx(state))
+}
+
+/// A sending end of a session's inbox. Cloning it is one reference count.
+#[derive(Clone)]
+pub(crate) struct InboxTx(Arc<Mutex<State>>);
+
+impl std::fmt::Debug for InboxTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxTx")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl InboxTx {
+    /// Queues `command`; gives it back if the session has ended.
+    pub(crate) fn send(&self, command: Command) -> Result<(), Command> {
+        let waker = {
+            let mut state = self.0.lock();
+            if state.closed {
+                return Err(command);
+            }
+            state.queue.push_back(command);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the session has ended (it takes no more commands).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.lock().closed
+    }
+
+    /// Whether two ends belong to one inbox.
+    pub(crate) fn same_inbox(&self, other: &InboxTx) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The session's reading end.
+pub(crate) struct InboxRx(Arc<Mutex<State>>);
+
+impl InboxRx {
+    /// The next command, or pending (the task is woken by the next send).
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Command> {
+        let mut state = self.0.lock();
+        if let Some(command) = state.queue.pop_front() {
+            return Poll::Ready(command);
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Closes the inbox if nothing waits in it, so a session that had nothing more
+    /// to do can end without losing a command sent at the same moment. Tells whether
+    /// it closed.
+    pub(crate) fn close_if_empty(&self) -> bool {
+        let mut state = self.0.lock();
+        if state.queue.is_empty() {
+            state.closed = true;
+        }
+        state.closed
+    }
+
+    /// Closes the inbox and hands back what waits, to be answered.
+    pub(crate) fn close(&self) -> VecDeque<Command> {
+        let mut state = self.0.lock();
+        state.closed = true;
+        state.waker = None;
+        std::mem::take(&mut state.queue)
+    }
+}
+
+impl Drop for InboxRx {
+    fn drop(&mut self) {
+        let left = self.close();
+        drop(left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noop() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    fn texts(rx: &mut InboxRx) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Poll::Ready(Command::Message(text)) = rx.poll_recv(&mut noop()) {
+            out.push(text);
+        }
+        out
+    }
+
+    #[test]
+    fn commands_arrive_in_order_from_every_sender() {
+        let (a, mut rx) = inbox();
+        let b = a.clone();
+        a.send(Command::Message("1".into())).ok();
+        b.send(Command::Message("2".into())).ok();
+        a.send(Command::Message("3".into())).ok();
+        assert_eq!(texts(&mut rx), ["1", "2", "3"]);
+        assert!(a.same_inbox(&b));
+    }
+
+    #[test]
+    fn an_inbox_with_waiting_commands_does_not_close_until_they_are_taken() {
+        let (tx, mut rx) = inbox();
+        tx.send(Command::Message("late".into())).ok();
+        assert!(!rx.close_if_empty());
+        assert_eq!(texts(&mut rx), ["late"]);
+        assert!(rx.close_if_empty());
+        assert!(tx.is_closed());
+        assert!(matches!(
+            tx.send(Command::Message("refused".into())),
+            Err(Command::Message(_))
+        ));
+    }
+
+    #[test]
+    fn closing_hands_back_what_waits_and_a_dropped_reader_refuses_all() {
+        let (tx, rx) = inbox();
+        tx.send(Command::Message("x".into())).ok();
+        assert_eq!(rx.close().len(), 1);
+        let (tx2, rx2) = inbox();
+        drop(rx2);
+        assert!(tx2.send(Command::Pong).is_err());
+        assert!(tx.is_closed());
+    }
+}

@@ -1,0 +1,234 @@
+//! What a session does with what it is asked: opening, handing client messages to its
+//! handler, settling after each call, closing and ending. How receivers come and go,
+//! and the heartbeat they get, is in `receivers`.
+
+mod receivers;
+
+pub(crate) use receivers::Attached;
+
+use actix::{ActorContext, AsyncContext};
+
+use super::context::SockJsContext;
+use super::core::State;
+use super::handle::Deliver;
+use super::messages::Command;
+use crate::handler::{CloseReason, SockJsHandler};
+
+impl<A: SockJsHandler> SockJsContext<A> {
+    /// After a call into the application (a handler method, a message, a timer):
+    /// close if it asked to, else flush what it queued, and close the session as a
+    /// slow consumer if its client leaves too much waiting.
+    pub(crate) fn settle(&mut self, act: &mut A) {
+        if !self.core.dirty {
+            return;
+        }
+        self.core.dirty = false;
+        if let Some((code, reason)) = self.core.close_requested.take() {
+            self.close_session(act, CloseReason::Server { code, reason });
+        } else if self.core.stop_requested && self.core.state != State::Closed {
+            self.close_session(
+                act,
+                CloseReason::Server {
+                    code: 3000,
+                    reason: "Go away!".into(),
+                },
+            );
+        } else {
+            if !self.core.over_bound {
+                self.flush(act);
+            }
+            self.check_backlog(act);
+        }
+        if self.core.stop_requested {
+            self.end();
+        }
+        self.core.over_bound = false;
+    }
+
+    /// What waits for the client: not yet handled, queued, and handed to the request
+    /// but not yet taken.
+    fn backlog(&self) -> usize {
+        self.core.shared.mailbox_bytes()
+            + self.core.outbox.bytes()
+            + self
+                .core
+                .receiver
+                .as_ref()
+                .map_or(0, |a| a.receiver.queued_bytes())
+    }
+
+    fn check_backlog(&mut self, act: &mut A) {
+        if self.core.state != State::Closed
+            && (self.core.over_bound
+                || self.core.shared.overflowed()
+                || self.backlog() > self.core.config.max_queued_bytes)
+        {
+            self.core.stats.slow_consumer();
+            self.close_session(act, CloseReason::SlowConsumer);
+        }
+    }
+
+    /// Closes the session for `reason`: `on_close` runs, the attached receiver gets
+    /// what was queued and then the close frame. A websocket session then ends; a
+    /// registered one answers later requests with its close frame until it expires.
+    pub(crate) fn close_session(&mut self, act: &mut A, reason: CloseReason) {
+        if self.core.state == State::Closed {
+            return;
+        }
+        let was_open = self.core.state == State::Open;
+        self.core.state = State::Closed;
+        match reason {
+            CloseReason::SlowConsumer => log::warn!(
+                "session {} ({:?}) closed as a slow consumer: more than max_queued_bytes ({}) waited",
+                self.core.id(),
+                self.core.transport,
+                self.core.config.max_queued_bytes
+            ),
+            _ => log::debug!(
+                "session {} ({:?}) closed: {:?}",
+                self.core.id(),
+                self.core.transport,
+                reason
+            ),
+        }
+        if reason == CloseReason::SlowConsumer {
+            // What waits is what the client could not take: drop it, and send the
+            // close frame alone.
+            self.core.outbox.clear();
+        }
+        if !self.core.registered || self.core.stop_requested {
+            // It ends right after this: give its place back first.
+            self.core.slot = None;
+        }
+        let frame = reason.close_frame();
+        self.core.close = Some(frame.clone());
+        self.core.shared.set_closed(reason.clone());
+        if was_open {
+            self.core.stats.session_closed(self.core.transport);
+            // The state is already Closed: what on_close queues is dropped, and a close
+            // it asks for is moot.
+            act.on_close(&reason, self);
+            self.core.close_requested = None;
+        }
+        // Deliver what was queued before the close, then the close frame.
+        if self.core.receiver.is_some() {
+            self.flush(act);
+        }
+        if self.core.receiver.is_some() {
+            if !self.core.is_raw() {
+                if let Some(attached) = self.core.receiver.as_mut() {
+                    attached.receiver.send_frame(frame.to_frame());
+                }
+            }
+            self.detach(Some(&frame));
+        }
+        if !self.core.registered {
+            self.end();
+        }
+    }
+
+    /// Ends the session: it takes no more commands (what still waits is answered as
+    /// a closed session answers) and the actor stops.
+    pub(crate) fn end(&mut self) {
+        self.core.slot = None;
+        self.core.stop_requested = true;
+        self.answer_left();
+        if self.state() == actix::ActorState::Running {
+            self.parts_stop();
+        }
+    }
+
+    fn parts_stop(&mut self) {
+        use actix::dev::AsyncContextParts;
+        self.parts().stop();
+    }
+
+    /// Closes the inbox and answers what waited in it as an ended session would.
+    pub(crate) fn answer_left(&mut self) {
+        for command in self.core.inbox_rx.close() {
+            match command {
+                Command::Attach(receiver) => self.answer_closed(receiver),
+                Command::Deliver(deliver) => self.core.shared.release(deliver.weight()),
+                Command::Shutdown(guard) => drop(guard),
+                _ => {}
+            }
+        }
+    }
+
+    /// Handles one command. Tells whether the session has ended.
+    pub(crate) fn command(&mut self, command: Command, act: &mut A) -> bool {
+        match command {
+            Command::Attach(receiver) => self.attach(receiver, act),
+            Command::Message(msg) => {
+                if self.core.state == State::Open {
+                    self.core.stats.packets_received(1);
+                    act.on_message(msg, self);
+                }
+            }
+            Command::Messages(messages) => self.receive(messages, act),
+            Command::ClientClosed => self.close_session(act, CloseReason::ClientClosed),
+            Command::Pong => self.core.awaiting_pong = false,
+            Command::ConnectionGone => {
+                self.close_session(act, CloseReason::Interrupted);
+                self.end();
+            }
+            Command::Deliver(deliver) => {
+                self.core.shared.release(deliver.weight());
+                match deliver {
+                    Deliver::Text(text) => self.core.queue_text(&text),
+                    Deliver::Prepared(msg) => self.core.queue_prepared(&msg),
+                    Deliver::Close { code, reason } => self.core.request_close(code, reason),
+                    // settle() sees the overflow.
+                    Deliver::Overflow => self.core.dirty = true,
+                }
+            }
+            Command::Expire(deadline) => {
+                // Expired only if nothing happened since the sweep looked, and nothing
+                // waits: a request that got a command in first is served.
+                if self.core.shared.detached_before(deadline) && self.core.inbox_rx.close_if_empty()
+                {
+                    self.core.slot = None;
+                    self.close_session(act, CloseReason::Timeout);
+                    self.end();
+                }
+            }
+            Command::Shutdown(guard) => {
+                self.close_session(act, CloseReason::ServerShutdown);
+                // Closed, and the close frame handed to the request or socket it has.
+                drop(guard);
+            }
+        }
+        self.settle(act);
+        self.core.stop_requested && self.state() != actix::ActorState::Running
+    }
+
+    /// Hands messages from the client to the handler, in one call: everything the
+    /// handler sends for them leaves as one frame.
+    fn receive(&mut self, messages: Vec<String>, act: &mut A) {
+        if self.core.state != State::Open {
+            return;
+        }
+        self.core.stats.packets_received(messages.len() as u64);
+        for msg in messages {
+            act.on_message(msg, self);
+            if self.closing() {
+                break;
+            }
+        }
+    }
+
+    /// The session has just opened: the open frame goes out, then `on_open` runs.
+    pub(crate) fn opened(&mut self, act: &mut A) {
+        if let Some(info) = self.core.info.take() {
+            act.on_open(*info, self);
+        }
+    }
+
+    /// Schedules the heartbeat.
+    pub(crate) fn start_heartbeat(&mut self) {
+        if !self.core.is_raw() || self.core.config.websocket_ping {
+            let every = self.core.config.heartbeat_delay;
+            self.run_interval(every, |act, ctx| ctx.heartbeat(act));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The futures that run inside a session's context: the pump that hands the session
+//! its inbox, and the wrapper that settles the session after each of the
+//! application's own futures runs.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix::{ActorContext, ActorFuture, ActorState, AsyncContext};
+
+use super::context::SockJsContext;
+use crate::handler::SockJsHandler;
+
+/// How many commands one run of the pump handles before it lets the rest of the
+/// context (mailbox, timers) and the task's other work run.
+const COMMANDS_PER_TURN: usize = 64;
+
+/// Takes the session's inbox, one command at a time, for as long as the session
+/// lives.
+pub(crate) struct CommandPump;
+
+impl<A: SockJsHandler> ActorFuture<A> for CommandPump {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut A,
+        ctx: &mut SockJsContext<A>,
+        task: &mut Context<'_>,
+    ) -> Poll<()> {
+        // Settles what the actor's `started` queued or asked for.
+        ctx.settle(act);
+        for _ in 0..COMMANDS_PER_TURN {
+            if ctx.state() != ActorState::Running || ctx.waiting() {
+                // Stopping, or the actor waits on a future: the rest waits.
+                return Poll::Pending;
+            }
+            match ctx.core.inbox_rx.poll_recv(task) {
+                Poll::Ready(command) => {
+                    if ctx.command(command, act) {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        task.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One of the application's futures (a timer, a stream, a spawned future, a
+    /// `notify`): the session settles after each time it runs.
+    pub(crate) struct Settling<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Settling<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        Settling { inner }
+    }
+}
+
+impl<A: SockJsHandler, F: ActorFuture<A, Output = ()>> ActorFuture<A> for Settling<F> {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut A,
+        ctx: &mut SockJsContext<A>,
+        task: &mut Context<'_>,
+    ) -> Poll<()> {
+        let poll = self.project().inner.poll(act, ctx, task);
+        ctx.settle(act);
+        poll
+    }
+}

@@ -1,0 +1,92 @@
+//! Running a session: its actor context as a future, spawned as a task of its own
+//! (HTTP transports) or polled inside its websocket connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use actix::Addr;
+use actix::dev::{AsyncContextParts, ContextFut, ContextParts, Mailbox};
+
+use super::context::SockJsContext;
+use super::core::{SessionCore, SessionSetup};
+use super::inbox::InboxTx;
+use super::messages::Command;
+use super::pump::CommandPump;
+use crate::handler::SockJsHandler;
+
+/// A session's mailbox, made before its actor so its address can be registered first.
+pub(crate) struct SessionMailbox<A: SockJsHandler>(Mailbox<A>);
+
+impl<A: SockJsHandler> SessionMailbox<A> {
+    pub(crate) fn new() -> Self {
+        SessionMailbox(Mailbox::default())
+    }
+
+    /// The address the session's actor will have.
+    pub(crate) fn address(&self) -> Addr<A> {
+        self.0.address()
+    }
+
+    /// The session's future, for `actor`: it runs until the session ends.
+    pub(crate) fn session(self, actor: A, setup: SessionSetup) -> SessionFuture<A> {
+        let core = SessionCore::new(setup);
+        let inbox = core.inbox.clone();
+        let mut ctx = SockJsContext::new(ContextParts::new(self.0.sender_producer()), core);
+        ctx.spawn_plain(CommandPump);
+        ctx.start_heartbeat();
+        SessionFuture {
+            fut: Some(ContextFut::new(ctx, actor, self.0)),
+            inbox,
+        }
+    }
+}
+
+/// A session's actor context, run as a future. Dropped before it finished (its
+/// websocket connection went away, the runtime is shutting down), it tells the session
+/// its connection is gone and runs it once more, so `on_close` runs in every path.
+pub(crate) struct SessionFuture<A: SockJsHandler> {
+    fut: Option<ContextFut<A, SockJsContext<A>>>,
+    inbox: InboxTx,
+}
+
+impl<A: SockJsHandler> SessionFuture<A> {
+    /// Runs the session as a task of its own on the current arbiter.
+    pub(crate) fn spawn(self) {
+        actix_rt::spawn(self);
+    }
+}
+
+impl<A: SockJsHandler> Future for SessionFuture<A> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Ready(());
+        };
+        match Pin::new(&mut *fut).poll(cx) {
+            Poll::Ready(()) => {
+                // The actor stopped: whatever still waits is answered as by a closed
+                // session, and nothing more is taken.
+                fut.ctx().answer_left();
+                this.fut = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<A: SockJsHandler> Drop for SessionFuture<A> {
+    fn drop(&mut self) {
+        let Some(mut fut) = self.fut.take() else {
+            return;
+        };
+        if fut.alive() && fut.ctx().parts().started() {
+            let _ = self.inbox.send(Command::ConnectionGone);
+            let _ = Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop()));
+        }
+        fut.ctx().answer_left();
+    }
+}
