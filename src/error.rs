@@ -64,7 +64,9 @@ mod tests {
     #[test]
     fn a_json_error_keeps_serde_json_s_error_as_its_source() {
         let map: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        let e = Error::from(serde_json::to_string(&map).expect_err("a map with tuple keys is not JSON"));
+        let e = Error::from(
+            serde_json::to_string(&map).expect_err("a map with tuple keys is not JSON"),
+        );
         assert_eq!(e.to_string(), "JSON serialisation failed");
         let source = e.source().map(|s| s.to_string()).unwrap_or_default();
         assert!(source.contains("key must be a string"), "{source}");

@@ -396,11 +396,17 @@ impl<H: SockJsHandler> Service<H> {
             receiver.watch_stalls(timeout);
         }
         // A session found in the map may end before it takes the request (it
-        // expired): then the manager is asked again, as for an unknown id. Each
-        // round trip either makes a session or finds a live one, so two are enough
-        // unless sessions of this id keep ending at once.
+        // expired): then the manager is asked, as for an unknown id, and replaces it.
+        // Each round trip either makes a session or finds a live one, so two are
+        // enough unless sessions of this id keep ending at once.
+        let mut ask_manager = false;
         for _ in 0..4 {
-            let entry = match self.shared.registry.get(session) {
+            let found = if ask_manager {
+                None
+            } else {
+                self.shared.registry.get(session)
+            };
+            let entry = match found {
                 Some((_, entry)) => entry,
                 None => {
                     let (entry, started) = self.create(session, req, transport).await?;
@@ -413,7 +419,11 @@ impl<H: SockJsHandler> Service<H> {
             self.check_bound(req, &entry)?;
             match entry.inbox.send(Command::Attach(receiver)) {
                 Ok(()) => return Ok(()),
-                Err(Command::Attach(back)) => receiver = back,
+                Err(Command::Attach(back)) => {
+                    // It ended and may still be in the map: the manager replaces it.
+                    receiver = back;
+                    ask_manager = true;
+                }
                 Err(_) => break,
             }
         }
