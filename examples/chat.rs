@@ -15,39 +15,119 @@
 //! the demo works without internet; otherwise from the `sockjs_url` default.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, MessageResult,
+    WrapFuture,
+};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, GracefulShutdown, SessionHandle, SockJs, SockJsConfig,
+    CloseReason, ConnectionInfo, GracefulShutdown, PreparedMessage, SockJs, SockJsConfig,
     SockJsContext, SockJsHandler, StatsEndpoint, socket_options,
 };
 use actix_web::{App, HttpServer};
-use parking_lot::Mutex;
 use serde_json::json;
 
 mod support;
 
-/// Who is in which room: room name → session → display name.
-type Rooms = Arc<Mutex<HashMap<String, HashMap<SessionHandle, String>>>>;
+/// A frame for a member's client, encoded once for the whole room.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+struct Line(PreparedMessage);
 
-struct ChatMember {
-    rooms: Rooms,
+/// A member joins `room` as `name`; the answer is the room's roster.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+struct Join {
     room: String,
-    name: Option<String>,
+    name: String,
+    member: Addr<ChatMember>,
 }
 
-impl ChatMember {
-    /// Everyone in the room but nobody else; the frame is encoded once.
-    fn tell_room(&self, message: &serde_json::Value) {
-        let members: Vec<SessionHandle> = self
-            .rooms
-            .lock()
-            .get(&self.room)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        actix_sockjs::broadcast(&members, &message.to_string());
+/// A member leaves its room.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Leave {
+    room: String,
+    member: Addr<ChatMember>,
+}
+
+/// A member said something to its room.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Say {
+    room: String,
+    name: String,
+    text: String,
+}
+
+/// Every room: its members' addresses and names. One actor for the server; a chat line
+/// is a message to each member's address carrying one shared frame.
+#[derive(Default)]
+struct Rooms {
+    rooms: HashMap<String, HashMap<Addr<ChatMember>, String>>,
+}
+
+impl Rooms {
+    fn tell(&self, room: &str, message: &serde_json::Value) {
+        let line = Line(PreparedMessage::new(message.to_string()));
+        for member in self.rooms.get(room).into_iter().flat_map(|m| m.keys()) {
+            // An address's mailbox is not bounded by `max_queued_bytes`: a member whose
+            // client stops reading is closed as a slow consumer once its session runs,
+            // or after `write_timeout`. For fan-out at high rates, see README.
+            member.do_send(line.clone());
+        }
     }
+}
+
+impl Actor for Rooms {
+    type Context = Context<Self>;
+}
+
+impl Handler<Join> for Rooms {
+    type Result = MessageResult<Join>;
+
+    fn handle(&mut self, join: Join, _: &mut Context<Self>) -> Self::Result {
+        let members = self.rooms.entry(join.room.clone()).or_default();
+        members.insert(join.member, join.name.clone());
+        let roster = members.values().cloned().collect();
+        self.tell(&join.room, &json!({"type": "join", "name": join.name}));
+        MessageResult(roster)
+    }
+}
+
+impl Handler<Leave> for Rooms {
+    type Result = ();
+
+    fn handle(&mut self, leave: Leave, _: &mut Context<Self>) {
+        let Some(members) = self.rooms.get_mut(&leave.room) else {
+            return;
+        };
+        let Some(name) = members.remove(&leave.member) else {
+            return;
+        };
+        if members.is_empty() {
+            self.rooms.remove(&leave.room);
+        } else {
+            self.tell(&leave.room, &json!({"type": "leave", "name": name}));
+        }
+    }
+}
+
+impl Handler<Say> for Rooms {
+    type Result = ();
+
+    fn handle(&mut self, say: Say, _: &mut Context<Self>) {
+        let message = json!({"type": "message", "name": say.name, "text": say.text});
+        self.tell(&say.room, &message);
+    }
+}
+
+/// One chat session: an actor whose context is the SockJS session.
+struct ChatMember {
+    rooms: Addr<Rooms>,
+    room: String,
+    name: Option<String>,
 }
 
 fn clean_name(raw: &str) -> Option<String> {
@@ -60,7 +140,7 @@ fn clean_name(raw: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-impl actix::Actor for ChatMember {
+impl Actor for ChatMember {
     type Context = SockJsContext<Self>;
 }
 
@@ -69,56 +149,62 @@ impl SockJsHandler for ChatMember {
         self.room = info.param("room").unwrap_or("lobby").to_owned();
     }
 
-    fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
+    fn on_message(&mut self, msg: String, ctx: &mut SockJsContext<Self>) {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&msg) else {
-            session.close(3001, "messages are JSON");
+            ctx.close(3001, "messages are JSON");
             return;
         };
         match (&self.name, value["name"].as_str(), value["text"].as_str()) {
             (None, Some(raw), _) => {
                 let Some(name) = clean_name(raw) else {
-                    session.close(3002, "a name is needed");
+                    ctx.close(3002, "a name is needed");
                     return;
                 };
-                let handle = session.handle();
-                let names: Vec<String> = {
-                    let mut rooms = self.rooms.lock();
-                    let members = rooms.entry(self.room.clone()).or_default();
-                    members.insert(handle, name.clone());
-                    members.values().cloned().collect()
-                };
                 self.name = Some(name.clone());
-                self.tell_room(&json!({"type": "join", "name": name}));
-                let _ = session.send_json(&json!({"type": "roster", "names": names}));
+                let join = Join {
+                    room: self.room.clone(),
+                    name,
+                    member: ctx.address(),
+                };
+                // The roster comes back as the answer; the session sends it on.
+                let roster = self.rooms.send(join).into_actor(self);
+                ctx.spawn(roster.map(|roster, _, ctx| {
+                    if let Ok(names) = roster {
+                        let _ = ctx.send_json(&json!({"type": "roster", "names": names}));
+                    }
+                }));
             }
-            (Some(name), _, Some(text)) => {
-                let text: String = text.chars().take(2000).collect();
-                self.tell_room(&json!({"type": "message", "name": name, "text": text}));
-            }
+            (Some(name), _, Some(text)) => self.rooms.do_send(Say {
+                room: self.room.clone(),
+                name: name.clone(),
+                text: text.chars().take(2000).collect(),
+            }),
             _ => {}
         }
     }
 
-    fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
-        let handle = session.handle();
-        {
-            let mut rooms = self.rooms.lock();
-            if let Some(members) = rooms.get_mut(&self.room) {
-                members.remove(&handle);
-                if members.is_empty() {
-                    rooms.remove(&self.room);
-                }
-            }
+    fn on_close(&mut self, _: &CloseReason, ctx: &mut SockJsContext<Self>) {
+        if self.name.is_some() {
+            self.rooms.do_send(Leave {
+                room: self.room.clone(),
+                member: ctx.address(),
+            });
         }
-        if let Some(name) = &self.name {
-            self.tell_room(&json!({"type": "leave", "name": name}));
-        }
+    }
+}
+
+/// A room line reaches the member's session as the member's own message type.
+impl Handler<Line> for ChatMember {
+    type Result = ();
+
+    fn handle(&mut self, Line(line): Line, ctx: &mut SockJsContext<Self>) {
+        ctx.send_prepared(&line);
     }
 }
 
 struct Echo;
 
-impl actix::Actor for Echo {
+impl Actor for Echo {
     type Context = SockJsContext<Self>;
 }
 
@@ -140,7 +226,7 @@ async fn main() -> std::io::Result<()> {
     let sockjs_url = config.sockjs_url.clone();
     let script = local.map(std::fs::read).transpose()?;
 
-    let rooms = Rooms::default();
+    let rooms = Rooms::default().start();
     let chat = SockJs::new("/chat/{room}", move || ChatMember {
         rooms: rooms.clone(),
         room: String::new(),

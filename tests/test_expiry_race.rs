@@ -109,6 +109,7 @@ async fn sends_and_polls_racing_expiry_lose_nothing_and_never_reach_an_expired_s
         }
     }
 
+    handle.stop(false).await;
     let delivered = delivered.lock();
     let (mut accepted, mut refused) = (0, 0);
     for r in &rounds {
@@ -162,5 +163,4 @@ async fn sends_and_polls_racing_expiry_lose_nothing_and_never_reach_an_expired_s
         "accepted {accepted}, refused {refused}"
     );
     eprintln!("{accepted} sends accepted, {refused} refused after expiry");
-    handle.stop(false).await;
 }
