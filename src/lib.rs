@@ -62,6 +62,11 @@ mod stats;
 mod transport;
 mod web;
 
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use config::SockJsConfig;
 pub use error::Error;
 pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
