@@ -18,8 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, MessageResult,
-    WrapFuture,
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, MessageResult, WrapFuture,
 };
 use actix_sockjs::{
     CloseReason, ConnectionInfo, GracefulShutdown, PreparedMessage, SockJs, SockJsConfig,

@@ -73,7 +73,7 @@ pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;
 pub use session::{PreparedMessage, SessionHandle, SockJsContext, broadcast};
 pub use shutdown::{GracefulShutdown, close_all_sessions};
-pub use stats::{MovingAverage, Stats, StatsCollector, StatsSnapshot};
+pub use stats::{Stats, StatsSnapshot};
 pub use web::origin::{InvalidOriginPattern, OriginPattern};
 pub use web::socket_options::socket_options;
 pub use web::stats_endpoint::StatsEndpoint;

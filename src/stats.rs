@@ -2,7 +2,7 @@
 //! moving averages.
 //!
 //! The hot path (a message sent or received, a request attached) only bumps relaxed
-//! atomics in [`Stats`]; no lock, no message. Once a second the [`StatsCollector`]
+//! atomics in [`Stats`]; no lock, no message. Once a second the stats collector
 //! actor folds the accumulated counts into moving averages over the last ten seconds,
 //! as sockjs-tornado's `StatsCollector` does.
 
@@ -34,18 +34,8 @@ fn transport_index(t: Transport) -> usize {
 }
 
 /// A moving average of per-second counts over the last `period` seconds.
-///
-/// ```
-/// use actix_sockjs::MovingAverage;
-///
-/// let mut avg = MovingAverage::new(10);
-/// avg.add(4);
-/// avg.flush(); // one second: 4
-/// avg.flush(); // next second: 0
-/// assert_eq!(avg.last_average(), 2.0);
-/// ```
 #[derive(Clone, Debug)]
-pub struct MovingAverage {
+pub(crate) struct MovingAverage {
     period: usize,
     window: VecDeque<u64>,
     sum: u64,
@@ -55,7 +45,7 @@ pub struct MovingAverage {
 
 impl MovingAverage {
     /// An average over the last `period` flushes (at least one).
-    pub fn new(period: usize) -> Self {
+    pub(crate) fn new(period: usize) -> Self {
         let period = period.max(1);
         MovingAverage {
             period,
@@ -67,12 +57,12 @@ impl MovingAverage {
     }
 
     /// Counts `n` events into the current second.
-    pub fn add(&mut self, n: u64) {
+    pub(crate) fn add(&mut self, n: u64) {
         self.accumulator = self.accumulator.saturating_add(n);
     }
 
     /// Ends the current second: its count joins the window and the average is updated.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let n = std::mem::take(&mut self.accumulator);
         self.window.push_back(n);
         self.sum = self.sum.saturating_add(n);
@@ -85,13 +75,13 @@ impl MovingAverage {
     }
 
     /// The average count per second over the window, as of the last flush.
-    pub fn last_average(&self) -> f64 {
+    pub(crate) fn last_average(&self) -> f64 {
         self.last_average
     }
 }
 
 /// The counters of one service, shared by its sessions, its requests and its
-/// [`StatsCollector`]. Cloning shares them.
+/// stats collector. Cloning shares them.
 ///
 /// ```
 /// use actix_sockjs::{SockJsContext, SockJs, SockJsHandler};
@@ -341,7 +331,7 @@ fn escape_label(value: &str) -> String {
 /// The actor that turns a service's counts into one-second moving averages.
 ///
 /// Started with the service's first session; it ticks once a second.
-pub struct StatsCollector {
+pub(crate) struct StatsCollector {
     stats: Stats,
     connections: MovingAverage,
     packets_sent: MovingAverage,
@@ -350,7 +340,7 @@ pub struct StatsCollector {
 
 impl StatsCollector {
     /// A collector for `stats`, averaging over ten seconds like sockjs-tornado.
-    pub fn new(stats: Stats) -> Self {
+    pub(crate) fn new(stats: Stats) -> Self {
         StatsCollector {
             stats,
             connections: MovingAverage::new(10),

@@ -174,7 +174,10 @@ async fn next_open(rx: &mut UnboundedReceiver<Seen>) -> String {
 async fn eventually(mut done: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !done() {
-        assert!(start.elapsed() < DEADLINE, "condition not met within {DEADLINE:?}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "condition not met within {DEADLINE:?}"
+        );
         actix_rt::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -201,7 +204,9 @@ async fn a_room_actor_reaches_members_on_every_transport_by_address() {
     read_until(&mut stream, &mut body, "a[\"hello, room\"]\n").await;
 
     // Request and response through the address: the member counted its line.
-    let (ws_addr, _) = chat.session(&ws_id).expect("the websocket session is found");
+    let (ws_addr, _) = chat
+        .session(&ws_id)
+        .expect("the websocket session is found");
     assert_eq!(ws_addr.send(LinesSeen).await.expect("answer"), 1);
     let (stream_addr, stream_handle) = chat.session(&stream_id).expect("found");
     assert_eq!(stream_addr.send(LinesSeen).await.expect("answer"), 1);
@@ -270,7 +275,11 @@ async fn stopping_the_actor_closes_the_session_and_forgets_its_id() {
     let id = session_id();
     let url = |t: &str| srv.url(&format!("/chat/000/{id}/{t}"));
     let client = awc::Client::new();
-    let mut stream = client.post(url("xhr_streaming")).send().await.expect("stream");
+    let mut stream = client
+        .post(url("xhr_streaming"))
+        .send()
+        .await
+        .expect("stream");
     let mut body = String::new();
     read_until(&mut stream, &mut body, "o\n").await;
     next_open(&mut seen).await;

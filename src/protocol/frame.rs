@@ -195,6 +195,7 @@ impl MessageBatch {
 
 /// A close code and reason as carried by a `c[...]` frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CloseFrame {
     /// The close code, e.g. 3000.
     pub code: u16,

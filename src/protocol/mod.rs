@@ -4,6 +4,13 @@
 //! and reads the same payload (a JSON array of strings); only the envelope around a
 //! frame differs, and that is [`wire`]'s (`xhr_chunk`, `eventsource_event`,
 //! `htmlfile_script`, `jsonp_call`).
+//!
+//! # Stability
+//!
+//! This module is a stable, public API: the SockJS 0.3.3 encoding as functions, for
+//! tools that speak the protocol (test clients, proxies, fuzzers) and for the crate's
+//! property tests. Its functions change only with the protocol; the session machinery
+//! that uses them is not part of it.
 
 pub(crate) mod escape;
 mod frame;

@@ -12,6 +12,7 @@ use std::fmt::{self, Write};
 
 /// One message from a multiplexing client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelMessage<'a> {
     /// `sub,CHANNEL`: open the channel.
     Subscribe(&'a str),
@@ -23,6 +24,7 @@ pub enum ChannelMessage<'a> {
 
 /// Why a message is not a multiplexing message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelMessageError {
     /// There is no comma after the type, so no channel name.
     MissingChannel,

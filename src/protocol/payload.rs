@@ -3,6 +3,7 @@
 /// Why an incoming payload was refused. The `Display` text is the exact body SockJS
 /// answers with (HTTP 500).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PayloadError {
     /// The body was empty.
     Expected,

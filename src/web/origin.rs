@@ -140,6 +140,7 @@ impl OriginPattern {
 
 /// An allowlist entry that is not of the form [`OriginPattern`] documents.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InvalidOriginPattern(pub String);
 
 impl std::fmt::Display for InvalidOriginPattern {
