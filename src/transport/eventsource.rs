@@ -3,20 +3,27 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
+use bytestring::ByteString;
 
-use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
+use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
-use crate::service::Service;
+use crate::manager::Sessions;
+use crate::protocol::{Frame, eventsource_event};
 use crate::web::headers::transport_headers;
+
+/// `data: FRAME\r\n\r\n`.
+fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+    Some(Outbound::Body(eventsource_event(&frame)))
+}
 
 /// Streams frames as events after a `\r\n` prelude, until `response_limit`.
 pub(crate) async fn stream<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(Envelope::EventSource, budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
     svc.receive(req, session, Transport::EventSource, receiver)
         .await?;
     let mut res = HttpResponse::Ok();

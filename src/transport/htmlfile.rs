@@ -4,11 +4,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
 
 use super::callback::callback;
-use super::{Budget, Envelope, Receiver, ReceiverBody, streaming_response};
+use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
-use crate::service::Service;
+use crate::manager::Sessions;
+use crate::protocol::{Frame, htmlfile_script};
 use crate::web::headers::transport_headers;
 
 /// The page head, padded past 1 KiB so browsers start rendering at once.
@@ -36,15 +38,20 @@ fn prelude(callback: &str) -> Bytes {
     out.freeze()
 }
 
+/// A `<script>` block calling the parent page's callback.
+fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+    Some(Outbound::Body(htmlfile_script(&frame)))
+}
+
 /// Streams frames as script blocks until `response_limit`.
 pub(crate) async fn stream<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(Envelope::HtmlFile, budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
     svc.receive(req, session, Transport::HtmlFile, receiver)
         .await?;
     let mut res = HttpResponse::Ok();

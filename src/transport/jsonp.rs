@@ -2,23 +2,32 @@
 //! callback call ([`crate::protocol::jsonp_call`]).
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use bytestring::ByteString;
 
 use super::callback::callback;
-use super::{Budget, Envelope, Receiver, first_chunk};
+use super::{Budget, FrameWriter, Outbound, Receiver, first_chunk};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::{PayloadError, decode_messages};
-use crate::service::Service;
+use crate::manager::Sessions;
+use crate::protocol::{Frame, PayloadError, decode_messages, jsonp_call};
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 
+/// `/**/CALLBACK("FRAME");\r\n`.
+fn write_frame(frame: Frame, callback: &ByteString) -> Option<Outbound> {
+    Some(Outbound::Body(jsonp_call(callback, &frame)))
+}
+
 /// `GET .../jsonp?c=CALLBACK`: one frame per request.
 pub(crate) async fn poll<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
-    let (receiver, mut rx) = Receiver::new(Envelope::Jsonp(callback), Budget::OneFrame);
+    let (receiver, mut rx) = Receiver::new(
+        FrameWriter::http_with(write_frame, callback),
+        Budget::OneFrame,
+    );
     svc.receive(req, session, Transport::Jsonp, receiver)
         .await?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
@@ -31,7 +40,7 @@ pub(crate) async fn poll<H: SockJsHandler>(
 
 /// `POST .../jsonp_send`: a form field `d` or a raw body holding the JSON array.
 pub(crate) async fn send<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     payload: web::Payload,
     session: &str,

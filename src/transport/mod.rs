@@ -16,5 +16,6 @@ pub(crate) mod xhr;
 
 pub(crate) use queue::{QueueRx, Weighed};
 pub(crate) use receiver::{
-    Budget, Delivery, Envelope, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
+    Budget, Delivery, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk,
+    streaming_response,
 };

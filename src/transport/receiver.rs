@@ -2,7 +2,7 @@
 //!
 //! A receiver is the write end of a channel whose read end is an HTTP response body or
 //! a websocket actor. The session holds at most one receiver and writes frames to it;
-//! the transport's [`Envelope`] says how a frame is wrapped, the [`Budget`] when the
+//! the transport's [`FrameWriter`] says how a frame is written, the [`Budget`] when the
 //! response is over (after one frame for polling, after `response_limit` bytes for
 //! streaming, never for websockets).
 
@@ -14,9 +14,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::queue::{QueueRx, QueueTx, queue};
-use crate::protocol::{
-    CloseFrame, Frame, eventsource_event, htmlfile_script, jsonp_call, xhr_chunk,
-};
+use crate::protocol::{CloseFrame, Frame};
 use crate::shutdown::InFlight;
 use crate::stats::{ConnectionGuard, Stats};
 
@@ -43,21 +41,44 @@ impl super::Weighed for Outbound {
     }
 }
 
-/// How a transport wraps a frame on the wire.
+/// How a transport writes a frame onto its request or socket. Each transport file
+/// makes its own and hands it to the receiver; the receiver knows no transport.
 #[derive(Clone, Debug)]
-pub(crate) enum Envelope {
-    /// The frame is the websocket message.
-    WebSocket,
-    /// No frames at all: the session writes raw messages.
-    RawWebSocket,
-    /// `FRAME\n` (xhr and xhr_streaming).
-    Xhr,
-    /// `data: FRAME\r\n\r\n`.
-    EventSource,
-    /// A `<script>` block calling the parent's callback.
-    HtmlFile,
-    /// `/**/CALLBACK("FRAME");\r\n`.
-    Jsonp(ByteString),
+pub(crate) struct FrameWriter {
+    /// What a frame becomes, given `arg`; `None` for a receiver that takes no frames
+    /// (the raw websocket's, which takes plain messages).
+    write: fn(Frame, &ByteString) -> Option<Outbound>,
+    /// A per-request argument of the writer: jsonp's callback name.
+    arg: ByteString,
+    websocket: bool,
+}
+
+impl FrameWriter {
+    /// A writer for an HTTP response body.
+    pub(crate) fn http(write: fn(Frame, &ByteString) -> Option<Outbound>) -> Self {
+        Self::http_with(write, ByteString::new())
+    }
+
+    /// A writer for an HTTP response body that needs `arg` (jsonp's callback).
+    pub(crate) fn http_with(
+        write: fn(Frame, &ByteString) -> Option<Outbound>,
+        arg: ByteString,
+    ) -> Self {
+        FrameWriter {
+            write,
+            arg,
+            websocket: false,
+        }
+    }
+
+    /// A writer for a websocket.
+    pub(crate) fn websocket(write: fn(Frame, &ByteString) -> Option<Outbound>) -> Self {
+        FrameWriter {
+            write,
+            arg: ByteString::new(),
+            websocket: true,
+        }
+    }
 }
 
 /// When a receiver's response is complete.
@@ -86,7 +107,7 @@ pub(crate) enum Delivery {
 #[derive(Debug)]
 pub(crate) struct Receiver {
     tx: QueueTx<Outbound>,
-    envelope: Envelope,
+    writer: FrameWriter,
     budget: Budget,
     /// Counts this request in the service's `connections_active` while it lives.
     connection: Option<ConnectionGuard>,
@@ -94,12 +115,12 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     /// A receiver and the channel end its request reads from.
-    pub(crate) fn new(envelope: Envelope, budget: Budget) -> (Self, QueueRx<Outbound>) {
+    pub(crate) fn new(writer: FrameWriter, budget: Budget) -> (Self, QueueRx<Outbound>) {
         let (tx, rx) = queue();
         (
             Receiver {
                 tx,
-                envelope,
+                writer,
                 budget,
                 connection: None,
             },
@@ -128,7 +149,7 @@ impl Receiver {
 
     /// Whether this receiver is a websocket's (SockJS or raw).
     pub(crate) fn is_websocket(&self) -> bool {
-        matches!(self.envelope, Envelope::WebSocket | Envelope::RawWebSocket)
+        self.writer.websocket
     }
 
     /// Whether this receiver streams many frames into one HTTP response.
@@ -160,15 +181,10 @@ impl Receiver {
     /// Writes one frame in the transport's envelope. Taking the frame by value lets
     /// a websocket send its bytes as they are, without even a reference-count bump.
     pub(crate) fn send_frame(&mut self, frame: Frame) -> Delivery {
-        let item = match &self.envelope {
-            Envelope::WebSocket => Outbound::Text(frame.into_bytestring()),
-            Envelope::RawWebSocket => return Delivery::Open,
-            Envelope::Xhr => Outbound::Body(xhr_chunk(&frame)),
-            Envelope::EventSource => Outbound::Body(eventsource_event(&frame)),
-            Envelope::HtmlFile => Outbound::Body(htmlfile_script(&frame)),
-            Envelope::Jsonp(callback) => Outbound::Body(jsonp_call(callback, &frame)),
-        };
-        self.push(item)
+        match (self.writer.write)(frame, &self.writer.arg) {
+            Some(item) => self.push(item),
+            None => Delivery::Open,
+        }
     }
 
     /// Sends a websocket ping (websockets only); false if the socket is gone.

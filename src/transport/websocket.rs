@@ -8,13 +8,15 @@ use std::rc::Rc;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
+use bytestring::ByteString;
 
 use super::stall::{self, Watched};
 use super::ws_connection::{RunningSession, WsConnection};
 use super::ws_reader::ClientFrames;
-use super::{Budget, Envelope, Receiver};
+use super::{Budget, FrameWriter, Outbound, Receiver};
 use crate::handler::{SockJsHandler, Transport};
-use crate::service::Service;
+use crate::manager::Sessions;
+use crate::protocol::Frame;
 use crate::session::Command;
 use crate::web::RequestError;
 use crate::web::headers::jsessionid_cookie;
@@ -37,9 +39,19 @@ fn check_upgrade(req: &HttpRequest) -> Result<(), RequestError> {
     Ok(())
 }
 
+/// A frame is one text message, its bytes as they are.
+fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+    Some(Outbound::Text(frame.into_bytestring()))
+}
+
+/// The raw websocket takes plain messages, never frames.
+fn no_frames(_: Frame, _: &ByteString) -> Option<Outbound> {
+    None
+}
+
 /// `GET .../websocket` (SockJS framing) or `GET /websocket` (raw).
 pub(crate) async fn start<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     payload: web::Payload,
     session: Option<&str>,
@@ -51,10 +63,10 @@ pub(crate) async fn start<H: SockJsHandler>(
     } else {
         Transport::WebSocket
     };
-    let envelope = if raw {
-        Envelope::RawWebSocket
+    let writer = if raw {
+        FrameWriter::websocket(no_frames)
     } else {
-        Envelope::WebSocket
+        FrameWriter::websocket(write_frame)
     };
     // The handshake first: a request that fails it creates no session.
     let mut response = ws::handshake(req).map_err(|_| RequestError::BadHandshake)?;
@@ -67,7 +79,7 @@ pub(crate) async fn start<H: SockJsHandler>(
         response.append_header((header::SET_COOKIE, cookie));
     }
     let (entry, session_future) = svc.websocket_session(req, session, transport).await?;
-    let (mut receiver, outbound) = Receiver::new(envelope, Budget::Unlimited);
+    let (mut receiver, outbound) = Receiver::new(writer, Budget::Unlimited);
     svc.count_connection(&mut receiver);
     let to_session = entry.inbox;
     // Waits in the session's inbox until the connection first runs the session.

@@ -2,23 +2,31 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, BytesMut};
+use bytestring::ByteString;
 
-use super::{Budget, Envelope, Receiver, ReceiverBody, first_chunk, streaming_response};
+use super::{
+    Budget, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
+};
 use crate::handler::{SockJsHandler, Transport};
-use crate::protocol::decode_messages;
-use crate::service::Service;
+use crate::manager::Sessions;
+use crate::protocol::{Frame, decode_messages, xhr_chunk};
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 
 const CONTENT_TYPE: &str = "application/javascript; charset=UTF-8";
 
+/// `FRAME\n`, for xhr polling and xhr_streaming.
+fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+    Some(Outbound::Body(xhr_chunk(&frame)))
+}
+
 /// `POST .../xhr`: one frame per request.
 pub(crate) async fn poll<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
-    let (receiver, mut rx) = Receiver::new(Envelope::Xhr, Budget::OneFrame);
+    let (receiver, mut rx) = Receiver::new(FrameWriter::http(write_frame), Budget::OneFrame);
     svc.receive(req, session, Transport::Xhr, receiver).await?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
@@ -30,12 +38,12 @@ pub(crate) async fn poll<H: SockJsHandler>(
 /// `POST .../xhr_streaming`: 2 KiB of `h` (so old browsers start delivering the
 /// response), then frames until `response_limit` bytes went out.
 pub(crate) async fn streaming<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(Envelope::Xhr, budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
     svc.receive(req, session, Transport::XhrStreaming, receiver)
         .await?;
     let mut prelude = BytesMut::with_capacity(2049);
@@ -53,7 +61,7 @@ pub(crate) async fn streaming<H: SockJsHandler>(
 
 /// `POST .../xhr_send`: messages from the client; 204 once they are handed over.
 pub(crate) async fn send<H: SockJsHandler>(
-    svc: &Service<H>,
+    svc: &Sessions<H>,
     req: &HttpRequest,
     payload: web::Payload,
     session: &str,

@@ -3,12 +3,12 @@
 
 use std::sync::atomic::Ordering;
 
-use super::Shared;
+use super::SessionsState;
 use crate::handler::SockJsHandler;
 use crate::session::Command;
 use crate::shutdown::{Countdown, ShutDown};
 
-impl<H: SockJsHandler> ShutDown for Shared<H> {
+impl<H: SockJsHandler> ShutDown for SessionsState<H> {
     fn shut_down(&self, countdown: &Countdown) {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.registry.for_each(|entry| {

@@ -1,0 +1,96 @@
+//! The id → session map of one service: read by requests without a round trip,
+//! written only by its manager actor.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::Addr;
+use parking_lot::RwLock;
+
+use crate::handler::SockJsHandler;
+use crate::session::{InboxTx, SessionHandle, SessionId, SessionShared};
+
+const SHARDS: usize = 16;
+
+/// A session in the map: its actor's address, its inbox and the state the sweep reads.
+pub(crate) struct SessionEntry<H: SockJsHandler> {
+    pub(crate) addr: Addr<H>,
+    pub(crate) inbox: InboxTx,
+    pub(crate) shared: Arc<SessionShared>,
+    /// The address the session is bound to (`bind_session_to_ip`), if any.
+    pub(crate) ip: Option<std::net::IpAddr>,
+}
+
+impl<H: SockJsHandler> Clone for SessionEntry<H> {
+    fn clone(&self) -> Self {
+        SessionEntry {
+            addr: self.addr.clone(),
+            inbox: self.inbox.clone(),
+            shared: self.shared.clone(),
+            ip: self.ip,
+        }
+    }
+}
+
+impl<H: SockJsHandler> SessionEntry<H> {
+    /// A handle to the session.
+    pub(crate) fn handle(&self, id: SessionId, max_queued: usize) -> SessionHandle {
+        SessionHandle::new(id, self.inbox.clone(), self.shared.clone(), max_queued)
+    }
+
+    /// Whether the session ended (it takes no command).
+    pub(crate) fn ended(&self) -> bool {
+        self.inbox.is_closed()
+    }
+}
+
+pub(super) type Shard<H> = RwLock<HashMap<SessionId, SessionEntry<H>>>;
+
+/// The id → session map of one service: read by requests, written by its manager.
+pub(crate) struct SessionRegistry<H: SockJsHandler> {
+    pub(super) shards: Box<[Shard<H>]>,
+    hasher: std::collections::hash_map::RandomState,
+    epoch: Instant,
+}
+
+impl<H: SockJsHandler> SessionRegistry<H> {
+    pub(crate) fn new() -> Self {
+        SessionRegistry {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The instant session timestamps count from.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    pub(super) fn shard(&self, id: &str) -> &Shard<H> {
+        let index = usize::try_from(self.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0);
+        &self.shards[index]
+    }
+
+    /// The session with this id, with the id as the map keeps it, if it exists.
+    pub(crate) fn get(&self, id: &str) -> Option<(SessionId, SessionEntry<H>)> {
+        self.shard(id)
+            .read()
+            .get_key_value(id)
+            .map(|(k, e)| (k.clone(), e.clone()))
+    }
+
+    /// Calls `f` with every session.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&SessionEntry<H>)) {
+        for shard in self.shards.iter() {
+            shard.read().values().for_each(&mut f);
+        }
+    }
+
+    /// How many sessions the map holds.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().len()).sum()
+    }
+}

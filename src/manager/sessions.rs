@@ -1,0 +1,291 @@
+//! What requests ask of a service's sessions: find one, create one through the
+//! manager, attach a receiver to it, hand it client messages.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use actix::{Actor, Addr};
+use actix_web::HttpRequest;
+
+use super::actor::{Register, Registered, Registration, SessionManager};
+use super::registry::{SessionEntry, SessionRegistry};
+use crate::config::SockJsConfig;
+use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
+use crate::session::{
+    Command, SessionFuture, SessionHandle, SessionId, SessionMailbox, SessionSetup, SessionShared,
+    SessionSlot, inbox,
+};
+use crate::stats::{Stats, StatsCollector};
+use crate::transport::Receiver;
+use crate::web::RequestError;
+
+/// What every worker's copy of a service shares.
+pub(crate) struct SessionsState<H: SockJsHandler> {
+    pub(super) factory: Box<dyn Fn() -> H + Send + Sync>,
+    pub(super) registry: Arc<SessionRegistry<H>>,
+    /// Started with the first session, on the arbiter that serves it.
+    pub(super) actors: OnceLock<(Addr<SessionManager<H>>, Addr<StatsCollector>)>,
+    pub(super) stats: Stats,
+    /// How many sessions exist now (every transport), for `max_sessions`.
+    pub(super) live_sessions: Arc<AtomicUsize>,
+    /// Set by a graceful shutdown: no new session is made.
+    pub(super) shutting_down: AtomicBool,
+}
+
+impl<H: SockJsHandler> SessionsState<H> {
+    /// The state of a new service whose sessions each get a handler made by `factory`;
+    /// a graceful shutdown reaches it.
+    pub(crate) fn new(factory: Box<dyn Fn() -> H + Send + Sync>) -> Arc<Self> {
+        let state = Arc::new(SessionsState {
+            factory,
+            registry: Arc::new(SessionRegistry::new()),
+            actors: OnceLock::new(),
+            stats: Stats::default(),
+            live_sessions: Arc::new(AtomicUsize::new(0)),
+            shutting_down: AtomicBool::new(false),
+        });
+        let weak: std::sync::Weak<SessionsState<H>> = Arc::downgrade(&state);
+        crate::shutdown::register(weak);
+        state
+    }
+
+    /// The service's statistics.
+    pub(crate) fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// How many sessions the map holds.
+    pub(crate) fn session_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The session with this id: its address and a handle bounded by `max_queued`.
+    pub(crate) fn session(&self, id: &str, max_queued: usize) -> Option<(Addr<H>, SessionHandle)> {
+        let (id, entry) = self.registry.get(id)?;
+        let handle = entry.handle(id, max_queued);
+        Some((entry.addr, handle))
+    }
+}
+
+/// One service's sessions as its requests see them: its configuration and the state
+/// every worker shares.
+pub(crate) struct Sessions<H: SockJsHandler> {
+    config: Arc<SockJsConfig>,
+    state: Arc<SessionsState<H>>,
+}
+
+/// A registered session a send request can hand messages to.
+pub(crate) struct SendTarget<H: SockJsHandler>(SessionEntry<H>);
+
+impl<H: SockJsHandler> SendTarget<H> {
+    /// Hands `messages` to the session; a session that ended meanwhile (it expired
+    /// while the body was read) is not found.
+    pub(crate) fn deliver(&self, messages: Vec<String>) -> Result<(), RequestError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .inbox
+            .send(Command::Messages(messages))
+            .map_err(|_| RequestError::NotFound)
+    }
+}
+
+impl<H: SockJsHandler> Sessions<H> {
+    pub(crate) fn new(config: Arc<SockJsConfig>, state: Arc<SessionsState<H>>) -> Self {
+        Sessions { config, state }
+    }
+
+    /// The service's configuration.
+    pub(crate) fn config(&self) -> &SockJsConfig {
+        &self.config
+    }
+
+    fn manager(&self) -> Addr<SessionManager<H>> {
+        let (manager, _) = self.state.actors.get_or_init(|| {
+            (
+                SessionManager::new(self.state.registry.clone(), self.config.disconnect_delay)
+                    .start(),
+                StatsCollector::new(self.state.stats.clone()).start(),
+            )
+        });
+        manager.clone()
+    }
+
+    /// Counts `receiver` as an open connection of this service.
+    pub(crate) fn count_connection(&self, receiver: &mut Receiver) {
+        receiver.count_in(&self.state.stats);
+    }
+
+    /// Makes a session and has the manager put it in the map. When a live session
+    /// has the id already, that one is the answer and nothing is made.
+    async fn create(
+        &self,
+        id: &str,
+        req: &HttpRequest,
+        transport: Transport,
+    ) -> Result<(SessionEntry<H>, Option<SessionFuture<H>>), RequestError> {
+        if self.state.shutting_down.load(Ordering::SeqCst) {
+            return Err(RequestError::ShuttingDown);
+        }
+        let Some(slot) = SessionSlot::acquire(&self.state.live_sessions, self.config.max_sessions)
+        else {
+            log::warn!(
+                "session {id} refused: max_sessions ({:?}) reached",
+                self.config.max_sessions
+            );
+            return Err(RequestError::TooManySessions);
+        };
+        let id: SessionId = Arc::from(id);
+        let info =
+            ConnectionInfo::from_request_trusting(req, transport, &self.config.trusted_proxies);
+        let shared = Arc::new(SessionShared::new(self.state.registry.epoch()));
+        let (tx, rx) = inbox();
+        let mailbox = SessionMailbox::new();
+        let entry = SessionEntry {
+            addr: mailbox.address(),
+            inbox: tx.clone(),
+            shared: shared.clone(),
+            ip: info.ip().filter(|_| self.config.bind_session_to_ip),
+        };
+        let manager = self.manager();
+        let registered = manager
+            .send(Register {
+                id: id.clone(),
+                entry: entry.clone(),
+            })
+            .await
+            .map_err(|_| RequestError::ShuttingDown)?;
+        if let Registered::Existing(existing) = registered {
+            return Ok((existing, None));
+        }
+        let setup = SessionSetup {
+            registration: Some(Box::new(Registration::new(manager, id.clone(), tx.clone()))),
+            id,
+            info,
+            config: self.config.clone(),
+            shared,
+            inbox: (tx, rx),
+            registered: transport != Transport::WebSocket && transport != Transport::RawWebSocket,
+            raw: transport == Transport::RawWebSocket,
+            stats: self.state.stats.clone(),
+            slot,
+        };
+        let session = mailbox.session((self.state.factory)(), setup);
+        if self.state.shutting_down.load(Ordering::SeqCst) {
+            // Made while the shutdown went over the sessions: it may have missed this
+            // one. Closing a closed session does nothing.
+            let _ = entry.inbox.send(Command::Shutdown(None));
+        }
+        Ok((entry, Some(session)))
+    }
+
+    /// Attaches a receive request to its session, creating the session on first use
+    /// (refused past `max_sessions`).
+    pub(crate) async fn receive(
+        &self,
+        req: &HttpRequest,
+        session: &str,
+        transport: Transport,
+        mut receiver: Receiver,
+    ) -> Result<(), RequestError> {
+        self.count_connection(&mut receiver);
+        // A polling response takes its one frame as soon as it is given (the session
+        // then lets go of it): only streams can leave frames waiting.
+        if let (Some(timeout), true) = (self.config().write_timeout, receiver.is_streaming()) {
+            receiver.watch_stalls(timeout);
+        }
+        // A session found in the map may end before it takes the request (it
+        // expired): then the manager is asked, as for an unknown id, and replaces it.
+        // Each round trip either makes a session or finds a live one, so two are
+        // enough unless sessions of this id keep ending at once.
+        let mut ask_manager = false;
+        for _ in 0..4 {
+            let found = if ask_manager {
+                None
+            } else {
+                self.state.registry.get(session)
+            };
+            let entry = match found {
+                Some((_, entry)) => entry,
+                None => {
+                    let (entry, started) = self.create(session, req, transport).await?;
+                    if let Some(started) = started {
+                        started.spawn();
+                    }
+                    entry
+                }
+            };
+            self.check_bound(req, &entry)?;
+            match entry.inbox.send(Command::Attach(receiver)) {
+                Ok(()) => return Ok(()),
+                Err(Command::Attach(back)) => {
+                    // It ended and may still be in the map: the manager replaces it.
+                    receiver = back;
+                    ask_manager = true;
+                }
+                Err(_) => break,
+            }
+        }
+        Err(RequestError::NotFound)
+    }
+
+    /// The registered session a send request names.
+    pub(crate) fn lookup(
+        &self,
+        req: &HttpRequest,
+        session: &str,
+    ) -> Result<SendTarget<H>, RequestError> {
+        let (_, entry) = self
+            .state
+            .registry
+            .get(session)
+            .ok_or(RequestError::NotFound)?;
+        if entry.inbox.is_closed() {
+            return Err(RequestError::NotFound);
+        }
+        self.check_bound(req, &entry)?;
+        Ok(SendTarget(entry))
+    }
+
+    /// With `bind_session_to_ip`: a session is used only from the address that
+    /// opened it; for another, it does not exist.
+    fn check_bound(&self, req: &HttpRequest, entry: &SessionEntry<H>) -> Result<(), RequestError> {
+        let Some(bound) = entry.ip.filter(|_| self.config.bind_session_to_ip) else {
+            return Ok(());
+        };
+        let ip = client_ip(req, req.peer_addr(), &self.config.trusted_proxies);
+        if ip == Some(bound) {
+            return Ok(());
+        }
+        log::warn!(
+            "session bound to {bound} asked for from {}: {}",
+            ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()),
+            req.path()
+        );
+        Err(RequestError::NotFound)
+    }
+
+    /// A session that lives exactly as long as one websocket, not started: the
+    /// websocket connection runs it inside its own task. It takes the id of its URL
+    /// when that is free; two websockets on one URL are two sessions (the protocol
+    /// suite's `test_reuseSessionId`), so the second gets a generated id, as a raw
+    /// websocket does.
+    pub(crate) async fn websocket_session(
+        &self,
+        req: &HttpRequest,
+        session: Option<&str>,
+        transport: Transport,
+    ) -> Result<(SessionEntry<H>, SessionFuture<H>), RequestError> {
+        if let Some(id) = session {
+            if let (entry, Some(session)) = self.create(id, req, transport).await? {
+                return Ok((entry, session));
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match self.create(&id, req, transport).await? {
+            (entry, Some(session)) => Ok((entry, session)),
+            (_, None) => Err(RequestError::ShuttingDown),
+        }
+    }
+}
