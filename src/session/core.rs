@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::handle::{PreparedMessage, SessionHandle};
 use super::inbox::{InboxRx, InboxTx};
-use super::lifecycle::Attached;
+use super::machine::Attached;
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared, SessionSlot};
 use crate::config::SockJsConfig;

@@ -4,8 +4,6 @@
 
 mod receivers;
 
-pub(crate) use receivers::Attached;
-
 use actix::{ActorContext, AsyncContext};
 
 use super::context::SockJsContext;
@@ -72,11 +70,9 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// what was queued and then the close frame. A websocket session then ends; a
     /// registered one answers later requests with its close frame until it expires.
     pub(crate) fn close_session(&mut self, act: &mut A, reason: CloseReason) {
-        if self.core.state == State::Closed {
+        let Some(was_open) = self.core.begin_close(&reason) else {
             return;
-        }
-        let was_open = self.core.state == State::Open;
-        self.core.state = State::Closed;
+        };
         match reason {
             CloseReason::SlowConsumer => log::warn!(
                 "session {} ({:?}) closed as a slow consumer: more than max_queued_bytes ({}) waited",
@@ -91,37 +87,13 @@ impl<A: SockJsHandler> SockJsContext<A> {
                 reason
             ),
         }
-        if reason == CloseReason::SlowConsumer {
-            // What waits is what the client could not take: drop it, and send the
-            // close frame alone.
-            self.core.outbox.clear();
-        }
-        if !self.core.registered || self.core.stop_requested {
-            // It ends right after this: give its place back first.
-            self.core.slot = None;
-        }
-        let frame = reason.close_frame();
-        self.core.close = Some(frame.clone());
-        self.core.shared.set_closed(reason.clone());
         if was_open {
-            self.core.stats.session_closed(self.core.transport);
             // The state is already Closed: what on_close queues is dropped, and a close
             // it asks for is moot.
             act.on_close(&reason, self);
-            self.core.close_requested = None;
         }
-        // Deliver what was queued before the close, then the close frame.
-        if self.core.receiver.is_some() {
-            self.flush(act);
-        }
-        if self.core.receiver.is_some() {
-            if !self.core.is_raw() {
-                if let Some(attached) = self.core.receiver.as_mut() {
-                    attached.receiver.send_frame(frame.to_frame());
-                }
-            }
-            self.detach(Some(&frame));
-        }
+        let step = self.core.finish_close();
+        self.follow(step, act);
         if !self.core.registered {
             self.end();
         }
@@ -147,7 +119,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     pub(crate) fn answer_left(&mut self) {
         for command in self.core.inbox_rx.close() {
             match command {
-                Command::Attach(receiver) => self.answer_closed(receiver),
+                Command::Attach(receiver) => self.core.answer_closed(receiver),
                 Command::Deliver(deliver) => self.core.shared.release(deliver.weight()),
                 Command::Shutdown(guard) => drop(guard),
                 _ => {}

@@ -6,6 +6,7 @@ mod core;
 mod handle;
 mod inbox;
 mod lifecycle;
+mod machine;
 mod messages;
 mod outbox;
 mod pump;

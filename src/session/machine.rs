@@ -1,0 +1,471 @@
+//! The session's state machine as plain code: admitting receivers (one at a time,
+//! 2010 for a second, the close frame for a closed session), writing frames to the
+//! attached one, letting it go, and the order of a close. No actor and no runtime:
+//! the actor layer (`lifecycle`) runs the handler and acts on the [`Step`] each
+//! transition returns; the tests below drive it directly.
+
+use std::time::Instant;
+
+use actix::SpawnHandle;
+
+use super::core::{SessionCore, State};
+use crate::handler::CloseReason;
+use crate::protocol::{CloseFrame, Frame};
+use crate::transport::{Delivery, Receiver};
+
+/// The receiver currently attached, and what the session knows of it.
+pub(crate) struct Attached {
+    pub(crate) receiver: Receiver,
+    pub(crate) generation: u64,
+    /// Notices the request going away (set by the actor layer). A websocket needs
+    /// none: its session runs inside the connection and ends with it.
+    pub(crate) watch: Option<SpawnHandle>,
+    /// A streaming response that has had its `response_limit` of bytes: it gets
+    /// nothing more, and it stays attached until its client has read what it was
+    /// given (so `response_limit` counts bytes written, and a client that stops
+    /// reading keeps its session busy instead of opening new responses to fill).
+    pub(crate) draining: bool,
+}
+
+/// What became of a receiver that asked to attach.
+pub(crate) enum Admission {
+    /// Answered at once: the session is closed (what was queued, then the close
+    /// frame) or busy (2010).
+    Answered,
+    /// The attached receiver's request is over and nobody noticed yet: let it go
+    /// first ([`SessionCore::ended_as`]), then admit this one again.
+    CurrentEnded(Receiver),
+    /// Attached. `first`: the session opens now (the open frame goes out, then
+    /// `on_open`); otherwise what is queued is flushed to it.
+    Attached { first: bool, generation: u64 },
+}
+
+/// What the actor layer must do after a transition.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Nothing more.
+    Done,
+    /// The receiver was let go normally: cancel its request watch.
+    Released(Option<SpawnHandle>),
+    /// The receiver's client went away before its request was complete: cancel
+    /// the watch and interrupt the session (1002).
+    Lost(Option<SpawnHandle>),
+}
+
+/// How an attached receiver's request ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum EndedAs {
+    /// A draining streaming response read to its end: detach normally.
+    Drained,
+    /// Anything else: the client went away.
+    Lost,
+}
+
+/// What the heartbeat does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Beat {
+    /// Nothing attached, or the session is not open.
+    Idle,
+    /// The previous websocket ping is unanswered: the client is gone.
+    Unanswered,
+    /// A heartbeat (and a ping) went out.
+    Sent(Step),
+}
+
+/// The frame a receiver gets when another one is attached.
+fn busy() -> CloseFrame {
+    CloseFrame {
+        code: 2010,
+        reason: "Another connection still open".into(),
+    }
+}
+
+impl SessionCore {
+    /// A receiver asks to attach.
+    pub(crate) fn admit(&mut self, mut receiver: Receiver) -> Admission {
+        if self.state == State::Closed {
+            // A closed session answers every receiver with its close frame until it
+            // ends.
+            self.shared.set_detached(Instant::now());
+            self.answer_closed(receiver);
+            return Admission::Answered;
+        }
+        if self.receiver.as_ref().is_some_and(|a| a.receiver.is_gone()) {
+            // A drained streaming response makes room; a client that went away
+            // interrupts the session (1002), which is then not busy (2010).
+            return Admission::CurrentEnded(receiver);
+        }
+        if self.receiver.is_some() {
+            let busy = busy();
+            receiver.send_frame(busy.to_frame());
+            receiver.finish(Some(&busy));
+            return Admission::Answered;
+        }
+        self.generation += 1;
+        self.receiver = Some(Attached {
+            receiver,
+            generation: self.generation,
+            watch: None,
+            draining: false,
+        });
+        self.shared.set_attached();
+        let first = self.state == State::New;
+        if first {
+            self.state = State::Open;
+        }
+        Admission::Attached {
+            first,
+            generation: self.generation,
+        }
+    }
+
+    /// Answers `receiver` as a closed session does: what was still queued, if
+    /// anything, then the close frame.
+    pub(crate) fn answer_closed(&mut self, mut receiver: Receiver) {
+        if let Some(frame) = self.outbox.take_frame() {
+            if receiver.send_frame(frame) != Delivery::Open {
+                receiver.finish(None);
+                return;
+            }
+        }
+        let close = self.close.clone().unwrap_or_else(|| {
+            CloseReason::Server {
+                code: 3000,
+                reason: "Go away!".into(),
+            }
+            .close_frame()
+        });
+        if !self.is_raw() {
+            receiver.send_frame(close.to_frame());
+        }
+        receiver.finish(Some(&close));
+    }
+
+    /// Writes one frame to the attached receiver, if any.
+    pub(crate) fn write_frame(&mut self, frame: Frame) -> Step {
+        let Some(attached) = self.receiver.as_mut() else {
+            return Step::Done;
+        };
+        if attached.draining {
+            return Step::Done;
+        }
+        match attached.receiver.send_frame(frame) {
+            Delivery::Open => Step::Done,
+            Delivery::Complete if attached.receiver.is_streaming() => {
+                attached.receiver.end();
+                attached.draining = true;
+                Step::Done
+            }
+            Delivery::Complete => Step::Released(self.detach_receiver(None)),
+            Delivery::Gone => Step::Lost(self.lose_receiver()),
+        }
+    }
+
+    /// Writes what is queued to the attached receiver: one frame, or the raw
+    /// websocket's messages one by one.
+    pub(crate) fn flush_outbox(&mut self) -> Step {
+        if self.receiver.as_ref().is_none_or(|a| a.draining) {
+            return Step::Done;
+        }
+        if self.is_raw() {
+            while let Some(text) = self.outbox.pop_raw() {
+                let Some(attached) = self.receiver.as_mut() else {
+                    return Step::Done;
+                };
+                if attached.receiver.send_raw(text) == Delivery::Gone {
+                    return Step::Lost(self.lose_receiver());
+                }
+            }
+            Step::Done
+        } else if let Some(frame) = self.outbox.take_frame() {
+            self.write_frame(frame)
+        } else {
+            Step::Done
+        }
+    }
+
+    /// Ends the attached receiver's request normally (a websocket with `close`);
+    /// gives back its watch to cancel.
+    pub(crate) fn detach_receiver(&mut self, close: Option<&CloseFrame>) -> Option<SpawnHandle> {
+        let attached = self.receiver.take()?;
+        attached.receiver.finish(close);
+        self.shared.set_detached(Instant::now());
+        attached.watch
+    }
+
+    /// Lets go of a receiver whose client went away; gives back its watch to cancel.
+    pub(crate) fn lose_receiver(&mut self) -> Option<SpawnHandle> {
+        let attached = self.receiver.take()?;
+        self.shared.set_detached(Instant::now());
+        attached.watch
+    }
+
+    /// How the attached receiver's request, which is over, ended.
+    pub(crate) fn ended_as(&self) -> EndedAs {
+        let drained = self
+            .receiver
+            .as_ref()
+            .is_some_and(|a| a.draining && !a.receiver.left_items());
+        if drained {
+            EndedAs::Drained
+        } else {
+            EndedAs::Lost
+        }
+    }
+
+    /// The first half of a close: the state, the close frame, what waits. Tells
+    /// whether the session was open (then `on_close` runs before
+    /// [`finish_close`](Self::finish_close)); `None` if it was closed already.
+    pub(crate) fn begin_close(&mut self, reason: &CloseReason) -> Option<bool> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let was_open = self.state == State::Open;
+        self.state = State::Closed;
+        if *reason == CloseReason::SlowConsumer {
+            // What waits is what the client could not take: drop it, and send the
+            // close frame alone.
+            self.outbox.clear();
+        }
+        if !self.registered || self.stop_requested {
+            // It ends right after this: give its place back first.
+            self.slot = None;
+        }
+        self.close = Some(reason.close_frame());
+        self.shared.set_closed(reason.clone());
+        if was_open {
+            self.stats.session_closed(self.transport);
+        }
+        Some(was_open)
+    }
+
+    /// The second half of a close, after `on_close`: the attached receiver gets what
+    /// was queued before the close, then the close frame, and is let go.
+    pub(crate) fn finish_close(&mut self) -> Step {
+        self.close_requested = None;
+        let flushed = self.flush_outbox();
+        if flushed != Step::Done {
+            return flushed;
+        }
+        let Some(frame) = self.close.clone() else {
+            return Step::Done;
+        };
+        if !self.is_raw() {
+            if let Some(attached) = self.receiver.as_mut() {
+                attached.receiver.send_frame(frame.to_frame());
+            }
+        }
+        Step::Released(self.detach_receiver(Some(&frame)))
+    }
+
+    /// Every `heartbeat_delay`: an `h` frame for the attached receiver, and for a
+    /// websocket a ping, unless the previous one is still unanswered.
+    pub(crate) fn beat(&mut self) -> Beat {
+        if self.state != State::Open {
+            return Beat::Idle;
+        }
+        let Some(attached) = self.receiver.as_mut() else {
+            return Beat::Idle;
+        };
+        if self.config.websocket_ping && attached.receiver.is_websocket() {
+            if self.awaiting_pong {
+                return Beat::Unanswered;
+            }
+            attached.receiver.send_ping();
+            self.awaiting_pong = true;
+        }
+        if self.is_raw() {
+            Beat::Sent(Step::Done)
+        } else {
+            Beat::Sent(self.write_frame(Frame::heartbeat()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll, Waker};
+
+    use bytestring::ByteString;
+
+    use super::*;
+    use crate::config::SockJsConfig;
+    use crate::handler::{ConnectionInfo, Transport};
+    use crate::session::core::SessionSetup;
+    use crate::session::{SessionShared, SessionSlot, inbox};
+    use crate::stats::Stats;
+    use crate::transport::{Budget, FrameWriter, Outbound, QueueRx};
+
+    fn core() -> SessionCore {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let live = Arc::new(AtomicUsize::new(0));
+        SessionCore::new(SessionSetup {
+            id: Arc::from("s"),
+            info: ConnectionInfo::from_request(&req, Transport::XhrStreaming),
+            config: Arc::new(SockJsConfig::default()),
+            shared: Arc::new(SessionShared::new(Instant::now())),
+            inbox: inbox(),
+            registered: true,
+            raw: false,
+            stats: Stats::default(),
+            slot: SessionSlot::acquire(&live, None).expect("a slot"),
+            registration: None,
+        })
+    }
+
+    fn plain(frame: Frame, _: &ByteString) -> Option<Outbound> {
+        Some(Outbound::Body(bytes::Bytes::copy_from_slice(
+            frame.as_str().as_bytes(),
+        )))
+    }
+
+    fn receiver(budget: Budget) -> (Receiver, QueueRx<Outbound>) {
+        Receiver::new(FrameWriter::http(plain), budget)
+    }
+
+    /// Everything written to a receiver so far, and whether its request is over.
+    fn written(rx: &mut QueueRx<Outbound>) -> (Vec<String>, bool) {
+        let mut out = Vec::new();
+        loop {
+            match rx.poll_recv(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Some(Outbound::Body(b))) => {
+                    out.push(String::from_utf8_lossy(&b).into_owned());
+                }
+                Poll::Ready(Some(other)) => out.push(format!("{other:?}")),
+                Poll::Ready(None) => return (out, true),
+                Poll::Pending => return (out, false),
+            }
+        }
+    }
+
+    fn attach(core: &mut SessionCore, budget: Budget) -> QueueRx<Outbound> {
+        let (receiver, rx) = receiver(budget);
+        assert!(matches!(core.admit(receiver), Admission::Attached { .. }));
+        rx
+    }
+
+    #[test]
+    fn the_first_receiver_opens_the_session_and_a_second_is_told_2010() {
+        let mut core = core();
+        let (first, _rx1) = receiver(Budget::Bytes(4096));
+        assert!(matches!(
+            core.admit(first),
+            Admission::Attached {
+                first: true,
+                generation: 1
+            }
+        ));
+        assert_eq!(core.state, State::Open);
+        let (second, mut rx2) = receiver(Budget::OneFrame);
+        assert!(matches!(core.admit(second), Admission::Answered));
+        assert_eq!(
+            written(&mut rx2),
+            (
+                vec![r#"c[2010,"Another connection still open"]"#.to_owned()],
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn a_receiver_whose_client_left_makes_room_as_an_interruption() {
+        let mut core = core();
+        let rx = attach(&mut core, Budget::Bytes(4096));
+        drop(rx);
+        let (next, _rx) = receiver(Budget::OneFrame);
+        let Admission::CurrentEnded(next) = core.admit(next) else {
+            panic!("the gone receiver should be let go first");
+        };
+        assert_eq!(core.ended_as(), EndedAs::Lost);
+        assert_eq!(core.lose_receiver(), None);
+        assert!(matches!(
+            core.admit(next),
+            Admission::Attached { first: false, .. }
+        ));
+    }
+
+    #[test]
+    fn a_polling_receiver_is_released_after_one_frame_and_a_stream_drains_at_its_limit() {
+        let mut core = core();
+        let mut poll = attach(&mut core, Budget::OneFrame);
+        core.queue_text("a");
+        assert_eq!(core.flush_outbox(), Step::Released(None));
+        assert_eq!(written(&mut poll), (vec![r#"a["a"]"#.to_owned()], true));
+        assert!(core.receiver.is_none());
+
+        let mut stream = attach(&mut core, Budget::Bytes(8));
+        core.queue_text("0123456789");
+        assert_eq!(core.flush_outbox(), Step::Done);
+        assert!(core.receiver.as_ref().is_some_and(|a| a.draining));
+        core.queue_text("later");
+        assert_eq!(core.flush_outbox(), Step::Done);
+        assert_eq!(
+            written(&mut stream),
+            (vec![r#"a["0123456789"]"#.to_owned()], true)
+        );
+        assert_eq!(core.ended_as(), EndedAs::Drained);
+    }
+
+    #[test]
+    fn a_close_delivers_what_was_queued_before_the_close_frame() {
+        let mut core = core();
+        let mut rx = attach(&mut core, Budget::Bytes(4096));
+        core.queue_text("last words");
+        let reason = CloseReason::Server {
+            code: 3000,
+            reason: "Go away!".into(),
+        };
+        assert_eq!(core.begin_close(&reason), Some(true));
+        assert_eq!(core.begin_close(&reason), None);
+        assert_eq!(core.finish_close(), Step::Released(None));
+        assert_eq!(
+            written(&mut rx),
+            (
+                vec![
+                    r#"a["last words"]"#.to_owned(),
+                    r#"c[3000,"Go away!"]"#.to_owned()
+                ],
+                true
+            )
+        );
+        // Later receivers get the close frame, until the session ends.
+        let (late, mut late_rx) = receiver(Budget::OneFrame);
+        assert!(matches!(core.admit(late), Admission::Answered));
+        assert_eq!(
+            written(&mut late_rx),
+            (vec![r#"c[3000,"Go away!"]"#.to_owned()], true)
+        );
+    }
+
+    #[test]
+    fn a_slow_consumer_gets_the_close_frame_alone() {
+        let mut core = core();
+        let mut rx = attach(&mut core, Budget::Bytes(4096));
+        core.queue_text("never read");
+        assert_eq!(core.begin_close(&CloseReason::SlowConsumer), Some(true));
+        core.finish_close();
+        assert_eq!(
+            written(&mut rx),
+            (vec![r#"c[1013,"Slow consumer"]"#.to_owned()], true)
+        );
+    }
+
+    #[test]
+    fn a_session_closed_before_it_opened_reports_it() {
+        let mut core = core();
+        assert_eq!(core.begin_close(&CloseReason::Timeout), Some(false));
+    }
+
+    #[test]
+    fn a_write_to_a_gone_client_is_a_loss_and_heartbeats_follow_the_state() {
+        let mut core = core();
+        assert_eq!(core.beat(), Beat::Idle);
+        let rx = attach(&mut core, Budget::Bytes(4096));
+        assert_eq!(core.beat(), Beat::Sent(Step::Done));
+        drop(rx);
+        assert_eq!(core.beat(), Beat::Sent(Step::Lost(None)));
+        assert!(core.receiver.is_none());
+    }
+}
