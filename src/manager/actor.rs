@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, AsyncContext, Context, Handler, Message};
 
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::handler::SockJsHandler;
@@ -31,32 +31,8 @@ impl<H: SockJsHandler> Message for Register<H> {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Remove {
-    id: SessionId,
-    inbox: InboxTx,
-}
-
-/// Held by a registered session for its whole life: when the session is dropped, it
-/// tells the manager to take it out of the map.
-pub(crate) struct Registration<H: SockJsHandler> {
-    manager: Addr<SessionManager<H>>,
-    remove: Option<Remove>,
-}
-
-impl<H: SockJsHandler> Registration<H> {
-    pub(crate) fn new(manager: Addr<SessionManager<H>>, id: SessionId, inbox: InboxTx) -> Self {
-        Registration {
-            manager,
-            remove: Some(Remove { id, inbox }),
-        }
-    }
-}
-
-impl<H: SockJsHandler> Drop for Registration<H> {
-    fn drop(&mut self) {
-        if let Some(remove) = self.remove.take() {
-            self.manager.do_send(remove);
-        }
-    }
+    pub(crate) id: SessionId,
+    pub(crate) inbox: InboxTx,
 }
 
 /// The actor that owns a service's session map and sweeps expired sessions.

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::Addr;
+use actix::WeakAddr;
 use parking_lot::RwLock;
 
 use crate::handler::SockJsHandler;
@@ -16,7 +16,9 @@ const SHARDS: usize = 16;
 
 /// A session in the map: its actor's address, its inbox and the state the sweep reads.
 pub(crate) struct SessionEntry<H: SockJsHandler> {
-    pub(crate) addr: Addr<H>,
+    /// Weak: the map does not keep an actor's mailbox open, and a look-up on the
+    /// polling path copies no sender.
+    pub(crate) addr: WeakAddr<H>,
     pub(crate) inbox: InboxTx,
     pub(crate) shared: Arc<SessionShared>,
     /// The address the session is bound to (`bind_session_to_ip`), if any.

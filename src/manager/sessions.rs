@@ -7,13 +7,13 @@ use std::sync::{Arc, OnceLock};
 use actix::{Actor, Addr};
 use actix_web::HttpRequest;
 
-use super::actor::{Register, Registered, Registration, SessionManager};
+use super::actor::{Register, Registered, Remove, SessionManager};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
 use crate::session::{
-    Command, SessionFuture, SessionHandle, SessionId, SessionMailbox, SessionSetup, SessionShared,
-    SessionSlot, inbox,
+    Command, Deregister, InboxTx, SessionFuture, SessionHandle, SessionId, SessionMailbox,
+    SessionSetup, SessionShared, SessionSlot, inbox,
 };
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::Receiver;
@@ -63,7 +63,16 @@ impl<H: SockJsHandler> SessionsState<H> {
     pub(crate) fn session(&self, id: &str, max_queued: usize) -> Option<(Addr<H>, SessionHandle)> {
         let (id, entry) = self.registry.get(id)?;
         let handle = entry.handle(id, max_queued);
-        Some((entry.addr, handle))
+        Some((entry.addr.upgrade()?, handle))
+    }
+}
+
+/// Sessions leave the map through the manager when they end.
+impl<H: SockJsHandler> Deregister for SessionsState<H> {
+    fn deregister(&self, id: SessionId, inbox: InboxTx) {
+        if let Some((manager, _)) = self.actors.get() {
+            manager.do_send(Remove { id, inbox });
+        }
     }
 }
 
@@ -143,7 +152,7 @@ impl<H: SockJsHandler> Sessions<H> {
         let (tx, rx) = inbox();
         let mailbox = SessionMailbox::new();
         let entry = SessionEntry {
-            addr: mailbox.address(),
+            addr: mailbox.address().downgrade(),
             inbox: tx.clone(),
             shared: shared.clone(),
             ip: info.ip().filter(|_| self.config.bind_session_to_ip),
@@ -160,7 +169,7 @@ impl<H: SockJsHandler> Sessions<H> {
             return Ok((existing, None));
         }
         let setup = SessionSetup {
-            registration: Some(Box::new(Registration::new(manager, id.clone(), tx.clone()))),
+            registration: Some(self.state.clone()),
             id,
             info,
             config: self.config.clone(),
@@ -209,7 +218,9 @@ impl<H: SockJsHandler> Sessions<H> {
             let entry = match found {
                 Some((_, entry)) => entry,
                 None => {
-                    let (entry, started) = self.create(session, req, transport).await?;
+                    // Boxed: a poll of an existing session, the common case, then carries
+                    // a small future.
+                    let (entry, started) = Box::pin(self.create(session, req, transport)).await?;
                     if let Some(started) = started {
                         started.spawn();
                     }

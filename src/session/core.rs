@@ -60,7 +60,21 @@ pub(crate) struct SessionCore {
     /// the room).
     pub(crate) slot: Option<SessionSlot>,
     /// Takes the session out of its service's id map when the session is dropped.
-    pub(crate) _registration: Option<Box<dyn Send>>,
+    pub(crate) registration: Option<Arc<dyn Deregister>>,
+}
+
+/// What takes an ended session out of its service's id map (through the manager).
+pub(crate) trait Deregister: Send + Sync {
+    /// The session `id`, whose inbox is `inbox`, ended.
+    fn deregister(&self, id: SessionId, inbox: InboxTx);
+}
+
+impl Drop for SessionCore {
+    fn drop(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            registration.deregister(self.id.clone(), self.inbox.clone());
+        }
+    }
 }
 
 /// How a session is set up.
@@ -74,8 +88,8 @@ pub(crate) struct SessionSetup {
     pub(crate) raw: bool,
     pub(crate) stats: Stats,
     pub(crate) slot: SessionSlot,
-    /// Dropped when the session ends: takes it out of the id map.
-    pub(crate) registration: Option<Box<dyn Send>>,
+    /// Told when the session ends: takes it out of the id map.
+    pub(crate) registration: Option<Arc<dyn Deregister>>,
 }
 
 impl SessionCore {
@@ -109,7 +123,7 @@ impl SessionCore {
             dirty: false,
             stop_requested: false,
             slot: Some(setup.slot),
-            _registration: setup.registration,
+            registration: setup.registration,
         }
     }
 

@@ -14,7 +14,7 @@ mod run;
 mod shared;
 
 pub use context::SockJsContext;
-pub(crate) use core::SessionSetup;
+pub(crate) use core::{Deregister, SessionSetup};
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
 pub(crate) use inbox::{InboxTx, inbox};
 pub(crate) use messages::Command;
