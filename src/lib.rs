@@ -42,6 +42,99 @@
 //! that had no request for `disconnect_delay`. Each transport request attaches to its
 //! session as a short-lived receiver; only one at a time.
 //!
+//! # Rooms: actors that message sessions
+//!
+//! Other actors reach a session through its actor's address, with the application's
+//! own message types; [`SockJs::session`] finds one by id. A room keeps its members'
+//! `Recipient`s and sends each a line carrying one [`PreparedMessage`], so the frame is
+//! encoded once for the whole room:
+//!
+//! ```no_run
+//! use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient};
+//! use actix_sockjs::{CloseReason, ConnectionInfo, PreparedMessage, SockJs, SockJsContext, SockJsHandler};
+//!
+//! /// What a room sends its members.
+//! #[derive(Message, Clone)]
+//! #[rtype(result = "()")]
+//! struct Line(PreparedMessage);
+//!
+//! /// What members send their room.
+//! #[derive(Message)]
+//! #[rtype(result = "()")]
+//! enum ToRoom {
+//!     Join(String, Recipient<Line>),
+//!     Leave(String),
+//!     Say(String),
+//! }
+//!
+//! #[derive(Default)]
+//! struct Room {
+//!     members: std::collections::HashMap<String, Recipient<Line>>,
+//! }
+//!
+//! impl Actor for Room {
+//!     type Context = Context<Self>;
+//! }
+//!
+//! impl Handler<ToRoom> for Room {
+//!     type Result = ();
+//!     fn handle(&mut self, msg: ToRoom, _: &mut Context<Self>) {
+//!         match msg {
+//!             ToRoom::Join(id, member) => drop(self.members.insert(id, member)),
+//!             ToRoom::Leave(id) => drop(self.members.remove(&id)),
+//!             ToRoom::Say(text) => {
+//!                 let line = Line(PreparedMessage::new(text));
+//!                 self.members.values().for_each(|m| m.do_send(line.clone()));
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! /// One session: an actor whose context is the session.
+//! struct Member {
+//!     room: actix::Addr<Room>,
+//! }
+//!
+//! impl Actor for Member {
+//!     type Context = SockJsContext<Self>;
+//! }
+//!
+//! impl SockJsHandler for Member {
+//!     fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
+//!         let me = ctx.address().recipient();
+//!         self.room.do_send(ToRoom::Join(ctx.id().to_owned(), me));
+//!     }
+//!     fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
+//!         self.room.do_send(ToRoom::Say(msg));
+//!     }
+//!     fn on_close(&mut self, _: &CloseReason, ctx: &mut SockJsContext<Self>) {
+//!         self.room.do_send(ToRoom::Leave(ctx.id().to_owned()));
+//!     }
+//! }
+//!
+//! /// The room's lines reach the session as the member's own message type.
+//! impl Handler<Line> for Member {
+//!     type Result = ();
+//!     fn handle(&mut self, Line(line): Line, ctx: &mut SockJsContext<Self>) {
+//!         ctx.send_prepared(&line);
+//!     }
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let room = Room::default().start();
+//!     let chat = SockJs::new("/chat", move || Member { room: room.clone() });
+//!     actix_web::HttpServer::new(move || actix_web::App::new().service(chat.clone()))
+//!         .h1_allow_half_closed(false)
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! Without actors of your own, [`SessionHandle`]s (cloneable, `Send`, bounded by
+//! `max_queued_bytes`) and [`broadcast`] do the same.
+//!
 //! # Channels
 //!
 //! [`multiplex`] runs many named channels over one session, wire-compatible with the

@@ -106,7 +106,8 @@ impl<H: SockJsHandler> SockJs<H> {
     /// The session with this id, if it exists: its actor's address (for the actor's
     /// own messages) and a handle. A raw websocket's session has a generated id (see
     /// [`SockJsContext::id`](crate::SockJsContext::id)). A websocket session is found
-    /// once its connection is set up, which is before its `on_open` runs.
+    /// once the manager has taken it in, right after its handshake (its handshake
+    /// does not wait for the manager).
     pub fn session(&self, id: &str) -> Option<(Addr<H>, SessionHandle)> {
         self.state.session(id, self.config.max_queued_bytes)
     }
@@ -176,7 +177,7 @@ impl<H: SockJsHandler> Service<H> {
                     .config()
                     .transport_enabled(Transport::RawWebSocket) =>
             {
-                self.websocket(&req, payload, None).await
+                self.websocket(&req, payload, None)
             }
             Route::RawWebSocket => Err(RequestError::NotFound),
             Route::Session { session, transport } => {
@@ -209,7 +210,7 @@ impl<H: SockJsHandler> Service<H> {
             ))
         };
         match (transport, method) {
-            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)).await,
+            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)),
             ("websocket", _) => Err(RequestError::MethodNotAllowed("GET")),
             ("xhr", Method::POST) => xhr::poll(&self.sessions, req, session).await,
             ("xhr_send", Method::POST) => xhr::send(&self.sessions, req, payload, session).await,
@@ -240,7 +241,7 @@ impl<H: SockJsHandler> Service<H> {
         }
     }
 
-    async fn websocket(
+    fn websocket(
         &self,
         req: &HttpRequest,
         payload: web::Payload,
@@ -252,6 +253,6 @@ impl<H: SockJsHandler> Service<H> {
         if req.method() != Method::GET {
             return Err(RequestError::MethodNotAllowed("GET"));
         }
-        websocket::start(&self.sessions, req, payload, session).await
+        websocket::start(&self.sessions, req, payload, session)
     }
 }

@@ -126,14 +126,14 @@ impl<H: SockJsHandler> Sessions<H> {
         receiver.count_in(&self.state.stats);
     }
 
-    /// Makes a session and has the manager put it in the map. When a live session
-    /// has the id already, that one is the answer and nothing is made.
-    async fn create(
+    /// The parts of a new session, before it is in the map (refused while shutting
+    /// down or past `max_sessions`).
+    fn new_session(
         &self,
         id: &str,
         req: &HttpRequest,
         transport: Transport,
-    ) -> Result<(SessionEntry<H>, Option<SessionFuture<H>>), RequestError> {
+    ) -> Result<NewSession<H>, RequestError> {
         if self.state.shutting_down.load(Ordering::SeqCst) {
             return Err(RequestError::ShuttingDown);
         }
@@ -157,17 +157,6 @@ impl<H: SockJsHandler> Sessions<H> {
             shared: shared.clone(),
             ip: info.ip().filter(|_| self.config.bind_session_to_ip),
         };
-        let manager = self.manager();
-        let registered = manager
-            .send(Register {
-                id: id.clone(),
-                entry: entry.clone(),
-            })
-            .await
-            .map_err(|_| RequestError::ShuttingDown)?;
-        if let Registered::Existing(existing) = registered {
-            return Ok((existing, None));
-        }
         let setup = SessionSetup {
             registration: Some(self.state.clone()),
             id,
@@ -180,12 +169,46 @@ impl<H: SockJsHandler> Sessions<H> {
             stats: self.state.stats.clone(),
             slot,
         };
-        let session = mailbox.session((self.state.factory)(), setup);
+        Ok(NewSession {
+            entry,
+            mailbox,
+            setup,
+        })
+    }
+
+    /// Runs a new session's actor (not yet started: the caller spawns or embeds it).
+    fn start(&self, new: NewSession<H>) -> (SessionEntry<H>, SessionFuture<H>) {
+        let session = new.mailbox.session((self.state.factory)(), new.setup);
         if self.state.shutting_down.load(Ordering::SeqCst) {
             // Made while the shutdown went over the sessions: it may have missed this
             // one. Closing a closed session does nothing.
-            let _ = entry.inbox.send(Command::Shutdown(None));
+            let _ = new.entry.inbox.send(Command::Shutdown(None));
         }
+        (new.entry, session)
+    }
+
+    /// Makes a session and has the manager put it in the map, waiting for the
+    /// answer: when a live session has the id already, that one is the answer and
+    /// nothing is made (two requests for one new id get one session).
+    async fn create(
+        &self,
+        id: &str,
+        req: &HttpRequest,
+        transport: Transport,
+    ) -> Result<(SessionEntry<H>, Option<SessionFuture<H>>), RequestError> {
+        let new = self.new_session(id, req, transport)?;
+        let registered = self
+            .manager()
+            .send(Register {
+                id: new.setup.id.clone(),
+                entry: new.entry.clone(),
+            })
+            .await
+            .map_err(|_| RequestError::ShuttingDown)?;
+        if let Registered::Existing(existing) = registered {
+            return Ok((existing, None));
+        }
+        let (entry, session) = self.start(new);
         Ok((entry, Some(session)))
     }
 
@@ -282,21 +305,37 @@ impl<H: SockJsHandler> Sessions<H> {
     /// when that is free; two websockets on one URL are two sessions (the protocol
     /// suite's `test_reuseSessionId`), so the second gets a generated id, as a raw
     /// websocket does.
-    pub(crate) async fn websocket_session(
+    ///
+    /// A websocket is its own session: nothing else can ask for its id, so the
+    /// manager is told, not asked, and the handshake does not wait for it. Should
+    /// another session take the id first, the manager keeps that one, and this one
+    /// is not found by id.
+    pub(crate) fn websocket_session(
         &self,
         req: &HttpRequest,
         session: Option<&str>,
         transport: Transport,
     ) -> Result<(SessionEntry<H>, SessionFuture<H>), RequestError> {
-        if let Some(id) = session {
-            if let (entry, Some(session)) = self.create(id, req, transport).await? {
-                return Ok((entry, session));
+        let generated;
+        let id = match session {
+            Some(id) if self.state.registry.get(id).is_none() => id,
+            _ => {
+                generated = uuid::Uuid::new_v4().simple().to_string();
+                &generated
             }
-        }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        match self.create(&id, req, transport).await? {
-            (entry, Some(session)) => Ok((entry, session)),
-            (_, None) => Err(RequestError::ShuttingDown),
-        }
+        };
+        let new = self.new_session(id, req, transport)?;
+        self.manager().do_send(Register {
+            id: new.setup.id.clone(),
+            entry: new.entry.clone(),
+        });
+        Ok(self.start(new))
     }
+}
+
+/// A session made and not yet running.
+struct NewSession<H: SockJsHandler> {
+    entry: SessionEntry<H>,
+    mailbox: SessionMailbox<H>,
+    setup: SessionSetup,
 }

@@ -50,7 +50,7 @@ fn no_frames(_: Frame, _: &ByteString) -> Option<Outbound> {
 }
 
 /// `GET .../websocket` (SockJS framing) or `GET /websocket` (raw).
-pub(crate) async fn start<H: SockJsHandler>(
+pub(crate) fn start<H: SockJsHandler>(
     svc: &Sessions<H>,
     req: &HttpRequest,
     payload: web::Payload,
@@ -78,7 +78,7 @@ pub(crate) async fn start<H: SockJsHandler>(
     {
         response.append_header((header::SET_COOKIE, cookie));
     }
-    let (entry, session_future) = svc.websocket_session(req, session, transport).await?;
+    let (entry, session_future) = svc.websocket_session(req, session, transport)?;
     let (mut receiver, outbound) = Receiver::new(writer, Budget::Unlimited);
     svc.count_connection(&mut receiver);
     let to_session = entry.inbox;
