@@ -3,8 +3,9 @@
 //! `./scripts/demo` (or `cargo run --example chat`), then open http://127.0.0.1:8080/
 //! in two browser windows. `--port N` picks another port (0: any free one); the line
 //! `chat demo on http://127.0.0.1:PORT/ ...` is printed once the port is bound, which is
-//! what the browser tests (`scripts/test-browser`) wait for. Also served: the echo page at `/echo.html`, and the
-//! statistics at `/stats` (JSON) and `/stats/prometheus`.
+//! what the browser tests (`scripts/test-browser`) wait for. Also served: the echo page at `/echo.html`, the
+//! statistics at `/stats` (JSON) and `/stats/prometheus`, and live charts of them at
+//! `/stats.html`.
 //!
 //! Wire format (JSON text messages): the client sends `{"name": "..."}` once, then
 //! `{"text": "..."}`; the server sends `{"type": "join" | "leave", "name"}`,
@@ -246,6 +247,10 @@ async fn main() -> std::io::Result<()> {
             .route(
                 "/",
                 support::page(include_str!("../static/chat.html"), &page_url),
+            )
+            .route(
+                "/stats.html",
+                support::page(include_str!("../static/stats.html"), &page_url),
             )
             .route(
                 "/echo.html",

@@ -68,6 +68,33 @@ export async function runChat(env, chatOrigin, artifactsDir) {
       assert.match(await alice.locator('#stats').innerText(), /chat/);
       console.log(`    screenshot: ${shot}`);
     });
+
+    await suite.test('chat demo', 'live stats charts', async () => {
+      const page = await context.newPage();
+      await page.goto(`${chatOrigin}/stats.html`);
+      // Three samples from /stats, one a second, each drawn.
+      await page.locator('#samples').filter({ hasText: /samples: ([3-9]|\d\d)/ }).waitFor();
+      const legend = await page.locator('#legend').innerText();
+      assert.match(legend, /chat/);
+      assert.match(legend, /echo/);
+      // Every chart has lines on it: pixels in a service's colour.
+      const inked = await page.evaluate(() => ['sessions_active', 'connections_ps', 'packets_sent_ps', 'packets_recv_ps']
+        .map((id) => {
+          const c = document.getElementById(id);
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let coloured = 0;
+          for (let i = 0; i < data.length; i += 4) {
+            const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+            if (a > 0 && Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured += 1;
+          }
+          return coloured;
+        }));
+      for (const n of inked) assert.ok(n > 0, `a chart has no line: ${inked}`);
+      mkdirSync(artifactsDir, { recursive: true });
+      const shot = join(artifactsDir, 'stats.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`    screenshot: ${shot}`);
+    });
   } finally {
     await env.withDeadline(context.close(), WAIT_MS, 'closing the chat context').catch(() => {});
   }
