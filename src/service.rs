@@ -25,7 +25,7 @@ pub(crate) use route::{Route, route};
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
 ///
 /// The prefix may hold path parameters (`/chat/{room}`); the handler reads them from
-/// [`ConnectionInfo::param`]. The sessions of a service live in the `SockJs` value:
+/// [`ConnectionInfo::param`](crate::ConnectionInfo::param). The sessions of a service live in the `SockJs` value:
 /// create it once, outside `HttpServer::new`, and clone it into the app factory, so
 /// every worker thread sees the same sessions.
 ///
