@@ -82,6 +82,15 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The usual server close, 3000 `Go away!`: what a stopped session and a session
+    /// that ended without a reason of its own send.
+    pub(crate) fn go_away() -> Self {
+        CloseReason::Server {
+            code: 3000,
+            reason: "Go away!".into(),
+        }
+    }
+
     /// The code and reason the client is (or would be) told.
     pub fn close_frame(&self) -> CloseFrame {
         let (code, reason) = match self {

@@ -76,8 +76,14 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         &self.shards[index]
     }
 
-    /// The session with this id, with the id as the map keeps it, if it exists.
-    pub(crate) fn get(&self, id: &str) -> Option<(SessionId, SessionEntry<H>)> {
+    /// The session with this id, if it exists (the polling path: nothing but the
+    /// entry is copied).
+    pub(crate) fn get(&self, id: &str) -> Option<SessionEntry<H>> {
+        self.shard(id).read().get(id).cloned()
+    }
+
+    /// The session with this id and the id as the map keeps it, if it exists.
+    pub(crate) fn get_with_id(&self, id: &str) -> Option<(SessionId, SessionEntry<H>)> {
         self.shard(id)
             .read()
             .get_key_value(id)

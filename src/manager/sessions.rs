@@ -61,7 +61,7 @@ impl<H: SockJsHandler> SessionsState<H> {
 
     /// The session with this id: its address and a handle bounded by `max_queued`.
     pub(crate) fn session(&self, id: &str, max_queued: usize) -> Option<(Addr<H>, SessionHandle)> {
-        let (id, entry) = self.registry.get(id)?;
+        let (id, entry) = self.registry.get_with_id(id)?;
         let handle = entry.handle(id, max_queued);
         Some((entry.addr.upgrade()?, handle))
     }
@@ -239,7 +239,7 @@ impl<H: SockJsHandler> Sessions<H> {
                 self.state.registry.get(session)
             };
             let entry = match found {
-                Some((_, entry)) => entry,
+                Some(entry) => entry,
                 None => {
                     // Boxed: a poll of an existing session, the common case, then carries
                     // a small future.
@@ -270,7 +270,7 @@ impl<H: SockJsHandler> Sessions<H> {
         req: &HttpRequest,
         session: &str,
     ) -> Result<SendTarget<H>, RequestError> {
-        let (_, entry) = self
+        let entry = self
             .state
             .registry
             .get(session)

@@ -24,13 +24,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
         if let Some((code, reason)) = self.core.close_requested.take() {
             self.close_session(act, CloseReason::Server { code, reason });
         } else if self.core.stop_requested && self.core.state != State::Closed {
-            self.close_session(
-                act,
-                CloseReason::Server {
-                    code: 3000,
-                    reason: "Go away!".into(),
-                },
-            );
+            self.close_session(act, CloseReason::go_away());
         } else {
             if !self.core.over_bound {
                 self.flush(act);

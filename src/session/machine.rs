@@ -128,13 +128,10 @@ impl SessionCore {
                 return;
             }
         }
-        let close = self.close.clone().unwrap_or_else(|| {
-            CloseReason::Server {
-                code: 3000,
-                reason: "Go away!".into(),
-            }
-            .close_frame()
-        });
+        let close = self
+            .close
+            .clone()
+            .unwrap_or_else(|| CloseReason::go_away().close_frame());
         if !self.is_raw() {
             receiver.send_frame(close.to_frame());
         }
