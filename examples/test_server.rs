@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example test_server -- --port 8081 [--workers N] [--sockjs-url URL]
 //!     [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]]
+//!     [--redis redis://HOST:PORT]
 //! ```
 //!
 //! Binds 127.0.0.1 and prints `listening on http://127.0.0.1:PORT` once it accepts
@@ -22,6 +23,11 @@
 //! `--allowed-origins` sets `SockJsConfig::allowed_origins` on every service (default:
 //! any origin, as the protocol suite expects; entries as `OriginPattern` documents,
 //! e.g. `http://localhost:*`).
+//!
+//! `--redis URL` makes `/broadcast` span instances: every message goes, through a
+//! [`Broadcaster`] relayed by that Redis (topic `broadcast`), to the `/broadcast`
+//! sessions of every instance started with the same URL. Without it, `/broadcast`
+//! keeps its members in a set of its own (the benchmark's single-instance baseline).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -29,8 +35,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use actix::AsyncContext;
+use actix::{Actor, Addr, AsyncContext};
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
+use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, UnsubscribeAll};
 use actix_sockjs::{
     CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionHandle, SockJs,
     SockJsConfig, SockJsContext, SockJsHandler, socket_options,
@@ -66,8 +73,19 @@ impl SockJsHandler for Close {
 
 type Members = Arc<Mutex<HashSet<SessionHandle>>>;
 
+/// Where `/broadcast` keeps its members: a set of this instance's sessions, or a
+/// broadcaster relayed through Redis (`--redis`).
+#[derive(Clone)]
+enum Audience {
+    Local(Members),
+    Topic(Addr<Broadcaster>),
+}
+
+/// The Redis topic of `/broadcast`.
+const BROADCAST_TOPIC: &str = "broadcast";
+
 struct Broadcast {
-    members: Members,
+    audience: Audience,
 }
 
 impl actix::Actor for Broadcast {
@@ -76,16 +94,33 @@ impl actix::Actor for Broadcast {
 
 impl SockJsHandler for Broadcast {
     fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
-        self.members.lock().insert(session.handle());
+        match &self.audience {
+            Audience::Local(members) => {
+                members.lock().insert(session.handle());
+            }
+            Audience::Topic(topics) => {
+                topics.do_send(Subscribe::new(BROADCAST_TOPIC, session.handle()));
+            }
+        }
     }
 
     fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
-        let members: Vec<SessionHandle> = self.members.lock().iter().cloned().collect();
-        actix_sockjs::broadcast(&members, &msg);
+        match &self.audience {
+            Audience::Local(members) => {
+                let members: Vec<SessionHandle> = members.lock().iter().cloned().collect();
+                actix_sockjs::broadcast(&members, &msg);
+            }
+            Audience::Topic(topics) => topics.do_send(Publish::new(BROADCAST_TOPIC, msg)),
+        }
     }
 
     fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
-        self.members.lock().remove(&session.handle());
+        match &self.audience {
+            Audience::Local(members) => {
+                members.lock().remove(&session.handle());
+            }
+            Audience::Topic(topics) => topics.do_send(UnsubscribeAll::new(session.handle())),
+        }
     }
 }
 
@@ -153,6 +188,7 @@ struct Args {
     sockjs_url: Option<String>,
     trusted_proxies: Vec<IpAddr>,
     allowed_origins: Option<Vec<OriginPattern>>,
+    redis: Option<RedisLink>,
 }
 
 fn parse_ips(list: &str) -> Result<Vec<IpAddr>, String> {
@@ -172,6 +208,7 @@ fn parse_args() -> Result<Args, String> {
         sockjs_url: None,
         trusted_proxies: Vec::new(),
         allowed_origins: None,
+        redis: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -194,10 +231,15 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?;
                 args.allowed_origins = Some(list);
             }
+            "--redis" => {
+                let url = value()?;
+                args.redis = Some(RedisLink::new(&url).map_err(|e| format!("--redis: {e}"))?);
+            }
             "-h" | "--help" => {
                 return Err(
                     "usage: test_server [--port N] [--workers N] [--sockjs-url URL] \
-                     [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]]"
+                     [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]] \
+                     [--redis redis://HOST:PORT]"
                         .into(),
                 );
             }
@@ -226,9 +268,12 @@ async fn main() -> std::io::Result<()> {
         SockJs::new("/disabled_websocket_echo", || Echo).config(base.clone().websocket(false));
     let cookie =
         SockJs::new("/cookie_needed_echo", || Echo).config(base.clone().cookie_needed(true));
-    let members = Members::default();
+    let audience = match args.redis {
+        Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
+        None => Audience::Local(Members::default()),
+    };
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
-        members: members.clone(),
+        audience: audience.clone(),
     })
     .config(base.clone());
     let amplify = SockJs::new("/amplify", || Amplify).config(base.clone());

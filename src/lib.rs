@@ -148,6 +148,7 @@ pub mod multiplex;
 #[cfg(test)]
 mod proptests;
 pub mod protocol;
+pub mod pubsub;
 mod service;
 mod session;
 mod shutdown;

@@ -1,0 +1,109 @@
+//! One publishing connection: takes the broadcaster's outgoing messages in order,
+//! sends whatever has queued up as one pipeline of `PUBLISH`es, and reconnects (with
+//! backoff) after a failure. While it is disconnected, what arrives is dropped and
+//! counted: a message is relayed at most once, never late.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_rt::time::{sleep, timeout};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{Backoff, RedisLink};
+
+/// The most `PUBLISH`es sent in one pipeline.
+const BATCH: usize = 256;
+
+/// A message for Redis: its channel and payload.
+pub(crate) struct Outgoing {
+    pub(crate) channel: Arc<str>,
+    pub(crate) payload: Bytes,
+}
+
+/// Runs until the broadcaster drops the queue's sender.
+pub(crate) async fn run(
+    link: RedisLink,
+    seed: u64,
+    mut queue: mpsc::Receiver<Outgoing>,
+    not_relayed: Arc<AtomicU64>,
+) {
+    let mut backoff = Backoff::new(link.min_backoff, link.max_backoff, seed);
+    let mut failing = false;
+    let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
+    loop {
+        let connected = timeout(
+            link.reply_timeout,
+            link.client.get_multiplexed_async_connection(),
+        )
+        .await;
+        let mut conn = match connected {
+            Ok(Ok(conn)) => conn,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer".to_owned(),
+                };
+                if !failing {
+                    log::warn!("redis: cannot connect to publish ({why}); retrying with backoff");
+                    failing = true;
+                }
+                if !drop_while_waiting(backoff.next_delay(), &mut queue, &not_relayed).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if failing {
+            log::info!("redis: publishing connection up again");
+        }
+        backoff.reset();
+        loop {
+            if queue.recv_many(&mut batch, BATCH).await == 0 {
+                return;
+            }
+            let mut pipe = ::redis::pipe();
+            for out in &batch {
+                pipe.cmd("PUBLISH")
+                    .arg(&*out.channel)
+                    .arg(&out.payload[..])
+                    .ignore();
+            }
+            let sent = timeout(link.reply_timeout, pipe.query_async::<()>(&mut conn)).await;
+            let count = batch.len() as u64;
+            batch.clear();
+            let why = match sent {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer".to_owned(),
+            };
+            // Some of the batch may have been published; none is sent again.
+            not_relayed.fetch_add(count, Ordering::Relaxed);
+            log::warn!("redis: publishing failed ({why}); {count} message(s) not relayed");
+            failing = true;
+            break;
+        }
+    }
+}
+
+/// Waits `delay`, dropping (and counting) every message that arrives meanwhile;
+/// false once the queue's sender is gone.
+async fn drop_while_waiting(
+    delay: std::time::Duration,
+    queue: &mut mpsc::Receiver<Outgoing>,
+    not_relayed: &AtomicU64,
+) -> bool {
+    let pause = sleep(delay);
+    tokio::pin!(pause);
+    loop {
+        tokio::select! {
+            () = &mut pause => return true,
+            out = queue.recv() => match out {
+                Some(_) => {
+                    not_relayed.fetch_add(1, Ordering::Relaxed);
+                }
+                None => return false,
+            },
+        }
+    }
+}
