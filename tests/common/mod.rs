@@ -10,6 +10,7 @@ use actix_sockjs::{
 use actix_web::{App, web};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+pub mod deploy;
 pub mod raw_ws;
 pub mod suite;
 
