@@ -256,10 +256,11 @@ async fn websocket(client: &awc::Client, base: &str, session: &mut Session) {
                     return;
                 }
             }
-            awc::ws::Frame::Ping(bytes)
-                if ws.send(awc::ws::Message::Pong(bytes)).await.is_err() =>
-            {
-                return;
+            awc::ws::Frame::Ping(bytes) => {
+                let answered = ws.send(awc::ws::Message::Pong(bytes)).await;
+                if answered.is_err() {
+                    return;
+                }
             }
             awc::ws::Frame::Close(_) => return,
             _ => {}
