@@ -1,11 +1,20 @@
 //! A chat with rooms: `/chat/{room}` is mounted once and serves every room.
 //!
 //! `./scripts/demo` (or `cargo run --example chat`), then open http://127.0.0.1:8080/
-//! in two browser windows. `--port N` picks another port (0: any free one); the line
+//! in two browser windows. `--port N` picks another port (0: any free one);
+//! `--redis redis://HOST:PORT` makes rooms span every chat instance on that Redis
+//! (README, "Scale-out"). The line
 //! `chat demo on http://127.0.0.1:PORT/ ...` is printed once the port is bound, which is
 //! what the browser tests (`scripts/test-browser`) wait for. Also served: the echo page at `/echo.html`, the
 //! statistics at `/stats` (JSON) and `/stats/prometheus`, and live charts of them at
 //! `/stats.html`.
+//!
+//! Each instance has one `Rooms` actor. A room's lines go through a [`Broadcaster`]
+//! (topic = the room's name), which `Rooms` subscribes to on behalf of the room's
+//! members on this instance and which, with `--redis`, relays them to every instance;
+//! `Rooms` hands each line to its members' addresses as one shared frame. The roster
+//! is what `Rooms` has seen of the room: its own members, and, across instances, the
+//! joins and leaves announced since its first member arrived.
 //!
 //! Wire format (JSON text messages): the client sends `{"name": "..."}` once, then
 //! `{"text": "..."}`; the server sends `{"type": "join" | "leave", "name"}`,
@@ -21,6 +30,7 @@ use std::time::Duration;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, MessageResult, WrapFuture,
 };
+use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, TopicMessage, Unsubscribe};
 use actix_sockjs::{
     CloseReason, ConnectionInfo, GracefulShutdown, PreparedMessage, SockJs, SockJsConfig,
     SockJsContext, SockJsHandler, StatsEndpoint, socket_options,
@@ -61,22 +71,42 @@ struct Say {
     text: String,
 }
 
-/// Every room: its members' addresses and names. One actor for the server; a chat line
-/// is a message to each member's address carrying one shared frame.
+/// One room as this instance sees it.
 #[derive(Default)]
+struct Room {
+    /// The members on this instance, by address.
+    members: HashMap<Addr<ChatMember>, String>,
+    /// The names in the room, as announced by join and leave lines (from every
+    /// instance, since this instance's first member arrived); a name twice in the
+    /// room counts twice.
+    names: HashMap<String, usize>,
+}
+
+impl Room {
+    fn roster(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .names
+            .iter()
+            .flat_map(|(name, &n)| std::iter::repeat_n(name.clone(), n))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Every room with members on this instance. One actor per instance: lines are
+/// published to the broadcaster under the room's name, and come back (from every
+/// instance) as [`TopicMessage`]s, which go to each member's address as one shared
+/// frame.
 struct Rooms {
-    rooms: HashMap<String, HashMap<Addr<ChatMember>, String>>,
+    broadcaster: Addr<Broadcaster>,
+    rooms: HashMap<String, Room>,
 }
 
 impl Rooms {
-    fn tell(&self, room: &str, message: &serde_json::Value) {
-        let line = Line(PreparedMessage::new(message.to_string()));
-        for member in self.rooms.get(room).into_iter().flat_map(|m| m.keys()) {
-            // An address's mailbox is not bounded by `max_queued_bytes`: a member whose
-            // client stops reading is closed as a slow consumer once its session runs,
-            // or after `write_timeout`. For fan-out at high rates, see README.
-            member.do_send(line.clone());
-        }
+    fn publish(&self, room: &str, message: &serde_json::Value) {
+        self.broadcaster
+            .do_send(Publish::new(room, message.to_string()));
     }
 }
 
@@ -87,11 +117,19 @@ impl Actor for Rooms {
 impl Handler<Join> for Rooms {
     type Result = MessageResult<Join>;
 
-    fn handle(&mut self, join: Join, _: &mut Context<Self>) -> Self::Result {
-        let members = self.rooms.entry(join.room.clone()).or_default();
-        members.insert(join.member, join.name.clone());
-        let roster = members.values().cloned().collect();
-        self.tell(&join.room, &json!({"type": "join", "name": join.name}));
+    fn handle(&mut self, join: Join, ctx: &mut Context<Self>) -> Self::Result {
+        let room = self.rooms.entry(join.room.clone()).or_insert_with(|| {
+            // The room's first member here: from now on its lines reach this actor.
+            let me = ctx.address().recipient::<TopicMessage>();
+            self.broadcaster.do_send(Subscribe::new(&join.room, me));
+            Room::default()
+        });
+        room.members.insert(join.member, join.name.clone());
+        // The joiner's own announcement arrives after this answer.
+        let mut roster = room.roster();
+        roster.push(join.name.clone());
+        roster.sort();
+        self.publish(&join.room, &json!({"type": "join", "name": join.name}));
         MessageResult(roster)
     }
 }
@@ -99,17 +137,19 @@ impl Handler<Join> for Rooms {
 impl Handler<Leave> for Rooms {
     type Result = ();
 
-    fn handle(&mut self, leave: Leave, _: &mut Context<Self>) {
-        let Some(members) = self.rooms.get_mut(&leave.room) else {
+    fn handle(&mut self, leave: Leave, ctx: &mut Context<Self>) {
+        let Some(room) = self.rooms.get_mut(&leave.room) else {
             return;
         };
-        let Some(name) = members.remove(&leave.member) else {
+        let Some(name) = room.members.remove(&leave.member) else {
             return;
         };
-        if members.is_empty() {
+        let emptied = room.members.is_empty();
+        self.publish(&leave.room, &json!({"type": "leave", "name": name}));
+        if emptied {
             self.rooms.remove(&leave.room);
-        } else {
-            self.tell(&leave.room, &json!({"type": "leave", "name": name}));
+            let me = ctx.address().recipient::<TopicMessage>();
+            self.broadcaster.do_send(Unsubscribe::new(&leave.room, me));
         }
     }
 }
@@ -119,7 +159,42 @@ impl Handler<Say> for Rooms {
 
     fn handle(&mut self, say: Say, _: &mut Context<Self>) {
         let message = json!({"type": "message", "name": say.name, "text": say.text});
-        self.tell(&say.room, &message);
+        self.publish(&say.room, &message);
+    }
+}
+
+/// A line of a room, from any instance: to every member here, and into the roster.
+impl Handler<TopicMessage> for Rooms {
+    type Result = ();
+
+    fn handle(&mut self, msg: TopicMessage, _: &mut Context<Self>) {
+        let Some(room) = self.rooms.get_mut(&*msg.topic) else {
+            return;
+        };
+        if let Ok(line) = serde_json::from_str::<serde_json::Value>(msg.message.text())
+            && let Some(name) = line["name"].as_str()
+        {
+            match line["type"].as_str() {
+                Some("join") => *room.names.entry(name.to_owned()).or_default() += 1,
+                Some("leave") => {
+                    if let Some(n) = room.names.get_mut(name) {
+                        *n -= 1;
+                        if *n == 0 {
+                            room.names.remove(name);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let line = Line(msg.message);
+        for member in room.members.keys() {
+            // An address's mailbox is not bounded by `max_queued_bytes`: a member
+            // whose client stops reading is closed as a slow consumer once its
+            // session runs, or after `write_timeout`. For fan-out at high rates, see
+            // README.
+            member.do_send(line.clone());
+        }
     }
 }
 
@@ -217,7 +292,8 @@ impl SockJsHandler for Echo {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
-    let port = support::parse_port("chat")?;
+    let args = support::parse_args("chat", true)?;
+    let port = args.port;
     let local = support::vendor_file("sockjs-client/dist/sockjs.min.js");
     let mut config = SockJsConfig::default();
     if local.is_some() {
@@ -226,7 +302,17 @@ async fn main() -> std::io::Result<()> {
     let sockjs_url = config.sockjs_url.clone();
     let script = local.map(std::fs::read).transpose()?;
 
-    let rooms = Rooms::default().start();
+    let mut broadcaster = Broadcaster::new();
+    if let Some(url) = &args.redis {
+        let link = RedisLink::new(url)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        broadcaster = broadcaster.redis(link);
+    }
+    let rooms = Rooms {
+        broadcaster: broadcaster.start(),
+        rooms: HashMap::new(),
+    }
+    .start();
     let chat = SockJs::new("/chat/{room}", move || ChatMember {
         rooms: rooms.clone(),
         room: String::new(),

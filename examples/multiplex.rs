@@ -55,7 +55,7 @@ impl ChannelHandler for Carl {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
-    let port = support::parse_port("multiplex")?;
+    let port = support::parse_args("multiplex", false)?.port;
     let sockjs = support::vendor_file("sockjs-client/dist/sockjs.min.js");
     let multiplex = support::vendor_file("websocket-multiplex/multiplex_client.js");
     let mut config = SockJsConfig::default();

@@ -38,27 +38,47 @@ pub(crate) fn script(body: Option<Vec<u8>>) -> Route {
     })
 }
 
-/// `--port N` (default 8080; 0 picks a free port); nothing else is accepted.
-pub(crate) fn parse_port(example: &str) -> std::io::Result<u16> {
+/// The demos' flags.
+pub(crate) struct DemoArgs {
+    /// `--port N` (default 8080; 0 picks a free port).
+    pub(crate) port: u16,
+    /// `--redis URL`, where the demo takes it.
+    pub(crate) redis: Option<String>,
+}
+
+/// `--port N`, and `--redis URL` when `redis` is true; nothing else is accepted.
+pub(crate) fn parse_args(example: &str, redis: bool) -> std::io::Result<DemoArgs> {
     let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-    let mut port = 8080;
+    let usage = if redis {
+        "[--port N] [--redis redis://HOST:PORT]"
+    } else {
+        "[--port N]"
+    };
+    let mut parsed = DemoArgs {
+        port: 8080,
+        redis: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| invalid(format!("{flag} needs a value")))
+        };
         match flag.as_str() {
             "--port" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| invalid("--port needs a value".into()))?;
-                port = value.parse().map_err(|e| invalid(format!("--port: {e}")))?;
+                parsed.port = value()?
+                    .parse()
+                    .map_err(|e| invalid(format!("--port: {e}")))?;
             }
+            "--redis" if redis => parsed.redis = Some(value()?),
             other => {
                 return Err(invalid(format!(
-                    "unknown argument {other}; usage: {example} [--port N]"
+                    "unknown argument {other}; usage: {example} {usage}"
                 )));
             }
         }
     }
-    Ok(port)
+    Ok(parsed)
 }
 
 /// Ends the process with one line that says what to do when 127.0.0.1:`port` could
