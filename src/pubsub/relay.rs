@@ -45,11 +45,13 @@ impl Relay {
         let seed = u64::from_le_bytes(self.origin[..8].try_into().unwrap_or([1; 8]));
         let (changes, changes_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::channel(EVENTS);
+        let outages = Arc::new(AtomicU64::new(0));
         actix_rt::spawn(subscriber::run(
             self.link.clone(),
             seed,
             changes_rx,
             events_tx,
+            Arc::clone(&outages),
         ));
         ctx.add_stream(Events(events));
         self.changes = Some(changes);
@@ -60,6 +62,7 @@ impl Relay {
                 seed.rotate_left(n as u32 + 1),
                 rx,
                 Arc::clone(&self.not_relayed),
+                Arc::clone(&outages),
             ));
             self.publishers.push(tx);
         }

@@ -100,9 +100,11 @@ impl RedisLink {
         self
     }
 
-    /// How often the subscriber connection is checked with a `PING` (default 5 s):
-    /// a Redis that stopped answering without closing the connection is noticed
-    /// within this plus [`reply_timeout`](Self::reply_timeout).
+    /// How often the subscriber connection, and each publishing connection while it
+    /// has nothing to send, is checked with a `PING` (default 5 s): a Redis that
+    /// stopped answering without closing the connection is noticed within this plus
+    /// [`reply_timeout`](Self::reply_timeout), and a publishing connection lost while
+    /// idle is remade before its next message instead of losing it.
     pub fn ping_interval(mut self, every: Duration) -> Self {
         self.ping_interval = every.max(Duration::from_millis(10));
         self

@@ -1,7 +1,8 @@
 //! One publishing connection: takes the broadcaster's outgoing messages in order,
-//! sends whatever has queued up as one pipeline of `PUBLISH`es, and reconnects (with
-//! backoff) after a failure. While it is disconnected, what arrives is dropped and
-//! counted: a message is relayed at most once, never late.
+//! sends whatever has queued up as one pipeline of `PUBLISH`es, checks the connection
+//! with a `PING` while idle, and reconnects (with backoff) after a failure. While it
+//! is disconnected, what arrives is dropped and counted: a message is relayed at most
+//! once, never late.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,7 @@ pub(crate) async fn run(
     seed: u64,
     mut queue: mpsc::Receiver<Outgoing>,
     not_relayed: Arc<AtomicU64>,
+    outages: Arc<AtomicU64>,
 ) {
     let mut backoff = Backoff::new(link.min_backoff, link.max_backoff, seed);
     let mut failing = false;
@@ -48,6 +50,9 @@ pub(crate) async fn run(
                     log::warn!("redis: cannot connect to publish ({why}); retrying with backoff");
                     failing = true;
                 }
+                // A batch kept for the new connection would now be late: dropped.
+                not_relayed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
                 if !drop_while_waiting(backoff.next_delay(), &mut queue, &not_relayed).await {
                     return;
                 }
@@ -58,9 +63,41 @@ pub(crate) async fn run(
             log::info!("redis: publishing connection up again");
         }
         backoff.reset();
+        // The subscriber's outages as of this connection: when it sees Redis go,
+        // this connection most likely went too.
+        let outages_seen = outages.load(Ordering::Relaxed);
+        // An idle connection is checked too: one that died unnoticed (Redis
+        // restarted, an idle timeout) would lose the next batch after it came back.
+        let mut ping = actix_rt::time::interval(link.ping_interval);
+        ping.tick().await;
         loop {
-            if queue.recv_many(&mut batch, BATCH).await == 0 {
-                return;
+            if batch.is_empty() {
+                tokio::select! {
+                    received = queue.recv_many(&mut batch, BATCH) => if received == 0 {
+                        return;
+                    },
+                    _ = ping.tick() => {
+                        let pong = timeout(
+                            link.reply_timeout,
+                            ::redis::cmd("PING").query_async::<()>(&mut conn),
+                        )
+                        .await;
+                        let why = match pong {
+                            Ok(Ok(())) => continue,
+                            Ok(Err(e)) => e.to_string(),
+                            Err(_) => "no answer to PING".to_owned(),
+                        };
+                        log::warn!("redis: publishing connection lost ({why}); reconnecting");
+                        failing = true;
+                        break;
+                    }
+                }
+            }
+            if outages.load(Ordering::Relaxed) != outages_seen {
+                // Reconnect first; the batch goes out on the new connection.
+                log::info!("redis: the subscriber lost Redis; remaking a publishing connection");
+                failing = true;
+                break;
             }
             let mut pipe = ::redis::pipe();
             for out in &batch {

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ::redis::aio::{PubSubSink, PubSubStream};
@@ -37,6 +39,7 @@ pub(crate) async fn run(
     seed: u64,
     mut changes: mpsc::UnboundedReceiver<Change>,
     events: mpsc::Sender<LinkEvent>,
+    outages: Arc<AtomicU64>,
 ) {
     let mut wanted: HashSet<String> = HashSet::new();
     let mut backoff = Backoff::new(link.min_backoff, link.max_backoff, seed);
@@ -88,6 +91,8 @@ pub(crate) async fn run(
             Lost::Ended => return,
             Lost::Connection(why) => {
                 log::warn!("redis: subscriber connection lost ({why}); reconnecting");
+                // The publishers remake their connections before their next batch.
+                outages.fetch_add(1, Ordering::Relaxed);
                 down_since = Some(Instant::now());
                 if events.send(LinkEvent::Down).await.is_err() {
                     return;

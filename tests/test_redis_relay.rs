@@ -1,0 +1,726 @@
+//! Two `Broadcaster`s on one Redis play two instances in one process: a message
+//! published on either reaches the members of both once and in order, other Redis
+//! publishers reach them too, the last member out unsubscribes the instance, and an
+//! outage keeps local delivery going and heals by itself once Redis is back.
+//!
+//! Each test starts its own `redis-server` on a free port of 127.0.0.1 (and kills it
+//! when done), so they are ignored by default: `./scripts/test-scale-out`, or
+//! `cargo test --test test_redis_relay -- --ignored` with `redis-server` on the path
+//! (or named by `REDIS_SERVER`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr, Context, Handler};
+use actix_sockjs::pubsub::{
+    Broadcaster, BroadcasterStatus, GetStatus, Member, Publish, RedisLink, Subscribe, TopicMessage,
+    Unsubscribe, UnsubscribeAll,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// How long any awaited event or state may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// How often a state without an event of its own (a status, a subscriber count) is
+/// looked at.
+const POLL: Duration = Duration::from_millis(20);
+
+// --- redis-server ---------------------------------------------------------------
+
+/// A `redis-server` child process on 127.0.0.1, killed (by its pid) when dropped.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it answers `PING`.
+    async fn start() -> RedisServer {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port on 127.0.0.1")
+                .port();
+            let mut server = RedisServer { port, child: None };
+            if server.spawn_and_wait().await {
+                return server;
+            }
+            // Someone else took the port between our look and redis-server's bind.
+        }
+        panic!("redis-server did not start on any of 5 free ports");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Spawns redis-server on `self.port`; true once it answers `PING`, false if it
+    /// exited first (its port was taken).
+    async fn spawn_and_wait(&mut self) -> bool {
+        let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&program)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program} ({e}): is redis-server installed?"));
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(Resp::Simple(pong)) = try_command(self.port, &[b"PING"]).await {
+                assert_eq!(pong, "PONG");
+                return true;
+            }
+            let child = self.child.as_mut().expect("the child just spawned");
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return false;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "redis-server on port {} not answering within {DEADLINE:?}",
+                self.port
+            );
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts redis-server again on the same port, after [`kill`](Self::kill).
+    async fn restart(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        let start = Instant::now();
+        // The port was ours a moment ago; retry briefly should the bind fail.
+        while !self.spawn_and_wait().await {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "redis-server could not bind port {} again",
+                self.port
+            );
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How many connections are subscribed to `channel` (`PUBSUB NUMSUB`).
+    async fn numsub(&self, channel: &str) -> i64 {
+        match command(self.port, &[b"PUBSUB", b"NUMSUB", channel.as_bytes()]).await {
+            Resp::Array(Some(items)) => match items.as_slice() {
+                [Resp::Bulk(Some(name)), Resp::Int(n)] if name == channel.as_bytes() => *n,
+                other => panic!("unexpected NUMSUB reply {other:?}"),
+            },
+            other => panic!("unexpected NUMSUB reply {other:?}"),
+        }
+    }
+
+    /// Waits until `channel` has `n` subscribed connections.
+    async fn wait_numsub(&self, channel: &str, n: i64) {
+        let start = Instant::now();
+        loop {
+            let now = self.numsub(channel).await;
+            if now == n {
+                return;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{channel} has {now} subscriber(s), not {n}, after {DEADLINE:?}"
+            );
+            actix_rt::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until `n` clients are connected, besides the one that asks.
+    async fn wait_clients(&self, n: usize) {
+        let start = Instant::now();
+        loop {
+            let list = match command(self.port, &[b"CLIENT", b"LIST"]).await {
+                Resp::Bulk(Some(list)) => String::from_utf8(list).expect("a text client list"),
+                other => panic!("unexpected CLIENT LIST reply {other:?}"),
+            };
+            let others = list
+                .lines()
+                .filter(|client| !client.contains("cmd=client|list"))
+                .count();
+            if others == n {
+                return;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{others} client(s) connected, not {n}, after {DEADLINE:?}:\n{list}"
+            );
+            actix_rt::time::sleep(POLL).await;
+        }
+    }
+
+    /// `PUBLISH channel payload`, as another Redis client would; how many
+    /// connections received it.
+    async fn publish(&self, channel: &str, payload: &[u8]) -> i64 {
+        match command(self.port, &[b"PUBLISH", channel.as_bytes(), payload]).await {
+            Resp::Int(n) => n,
+            other => panic!("unexpected PUBLISH reply {other:?}"),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// --- RESP over a raw TCP connection ----------------------------------------------
+
+/// A Redis reply.
+#[derive(Debug, PartialEq)]
+enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+}
+
+/// Parses one reply from the start of `buf`: the reply and the bytes it took, or
+/// `None` if `buf` holds only part of it.
+fn parse(buf: &[u8]) -> Option<(Resp, usize)> {
+    let end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&buf[1..end]).expect("a RESP header line");
+    let mut used = end + 2;
+    let reply = match buf.first()? {
+        b'+' => Resp::Simple(line.to_owned()),
+        b'-' => Resp::Error(line.to_owned()),
+        b':' => Resp::Int(line.parse().expect("a RESP integer")),
+        b'$' => {
+            let len: i64 = line.parse().expect("a RESP length");
+            if len < 0 {
+                Resp::Bulk(None)
+            } else {
+                let len = len as usize;
+                if buf.len() < used + len + 2 {
+                    return None;
+                }
+                let bulk = buf[used..used + len].to_vec();
+                used += len + 2;
+                Resp::Bulk(Some(bulk))
+            }
+        }
+        b'*' => {
+            let len: i64 = line.parse().expect("a RESP length");
+            if len < 0 {
+                Resp::Array(None)
+            } else {
+                let mut items = Vec::new();
+                for _ in 0..len {
+                    let (item, n) = parse(&buf[used..])?;
+                    items.push(item);
+                    used += n;
+                }
+                Resp::Array(Some(items))
+            }
+        }
+        other => panic!("unexpected RESP type byte {other:#x}"),
+    };
+    Some((reply, used))
+}
+
+/// Sends one command on a new connection and reads its reply.
+async fn try_command(port: u16, args: &[&[u8]]) -> std::io::Result<Resp> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg);
+            request.extend_from_slice(b"\r\n");
+        }
+        stream.write_all(&request).await?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some((reply, _)) = parse(&buf) {
+                return Ok(reply);
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    actix_rt::time::timeout(DEADLINE, exchange)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+async fn command(port: u16, args: &[&[u8]]) -> Resp {
+    try_command(port, args)
+        .await
+        .unwrap_or_else(|e| panic!("redis on port {port} did not answer: {e}"))
+}
+
+// --- instances and their members -------------------------------------------------
+
+/// Publishing connections per instance.
+const PUBLISHERS: usize = 2;
+
+/// A broadcaster on `redis`, quick to notice an outage and to come back.
+fn instance(redis: &RedisServer) -> Addr<Broadcaster> {
+    let link = RedisLink::new(&redis.url())
+        .expect("a valid Redis URL")
+        .publish_connections(PUBLISHERS)
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(200))
+        .reply_timeout(Duration::from_secs(1));
+    Broadcaster::new().redis(link).start()
+}
+
+/// Forwards the text of every `TopicMessage` to the test.
+struct Forward(UnboundedSender<String>);
+
+impl Actor for Forward {
+    type Context = Context<Self>;
+}
+
+impl Handler<TopicMessage> for Forward {
+    type Result = ();
+    fn handle(&mut self, msg: TopicMessage, _: &mut Context<Self>) {
+        let _ = self.0.send(msg.message.text().to_owned());
+    }
+}
+
+/// A member actor on `instance`, subscribed to `topic`: its membership and what it
+/// receives.
+struct Inbox {
+    member: Member,
+    rx: UnboundedReceiver<String>,
+    name: &'static str,
+}
+
+impl Inbox {
+    fn join(instance: &Addr<Broadcaster>, topic: &str, name: &'static str) -> Inbox {
+        let (tx, rx) = unbounded_channel();
+        let member = Member::Actor(Forward(tx).start().recipient());
+        instance.do_send(Subscribe::new(topic, member.clone()));
+        Inbox { member, rx, name }
+    }
+
+    /// The next message, failing the test after [`DEADLINE`].
+    async fn next(&mut self) -> String {
+        match actix_rt::time::timeout(DEADLINE, self.rx.recv()).await {
+            Ok(Some(text)) => text,
+            Ok(None) => panic!("{}: the member actor is gone", self.name),
+            Err(_) => panic!("{}: no message within {DEADLINE:?}", self.name),
+        }
+    }
+
+    /// The next message, if one comes within `wait`.
+    async fn within(&mut self, wait: Duration) -> Option<String> {
+        actix_rt::time::timeout(wait, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Reads probes (`probe <n>`, strictly increasing) up to and including `probe
+    /// <last>`; anything else fails the test.
+    async fn skip_probes_through(&mut self, last: u32) {
+        let mut previous: Option<u32> = None;
+        loop {
+            let text = self.next().await;
+            let n: u32 = text
+                .strip_prefix("probe ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{}: expected a probe, got {text:?}", self.name));
+            assert!(
+                previous.is_none_or(|p| n > p),
+                "{}: probe {n} after probe {previous:?}",
+                self.name
+            );
+            if n == last {
+                return;
+            }
+            previous = Some(n);
+        }
+    }
+}
+
+async fn publish(instance: &Addr<Broadcaster>, topic: &str, text: &str) {
+    instance
+        .send(Publish::new(topic, text))
+        .await
+        .expect("the broadcaster answers");
+}
+
+async fn status(instance: &Addr<Broadcaster>) -> BroadcasterStatus {
+    instance
+        .send(GetStatus)
+        .await
+        .expect("the broadcaster answers")
+}
+
+/// Polls the status until `done` holds; that status.
+async fn wait_status(
+    instance: &Addr<Broadcaster>,
+    what: &str,
+    done: impl Fn(&BroadcasterStatus) -> bool,
+) -> BroadcasterStatus {
+    let start = Instant::now();
+    loop {
+        let now = status(instance).await;
+        if done(&now) {
+            return now;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "not {what} within {DEADLINE:?}: {now:?}"
+        );
+        actix_rt::time::sleep(POLL).await;
+    }
+}
+
+async fn wait_connected(instance: &Addr<Broadcaster>) -> BroadcasterStatus {
+    wait_status(instance, "connected to Redis", |s| {
+        s.redis_connected == Some(true)
+    })
+    .await
+}
+
+/// Publishes `probe 0`, `probe 1`, ... to `topic` on `from` until `to` receives one
+/// (its instance's subscription has taken effect and `from`'s messages reach Redis);
+/// reads `to`'s probes through the last one published, and returns that one's
+/// number (for the other members to skip theirs).
+async fn probe(from: &Addr<Broadcaster>, topic: &str, to: &mut Inbox) -> u32 {
+    let start = Instant::now();
+    for n in 0.. {
+        publish(from, topic, &format!("probe {n}")).await;
+        if let Some(first) = to.within(Duration::from_millis(100)).await {
+            let first: u32 = first
+                .strip_prefix("probe ")
+                .and_then(|k| k.parse().ok())
+                .unwrap_or_else(|| panic!("{}: expected a probe, got {first:?}", to.name));
+            // Every probe after the first one received follows it, in order.
+            if first < n {
+                to.skip_probes_through(n).await;
+            }
+            return n;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{}: no probe arrived within {DEADLINE:?}",
+            to.name
+        );
+    }
+    unreachable!("probes are numbered without end")
+}
+
+/// Proves nothing more is on its way to the members, duplicates included: `last`'s
+/// marker crosses Redis after `first`'s, so every member's next message is first's
+/// marker, then last's (a copy of an earlier message would come before them).
+async fn assert_nothing_more(
+    first: &Addr<Broadcaster>,
+    last: &Addr<Broadcaster>,
+    topic: &str,
+    first_members: &mut [&mut Inbox],
+    last_members: &mut [&mut Inbox],
+) {
+    publish(first, topic, "marker 1").await;
+    expect_all(first_members, "marker 1").await;
+    expect_all(last_members, "marker 1").await;
+    // Every member of `last`'s instance got marker 1 through Redis: Redis has passed
+    // on everything `first` published before it.
+    publish(last, topic, "marker 2").await;
+    expect_all(first_members, "marker 2").await;
+    expect_all(last_members, "marker 2").await;
+}
+
+/// Every member's next message is `text`.
+async fn expect_all(members: &mut [&mut Inbox], text: &str) {
+    for member in members.iter_mut() {
+        assert_eq!(member.next().await, text, "{}", member.name);
+    }
+}
+
+// --- the tests -------------------------------------------------------------------
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn a_message_published_on_one_instance_reaches_the_members_of_both_once_in_order() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    let mut b1 = Inbox::join(&b, "topic", "b1");
+    let mut b2 = Inbox::join(&b, "topic", "b2");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    redis.wait_numsub("sockjs:topic", 2).await;
+
+    const N: usize = 200;
+    for i in 0..N {
+        publish(&a, "topic", &format!("from a {i}")).await;
+    }
+    for i in 0..N {
+        let want = format!("from a {i}");
+        for member in [&mut a1, &mut b1, &mut b2] {
+            assert_eq!(member.next().await, want, "{}", member.name);
+        }
+    }
+    // A's own copies from Redis are skipped; B's members got each once.
+    assert_nothing_more(&a, &b, "topic", &mut [&mut a1], &mut [&mut b1, &mut b2]).await;
+    // And the other way round.
+    for i in 0..N {
+        publish(&b, "topic", &format!("from b {i}")).await;
+    }
+    for i in 0..N {
+        let want = format!("from b {i}");
+        for member in [&mut b1, &mut b2, &mut a1] {
+            assert_eq!(member.next().await, want, "{}", member.name);
+        }
+    }
+    assert_nothing_more(&b, &a, "topic", &mut [&mut b1, &mut b2], &mut [&mut a1]).await;
+
+    let (sa, sb) = (status(&a).await, status(&b).await);
+    assert_eq!((sa.published, sa.received), (N as u64 + 2, N as u64 + 2));
+    assert_eq!((sb.published, sb.received), (N as u64 + 2, N as u64 + 2));
+    assert_eq!((sa.not_relayed, sb.not_relayed), (0, 0));
+    assert_eq!((sa.redis_outages, sb.redis_outages), (0, 0));
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn a_topic_first_joined_later_on_one_instance_is_delivered_once_its_subscription_took_effect()
+{
+    let redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    let mut b1 = Inbox::join(&b, "topic", "b1");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+
+    // A new topic on each side, after both are connected: their subscriptions go
+    // out on the live connections.
+    let mut a_late = Inbox::join(&a, "late", "a_late");
+    let mut b_late = Inbox::join(&b, "late", "b_late");
+    let last = probe(&a, "late", &mut b_late).await;
+    a_late.skip_probes_through(last).await;
+
+    for i in 0..50 {
+        publish(&a, "late", &format!("late {i}")).await;
+    }
+    for i in 0..50 {
+        assert_eq!(a_late.next().await, format!("late {i}"));
+        assert_eq!(b_late.next().await, format!("late {i}"));
+    }
+    assert_nothing_more(&a, &b, "late", &mut [&mut a_late], &mut [&mut b_late]).await;
+    // The first topic's members heard none of it.
+    assert_nothing_more(&b, &a, "topic", &mut [&mut b1], &mut [&mut a1]).await;
+    assert_eq!(redis.numsub("sockjs:late").await, 2);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn another_redis_publisher_reaches_the_members_of_both_instances() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    let mut b1 = Inbox::join(&b, "topic", "b1");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    redis.wait_numsub("sockjs:topic", 2).await;
+
+    assert_eq!(redis.publish("sockjs:topic", b"hello").await, 2);
+    assert_eq!(a1.next().await, "hello");
+    assert_eq!(b1.next().await, "hello");
+
+    // An instance's payload (NUL, a 16-byte instance id, the text) from an instance
+    // that is neither: delivered as its text.
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&[0x5a; 16]);
+    framed.extend_from_slice("from elsewhere, é".as_bytes());
+    assert_eq!(redis.publish("sockjs:topic", &framed).await, 2);
+    assert_eq!(a1.next().await, "from elsewhere, é");
+    assert_eq!(b1.next().await, "from elsewhere, é");
+
+    // What is not text, or a header cut short, is dropped; what follows still comes.
+    assert_eq!(redis.publish("sockjs:topic", &[0xff, 0xfe]).await, 2);
+    assert_eq!(redis.publish("sockjs:topic", &[0, 1, 2]).await, 2);
+    let mut bad_text = vec![0u8];
+    bad_text.extend_from_slice(&[0x5a; 16]);
+    bad_text.push(0xc3);
+    assert_eq!(redis.publish("sockjs:topic", &bad_text).await, 2);
+    assert_eq!(redis.publish("sockjs:topic", b"after").await, 2);
+    assert_eq!(a1.next().await, "after");
+    assert_eq!(b1.next().await, "after");
+    // A channel without the prefix is no topic.
+    assert_eq!(redis.publish("topic", b"unprefixed").await, 0);
+
+    assert_nothing_more(&a, &b, "topic", &mut [&mut a1], &mut [&mut b1]).await;
+    let (sa, sb) = (status(&a).await, status(&b).await);
+    // hello, from elsewhere, after, and the other instance's marker.
+    assert_eq!((sa.received, sb.received), (4, 4));
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn the_last_member_leaving_an_instance_unsubscribes_it_from_redis() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    let a2 = Inbox::join(&a, "topic", "a2");
+    let b1 = Inbox::join(&b, "topic", "b1");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    redis.wait_numsub("sockjs:topic", 2).await;
+
+    // a1 leaves, a2 stays: A stays subscribed. A's subscription changes go out in
+    // order, so once a1's next topic is subscribed, its leaving has been handled.
+    a.do_send(Unsubscribe::new("topic", a1.member.clone()));
+    a.do_send(Subscribe::new("elsewhere", a1.member.clone()));
+    redis.wait_numsub("sockjs:elsewhere", 1).await;
+    assert_eq!(redis.numsub("sockjs:topic").await, 2, "a2 is still there");
+
+    // a2, A's last member, leaves: 2 → 1.
+    a.do_send(Unsubscribe::new("topic", a2.member.clone()));
+    redis.wait_numsub("sockjs:topic", 1).await;
+    // b1, B's last, leaves everything: 1 → 0.
+    b.do_send(UnsubscribeAll::new(b1.member.clone()));
+    redis.wait_numsub("sockjs:topic", 0).await;
+    let (sa, sb) = (status(&a).await, status(&b).await);
+    assert_eq!((sa.topics, sa.members), (1, 1), "a1 in elsewhere");
+    assert_eq!((sb.topics, sb.members), (0, 0));
+
+    // A new first member subscribes again, and hears the other instance.
+    let mut b3 = Inbox::join(&b, "topic", "b3");
+    redis.wait_numsub("sockjs:topic", 1).await;
+    a.do_send(Subscribe::new("topic", a1.member.clone()));
+    redis.wait_numsub("sockjs:topic", 2).await;
+    publish(&b, "topic", "again").await;
+    assert_eq!(b3.next().await, "again");
+    assert_eq!(a1.next().await, "again");
+    // a1 leaves everything, including elsewhere.
+    a.do_send(UnsubscribeAll::new(a1.member.clone()));
+    redis.wait_numsub("sockjs:elsewhere", 0).await;
+    redis.wait_numsub("sockjs:topic", 1).await;
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn an_outage_keeps_local_delivery_and_relaying_resumes_once_redis_is_back() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    let mut b1 = Inbox::join(&b, "topic", "b1");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    redis.wait_numsub("sockjs:topic", 2).await;
+    publish(&a, "topic", "before").await;
+    assert_eq!(a1.next().await, "before");
+    assert_eq!(b1.next().await, "before");
+
+    redis.kill();
+    for instance in [&a, &b] {
+        let down = wait_status(instance, "disconnected", |s| {
+            s.redis_connected == Some(false)
+        })
+        .await;
+        assert_eq!(down.redis_outages, 1);
+    }
+    // Local members still get what is published here; Redis does not.
+    const DURING: u64 = 5;
+    for i in 0..DURING {
+        publish(&a, "topic", &format!("during {i}")).await;
+    }
+    for i in 0..DURING {
+        assert_eq!(a1.next().await, format!("during {i}"));
+    }
+    // Every one of them is accounted for as not relayed (dropped, never sent late).
+    wait_status(&a, "counting the unrelayed", |s| s.not_relayed >= DURING).await;
+
+    redis.restart().await;
+    for instance in [&a, &b] {
+        let up = wait_connected(instance).await;
+        assert_eq!(up.redis_outages, 1);
+    }
+    // The subscribers resubscribed to their topics, and every publishing connection
+    // was remade: those that failed a publish, and the idle ones too (their PING
+    // found them gone), so nothing published from now on is lost.
+    redis.wait_numsub("sockjs:topic", 2).await;
+    redis.wait_clients(2 * (1 + PUBLISHERS)).await;
+
+    for i in 0..50 {
+        publish(&a, "topic", &format!("after {i}")).await;
+    }
+    for i in 0..50 {
+        assert_eq!(a1.next().await, format!("after {i}"));
+        assert_eq!(
+            b1.next().await,
+            format!("after {i}"),
+            "B never saw \"during\""
+        );
+    }
+    for i in 0..50 {
+        publish(&b, "topic", &format!("from b {i}")).await;
+    }
+    for i in 0..50 {
+        assert_eq!(b1.next().await, format!("from b {i}"));
+        assert_eq!(a1.next().await, format!("from b {i}"));
+    }
+    // Nothing arrives twice either way.
+    assert_nothing_more(&a, &b, "topic", &mut [&mut a1], &mut [&mut b1]).await;
+    assert_nothing_more(&b, &a, "topic", &mut [&mut b1], &mut [&mut a1]).await;
+    // Not relayed: exactly what A published during the outage.
+    let (sa, sb) = (status(&a).await, status(&b).await);
+    assert_eq!(
+        (sa.not_relayed, sb.not_relayed),
+        (DURING, 0),
+        "{sa:?} {sb:?}"
+    );
+    assert_eq!((sa.redis_outages, sb.redis_outages), (1, 1));
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn after_an_outage_a_new_topic_is_delivered_once_probes_get_through() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = (instance(&redis), instance(&redis));
+    let mut a1 = Inbox::join(&a, "topic", "a1");
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+
+    redis.kill();
+    for instance in [&a, &b] {
+        wait_status(instance, "disconnected", |s| {
+            s.redis_connected == Some(false)
+        })
+        .await;
+    }
+    // Joined while Redis is down: subscribed once it is back.
+    let mut b1 = Inbox::join(&b, "topic", "b1");
+    redis.restart().await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    // Probe until B hears A, whatever A's publishing connection is doing.
+    let last = probe(&a, "topic", &mut b1).await;
+    a1.skip_probes_through(last).await;
+    for i in 0..50 {
+        publish(&a, "topic", &format!("after {i}")).await;
+    }
+    for i in 0..50 {
+        assert_eq!(a1.next().await, format!("after {i}"));
+        assert_eq!(b1.next().await, format!("after {i}"));
+    }
+    // B has published nothing since the outage: its publishing connections may not
+    // have found theirs gone yet (they PING every 200 ms). Once they are remade,
+    // what B publishes reaches A too.
+    redis.wait_clients(2 * (1 + PUBLISHERS)).await;
+    assert_nothing_more(&a, &b, "topic", &mut [&mut a1], &mut [&mut b1]).await;
+    assert_eq!(redis.numsub("sockjs:topic").await, 2);
+}
