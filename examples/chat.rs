@@ -13,18 +13,19 @@
 //! (topic = the room's name), which `Rooms` subscribes to on behalf of the room's
 //! members on this instance and which, with `--redis`, relays them to every instance;
 //! `Rooms` hands each line to its members' addresses as one shared frame. The roster
-//! is what `Rooms` has seen of the room: its own members, and, across instances, the
-//! joins and leaves announced since its first member arrived.
+//! spans instances too: an instance's first member of a room makes it ask the others
+//! (`{"type": "who"}`, which pages never see), and they answer with a roster line.
 //!
 //! Wire format (JSON text messages): the client sends `{"name": "..."}` once, then
 //! `{"text": "..."}`; the server sends `{"type": "join" | "leave", "name"}`,
-//! `{"type": "message", "name", "text"}` and `{"type": "roster", "names": [...]}`.
+//! `{"type": "message", "name", "text"}` and `{"type": "roster", "names": [...]}` (names
+//! to add to the list: one when joining, and more as other instances answer).
 //!
 //! The pages load sockjs-client from `/sockjs.min.js` when a local copy is installed
 //! (`npm install --prefix vendor-js sockjs-client@1`, which `./scripts/demo` does), so
 //! the demo works without internet; otherwise from the `sockjs_url` default.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use actix::{
@@ -76,21 +77,14 @@ struct Say {
 struct Room {
     /// The members on this instance, by address.
     members: HashMap<Addr<ChatMember>, String>,
-    /// The names in the room, as announced by join and leave lines (from every
-    /// instance, since this instance's first member arrived); a name twice in the
-    /// room counts twice.
-    names: HashMap<String, usize>,
+    /// The names in the room on every instance, as announced by its lines.
+    names: BTreeSet<String>,
 }
 
 impl Room {
-    fn roster(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .names
-            .iter()
-            .flat_map(|(name, &n)| std::iter::repeat_n(name.clone(), n))
-            .collect();
-        names.sort();
-        names
+    /// The names of this instance's members.
+    fn local_names(&self) -> Vec<&String> {
+        self.members.values().collect()
     }
 }
 
@@ -118,17 +112,18 @@ impl Handler<Join> for Rooms {
     type Result = MessageResult<Join>;
 
     fn handle(&mut self, join: Join, ctx: &mut Context<Self>) -> Self::Result {
-        let room = self.rooms.entry(join.room.clone()).or_insert_with(|| {
-            // The room's first member here: from now on its lines reach this actor.
+        let first_here = !self.rooms.contains_key(&join.room);
+        let room = self.rooms.entry(join.room.clone()).or_default();
+        room.members.insert(join.member, join.name.clone());
+        room.names.insert(join.name.clone());
+        let roster = room.names.iter().cloned().collect();
+        if first_here {
+            // From now on the room's lines reach this actor; the members elsewhere
+            // are asked for (they answer with a roster line).
             let me = ctx.address().recipient::<TopicMessage>();
             self.broadcaster.do_send(Subscribe::new(&join.room, me));
-            Room::default()
-        });
-        room.members.insert(join.member, join.name.clone());
-        // The joiner's own announcement arrives after this answer.
-        let mut roster = room.roster();
-        roster.push(join.name.clone());
-        roster.sort();
+            self.publish(&join.room, &json!({"type": "who"}));
+        }
         self.publish(&join.room, &json!({"type": "join", "name": join.name}));
         MessageResult(roster)
     }
@@ -163,7 +158,8 @@ impl Handler<Say> for Rooms {
     }
 }
 
-/// A line of a room, from any instance: to every member here, and into the roster.
+/// A line of a room, from any instance: into the roster, and to every member here.
+/// Rosters merge in the page, so a roster line is as good as several joins.
 impl Handler<TopicMessage> for Rooms {
     type Result = ();
 
@@ -171,21 +167,27 @@ impl Handler<TopicMessage> for Rooms {
         let Some(room) = self.rooms.get_mut(&*msg.topic) else {
             return;
         };
-        if let Ok(line) = serde_json::from_str::<serde_json::Value>(msg.message.text())
-            && let Some(name) = line["name"].as_str()
-        {
-            match line["type"].as_str() {
-                Some("join") => *room.names.entry(name.to_owned()).or_default() += 1,
-                Some("leave") => {
-                    if let Some(n) = room.names.get_mut(name) {
-                        *n -= 1;
-                        if *n == 0 {
-                            room.names.remove(name);
-                        }
-                    }
-                }
-                _ => {}
+        let line: serde_json::Value = serde_json::from_str(msg.message.text()).unwrap_or_default();
+        let name = line["name"].as_str().map(str::to_owned);
+        match (line["type"].as_str(), name) {
+            (Some("join"), Some(name)) => {
+                room.names.insert(name);
             }
+            (Some("leave"), Some(name)) => {
+                room.names.remove(&name);
+            }
+            (Some("roster"), _) => {
+                let names = line["names"].as_array().into_iter().flatten();
+                room.names
+                    .extend(names.filter_map(|n| n.as_str().map(str::to_owned)));
+            }
+            (Some("who"), _) => {
+                // Another instance's first member of this room asks who is here.
+                let roster = json!({"type": "roster", "names": room.local_names()});
+                self.publish(&msg.topic, &roster);
+                return;
+            }
+            _ => {}
         }
         let line = Line(msg.message);
         for member in room.members.keys() {

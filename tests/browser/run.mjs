@@ -17,7 +17,8 @@
 // default 240 s). The servers and the browser are stopped at the end, on failure too.
 //
 // `node run.mjs [GROUP...]` runs only the named groups (see sockjs-tests.mjs; the
-// chat check is 'chat demo', the others 'multiplex', 'multiplex demo', 'origins' and
+// chat check is 'chat demo', the one with two chat instances behind haproxy 'chat
+// scale-out', the others 'multiplex', 'multiplex demo', 'origins' and
 // 'shutdown').
 //
 // Output: one line per check, a table of the transports' results, the run time, and
@@ -30,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { runChat } from './chat-test.mjs';
+import { runChatScaleOut } from './scale-out-test.mjs';
 import { runMultiplex, runMultiplexDemo } from './multiplex-test.mjs';
 import { runOrigins } from './origins-test.mjs';
 import { runShutdown } from './shutdown-test.mjs';
@@ -200,6 +202,7 @@ async function main() {
       await runGroup(env, group);
     }
     if (wanted('chat demo')) await runChat(env, chat.origin, ARTIFACTS);
+    if (wanted('chat scale-out')) await runChatScaleOut(env, ROOT, ARTIFACTS);
     if (wanted('multiplex')) await runMultiplex(env);
     if (wanted('multiplex demo')) await runMultiplexDemo(env, multiplexDemo.origin, ARTIFACTS);
     if (wanted('origins')) await runOrigins(env, restricted.origin);

@@ -127,11 +127,16 @@ export function startProcess(name, binary, args, readyPattern, ms) {
     child.once('exit', (code, signal) => {
       fail(new Error(`${name} exited (${code ?? signal}) before it was ready\n${output()}`));
     });
+    let ready = false;
     child.stdout.on('data', (chunk) => {
       keep(chunk);
+      // Once ready, later output is only kept: matching again would remove the
+      // 'exit' listeners that stopAll() adds (redis-server prints on SIGTERM).
+      if (ready) return;
       buffered += chunk.toString('utf8');
       const match = buffered.match(readyPattern);
       if (match) {
+        ready = true;
         clearTimeout(timer);
         child.removeAllListeners('exit');
         resolve({ child, origin: match[1], readyLine: match[0], output });
