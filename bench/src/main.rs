@@ -4,6 +4,7 @@
 //! sockjs-bench run --addr 127.0.0.1:PORT --server-pid PID [--scenario NAME[,NAME..]|all]
 //!                  [--duration SECS] [--reps N] [--clients N] [--window N] [--size BYTES]
 //!                  [--sessions N] [--messages N] [--json FILE]
+//!                  [--peer-addr 127.0.0.1:PORT --peer-pid PID] [--redis-pid PID]
 //! sockjs-bench report FILE..      # the markdown table of BENCHMARKS.md
 //! sockjs-bench list               # the scenario names
 //! sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [...]   # see attacks/mod.rs
@@ -14,8 +15,13 @@
 //! `/proc/PID`. Each run prints one JSON line on stdout (and appends it to `--json`)
 //! and one readable line on stderr. Everything runs on one thread, so the generator
 //! can be pinned to one core.
+//!
+//! `broadcast-redis` needs a second bench-server on the same Redis as the first
+//! (`--peer-addr`, `--peer-pid`; both started with `--redis URL`); `--redis-pid`
+//! records that redis-server's CPU time too.
 
 mod attacks;
+mod broadcast;
 mod broadcaster;
 mod net;
 mod report;
@@ -37,6 +43,7 @@ const USAGE: &str = "usage:
   sockjs-bench run --addr 127.0.0.1:PORT --server-pid PID [--scenario NAME[,NAME..]|all]
                    [--duration SECS] [--reps N] [--clients N] [--window N] [--size BYTES]
                    [--sessions N] [--messages N] [--json FILE]
+                   [--peer-addr 127.0.0.1:PORT --peer-pid PID] [--redis-pid PID]
   sockjs-bench report FILE..
   sockjs-bench list
   sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [--attack NAME[,NAME..]|all]
@@ -62,6 +69,9 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut sessions = None;
     let mut messages = None;
     let mut json = None;
+    let mut peer_addr: Option<SocketAddr> = None;
+    let mut peer_pid: Option<String> = None;
+    let mut redis_pid: Option<String> = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -83,6 +93,13 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "--sessions" => sessions = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--messages" => messages = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--json" => json = Some(PathBuf::from(value()?)),
+            "--peer-addr" => peer_addr = Some(sockjs_bench::flag_number(flag, value()?)?),
+            "--peer-pid" => {
+                peer_pid = Some(sockjs_bench::flag_number::<u32>(flag, value()?)?.to_string())
+            }
+            "--redis-pid" => {
+                redis_pid = Some(sockjs_bench::flag_number::<u32>(flag, value()?)?.to_string())
+            }
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -99,6 +116,16 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     if !addr.ip().is_loopback() {
         return Err("--addr must be a loopback address: the benchmark is local only".into());
     }
+    let peer = match (peer_addr, peer_pid) {
+        (Some(addr), Some(pid)) if addr.ip().is_loopback() => Some((addr, pid)),
+        (Some(_), Some(_)) => {
+            return Err(
+                "--peer-addr must be a loopback address: the benchmark is local only".into(),
+            );
+        }
+        (None, None) => None,
+        _ => return Err("--peer-addr and --peer-pid go together".into()),
+    };
     if scenarios.iter().any(|s| s == "all") {
         scenarios = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
     }
@@ -115,6 +142,8 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             size,
             sessions,
             messages,
+            peer,
+            redis_pid,
         },
         scenarios,
         reps,

@@ -92,6 +92,17 @@ const SPECS: &[Spec] = &[
         target: Target::Ratio(2.0),
     },
     Spec {
+        name: "broadcast-redis",
+        what: "`/broadcast` across two bench-servers started with `--redis` on one redis-server \
+               (both servers and Redis pinned with bench-server): 2 × 250 websocket sessions, \
+               1000 messages from a session on the first instance (4 in flight, counted at \
+               both instances): deliveries on both; CPU is both servers' summed (not Redis's); \
+               latency over every delivery (in parentheses: the other instance's); ratio to \
+               `broadcast`",
+        baseline: "broadcast",
+        target: Target::None,
+    },
+    Spec {
         name: "xhr-echo",
         what: "xhr polling echo: `xhr_send` + outstanding `xhr` poll, 32 sessions (round trips)",
         baseline: "bare-echo",
@@ -165,6 +176,10 @@ struct Summary {
     cpu_util: Option<f64>,
     p50: Option<f64>,
     p99: Option<f64>,
+    /// Latencies of the deliveries to another instance than the sender's
+    /// (`broadcast-redis`).
+    remote_p50: Option<f64>,
+    remote_p99: Option<f64>,
     bytes: Option<f64>,
 }
 
@@ -196,6 +211,8 @@ fn summarise(runs: &[&Value]) -> Summary {
         cpu_util: field("server_cpu_util"),
         p50: field("p50_us"),
         p99: field("p99_us"),
+        remote_p50: field("remote_p50_us"),
+        remote_p99: field("remote_p99_us"),
         bytes: field("bytes_per_session").or_else(|| field("bytes_per_stuck_session")),
     }
 }
@@ -220,6 +237,15 @@ fn latency(us: Option<f64>) -> String {
         Some(us) if us >= 10_000.0 => format!("{:.0} ms", us / 1000.0),
         Some(us) if us >= 1000.0 => format!("{:.1} ms", us / 1000.0),
         Some(us) => format!("{us:.0} µs"),
+    }
+}
+
+/// `p50 / p99`, and the remote deliveries' `(remote p50 / p99)` when there are any.
+fn latencies(p50: Option<f64>, p99: Option<f64>, r50: Option<f64>, r99: Option<f64>) -> String {
+    let all = format!("{} / {}", latency(p50), latency(p99));
+    match (r50, r99) {
+        (None, None) => all,
+        _ => format!("{all} (remote {} / {})", latency(r50), latency(r99)),
     }
 }
 
@@ -308,7 +334,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
             if unit.is_some() {
                 "–".into()
             } else {
-                format!("{} / {}", latency(sum.p50), latency(sum.p99))
+                latencies(sum.p50, sum.p99, sum.remote_p50, sum.remote_p99)
             },
             ratio.map_or("–".into(), |r| format!("{:.2}", r)),
             target,
@@ -370,6 +396,17 @@ pub(crate) fn line(v: &Value) -> String {
         latency(f("p50_us")),
         latency(f("p99_us")),
     );
+    if let Some(remote) = v.get("remote_deliveries").and_then(Value::as_u64) {
+        let _ = write!(
+            s,
+            "  remote: {remote} deliveries, p50 {} p99 {}",
+            latency(f("remote_p50_us")),
+            latency(f("remote_p99_us")),
+        );
+    }
+    if let Some(cpu) = f("redis_cpu_s") {
+        let _ = write!(s, "  redis CPU {cpu:.2} s");
+    }
     if let Some(e) = v.get("first_error").and_then(Value::as_str) {
         let _ = write!(s, "  ERRORS {}: {e}", v["errors"]);
     }
@@ -377,61 +414,4 @@ pub(crate) fn line(v: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn medians_and_thousands() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(vec![]), None);
-        assert_eq!(thousands(1_234_567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-    }
-
-    #[test]
-    fn stuck_is_a_memory_row_held_to_the_bound() {
-        let lines = vec![
-            json!({"scenario": "stuck", "bytes_per_stuck_session": 500_000.0, "errors": 0}),
-            json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
-        ];
-        let t = table(&lines);
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("| `stuck`"))
-            .expect("stuck row");
-        assert!(
-            row.contains("| 450,000 B/stuck session | – |")
-                && row.contains("≤ 1,310,720 B/stuck session")
-                && row.contains("**PASS**"),
-            "{row}"
-        );
-        let over =
-            table(&[json!({"scenario": "stuck", "bytes_per_stuck_session": 2e6, "errors": 0})]);
-        assert!(over.contains("**MISS**"), "{over}");
-    }
-
-    #[test]
-    fn ratios_are_taken_per_server_cpu_second() {
-        let lines = vec![
-            json!({"scenario": "bare-echo", "rate": 100.0, "per_server_cpu_s": 200.0, "errors": 0}),
-            json!({"scenario": "ws-echo", "rate": 50.0, "per_server_cpu_s": 190.0, "errors": 0}),
-            json!({"scenario": "raw-ws-echo", "rate": 99.0, "per_server_cpu_s": 180.0, "errors": 0}),
-        ];
-        let t = table(&lines);
-        let ws = t
-            .lines()
-            .find(|l| l.starts_with("| `ws-echo`"))
-            .expect("ws row");
-        assert!(ws.contains("| 0.95 |") && ws.contains("**PASS**"), "{ws}");
-        let raw = t
-            .lines()
-            .find(|l| l.starts_with("| `raw-ws-echo`"))
-            .expect("raw row");
-        assert!(
-            raw.contains("| 0.90 |") && raw.contains("**MISS**"),
-            "{raw}"
-        );
-    }
-}
+mod tests;

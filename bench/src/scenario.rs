@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use crate::net::{Http, Ws, WsMessage};
 use crate::sockjs::{
-    bad_frame, closed, session_base, session_path, sockjs_count, sockjs_items, xhr_open, xhr_send,
+    bad_frame, closed, session_base, session_path, sockjs_count, xhr_open, xhr_send,
     xhr_stream_start,
 };
 use sockjs_bench::{cpu_seconds, rss_bytes};
@@ -41,6 +40,11 @@ pub(crate) struct Settings {
     pub(crate) size: usize,
     pub(crate) sessions: Option<usize>,
     pub(crate) messages: Option<usize>,
+    /// A second server (`--peer-addr`, `--peer-pid`): `broadcast-redis` only.
+    pub(crate) peer: Option<(SocketAddr, String)>,
+    /// The redis-server the two servers of `broadcast-redis` share (`--redis-pid`):
+    /// its CPU time is recorded, not counted as the servers'.
+    pub(crate) redis_pid: Option<String>,
 }
 
 /// Every scenario, in the order `all` runs them. The idle ones and `stuck` are best
@@ -54,6 +58,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "ws-echo-pipe",
     "raw-ws-echo-pipe",
     "broadcast",
+    "broadcast-redis",
     "xhr-echo",
     "xhr-streaming",
     "xhr-streaming-4k",
@@ -76,7 +81,8 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "bare-echo-pipe" => echo(s, Flavor::Bare, 8, 32, name).await,
         "ws-echo-pipe" => echo(s, Flavor::SockJs, 8, 32, name).await,
         "raw-ws-echo-pipe" => echo(s, Flavor::Raw, 8, 32, name).await,
-        "broadcast" => broadcast(s).await,
+        "broadcast" => crate::broadcast::broadcast(s).await,
+        "broadcast-redis" => crate::broadcast::broadcast_redis(s).await,
         "xhr-echo" => xhr_echo(s).await,
         "xhr-streaming" => xhr_streaming(s, "/echo", "xhr-streaming").await,
         "xhr-streaming-4k" => xhr_streaming(s, "/echo4k", "xhr-streaming-4k").await,
@@ -92,7 +98,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
 }
 
 /// Microseconds since the first call: the clock embedded in broadcast messages.
-fn micros() -> u64 {
+pub(crate) fn micros() -> u64 {
     static BASE: OnceLock<std::time::Instant> = OnceLock::new();
     let base = BASE.get_or_init(std::time::Instant::now);
     u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX)
@@ -109,7 +115,7 @@ fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
-fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -119,34 +125,53 @@ fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
 
 /// Server and generator CPU time and wall time over the measured part of a run.
 struct Meter {
-    pid: String,
+    pids: Vec<String>,
     t0: Instant,
-    server0: f64,
+    server0: Vec<f64>,
     client0: f64,
 }
 
-struct Measured {
+pub(crate) struct Measured {
     elapsed: f64,
+    /// Summed over every server metered.
     server_cpu: f64,
+    /// Each server's, in the order of the pids metered.
+    pub(crate) server_cpus: Vec<f64>,
     client_cpu: f64,
+}
+
+fn server_cpu(pid: &str) -> Result<f64, String> {
+    cpu_seconds(pid).map_err(|e| format!("server pid {pid}: {e}"))
 }
 
 impl Meter {
     fn start(pid: &str) -> Result<Meter, String> {
+        Meter::start_all(&[pid.to_owned()])
+    }
+
+    /// Meters the CPU time of every process of `pids` together.
+    fn start_all(pids: &[String]) -> Result<Meter, String> {
         Ok(Meter {
-            pid: pid.to_owned(),
+            pids: pids.to_vec(),
             t0: Instant::now(),
-            server0: cpu_seconds(pid).map_err(|e| format!("server pid {pid}: {e}"))?,
+            server0: pids
+                .iter()
+                .map(|p| server_cpu(p))
+                .collect::<Result<_, _>>()?,
             client0: cpu_seconds("self").unwrap_or(0.0),
         })
     }
 
     fn stop(&self) -> Result<Measured, String> {
         let elapsed = self.t0.elapsed().as_secs_f64();
-        let server = cpu_seconds(&self.pid).map_err(|e| format!("server pid {}: {e}", self.pid))?;
+        let mut server_cpus = Vec::with_capacity(self.pids.len());
+        for (pid, before) in self.pids.iter().zip(&self.server0) {
+            server_cpus.push(server_cpu(pid)? - before);
+        }
         Ok(Measured {
             elapsed,
-            server_cpu: server - self.server0,
+            server_cpu: server_cpus.iter().sum(),
+            server_cpus,
             client_cpu: cpu_seconds("self").unwrap_or(0.0) - self.client0,
         })
     }
@@ -154,47 +179,67 @@ impl Meter {
 
 /// What one client of a throughput scenario reports once its measured part is over.
 #[derive(Default)]
-struct ClientReport {
-    ops: u64,
-    latencies: Vec<u32>,
-    error: Option<String>,
+pub(crate) struct ClientReport {
+    pub(crate) ops: u64,
+    pub(crate) latencies: Vec<u32>,
+    pub(crate) error: Option<String>,
 }
 
 /// The phases every client goes through together: connect, start, measure, report,
 /// wait for teardown, close.
 #[derive(Clone)]
-struct Phases {
+pub(crate) struct Phases {
     start: Arc<Barrier>,
     report: mpsc::UnboundedSender<ClientReport>,
     teardown: watch::Receiver<bool>,
 }
 
 impl Phases {
-    async fn started(&self) {
+    pub(crate) async fn started(&self) {
         self.start.wait().await;
     }
 
     /// Reports, then waits (bounded) until every client has reported, so closing
     /// connections is not measured.
-    async fn finish(&mut self, report: ClientReport) {
+    pub(crate) async fn finish(&mut self, report: ClientReport) {
         let _ = self.report.send(report);
         let _ = timeout(GRACE, self.teardown.wait_for(|&t| t)).await;
     }
 }
 
 /// Totals of a throughput run.
-struct Totals {
+pub(crate) struct Totals {
     clients: usize,
     ops: u64,
     latencies: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
-    measured: Measured,
+    pub(crate) measured: Measured,
 }
 
 /// Spawns `clients` clients made by `make`, starts them together once all are set up,
 /// and measures until every one has reported.
-async fn drive<F, Fut>(s: &Settings, clients: usize, make: F) -> Result<Totals, String>
+pub(crate) async fn drive<F, Fut>(s: &Settings, clients: usize, make: F) -> Result<Totals, String>
+where
+    F: Fn(usize, Phases) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    drive_metered(
+        std::slice::from_ref(&s.server_pid),
+        s.duration,
+        clients,
+        make,
+    )
+    .await
+}
+
+/// [`drive`], metering the CPU time of every server of `pids` (summed).
+pub(crate) async fn drive_metered<F, Fut>(
+    pids: &[String],
+    duration: Duration,
+    clients: usize,
+    make: F,
+) -> Result<Totals, String>
 where
     F: Fn(usize, Phases) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -217,8 +262,8 @@ where
     timeout(SETUP, start.wait())
         .await
         .map_err(|_| "clients did not connect within 60 s".to_owned())?;
-    let meter = Meter::start(&s.server_pid)?;
-    let hard = Instant::now() + s.duration + GRACE;
+    let meter = Meter::start_all(pids)?;
+    let hard = Instant::now() + duration + GRACE;
     let mut totals = Totals {
         clients,
         ops: 0,
@@ -228,6 +273,7 @@ where
         measured: Measured {
             elapsed: 0.0,
             server_cpu: 0.0,
+            server_cpus: Vec::new(),
             client_cpu: 0.0,
         },
     };
@@ -260,7 +306,13 @@ where
     Ok(totals)
 }
 
-fn result_json(name: &str, unit: &str, s: &Settings, window: usize, mut t: Totals) -> Value {
+pub(crate) fn result_json(
+    name: &str,
+    unit: &str,
+    s: &Settings,
+    window: usize,
+    mut t: Totals,
+) -> Value {
     t.latencies.sort_unstable();
     let m = &t.measured;
     let rate = t.ops as f64 / m.elapsed.max(1e-9);
@@ -452,133 +504,6 @@ async fn connect_rate(s: Arc<Settings>, flavor: Flavor, name: &str) -> Result<Va
     })
     .await?;
     Ok(result_json(name, "sessions", &s, 1, totals))
-}
-
-/// Broadcast: `sessions` SockJS websocket sessions on `/broadcast`; session 0 sends
-/// `messages` messages (at most `window` not yet back at itself), each reaching every
-/// session. Counts deliveries; latency from the send time embedded in each message.
-async fn broadcast(s: Arc<Settings>) -> Result<Value, String> {
-    let sessions = s.sessions.unwrap_or(1000).max(1);
-    let messages = s.messages.unwrap_or(1000).max(1);
-    let window = s.window.unwrap_or(4).max(1);
-    let size = s.size;
-    // How many messages the sender sent in the end (it may stop early at the duration).
-    let total = Arc::new(AtomicUsize::new(usize::MAX));
-    let connecting = Arc::new(Semaphore::new(64));
-    let settings = s.clone();
-    let totals = drive(&s, sessions, move |i, mut phases| {
-        let s = settings.clone();
-        let total = total.clone();
-        let connecting = connecting.clone();
-        async move {
-            let opened = async {
-                let _permit = connecting.acquire().await;
-                let path = session_path("/broadcast", i, "websocket");
-                let deadline = Instant::now() + SETUP;
-                let mut ws = Ws::connect(s.addr, &path, deadline).await?;
-                match ws.recv(deadline).await? {
-                    WsMessage::Text(b"o") => Ok(ws),
-                    WsMessage::Text(other) => Err(bad_frame(other)),
-                    WsMessage::Close => Err(closed()),
-                }
-            }
-            .await;
-            phases.started().await;
-            let mut report = ClientReport::default();
-            let mut ws = match opened {
-                Ok(ws) => ws,
-                Err(e) => {
-                    report.error = Some(format!("connect: {e}"));
-                    if i == 0 {
-                        total.store(0, Ordering::Relaxed);
-                    }
-                    phases.finish(report).await;
-                    return;
-                }
-            };
-            let deadline = Instant::now() + s.duration;
-            let hard = deadline + GRACE;
-            let mut sent = 0usize;
-            let result: io::Result<()> = async {
-                loop {
-                    if i == 0 {
-                        let now = Instant::now();
-                        let mut queued = false;
-                        while sent < messages
-                            && sent < report.ops as usize + window
-                            && now < deadline
-                        {
-                            let mut m = format!("[\"{sent}:{}:", micros()).into_bytes();
-                            while m.len() < size + 2 {
-                                m.push(b'x');
-                            }
-                            m.extend_from_slice(b"\"]");
-                            ws.queue_text(&m);
-                            sent += 1;
-                            queued = true;
-                        }
-                        if queued {
-                            ws.flush(hard).await?;
-                        }
-                        if report.ops as usize >= sent && (sent == messages || now >= deadline) {
-                            total.store(sent, Ordering::Relaxed);
-                        }
-                    }
-                    if report.ops as usize >= total.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                    let now = Instant::now();
-                    if now >= hard {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "broadcast did not arrive",
-                        ));
-                    }
-                    // Short reads, so a receiver notices when the sender is done.
-                    let poll = (now + Duration::from_millis(50)).min(hard);
-                    match ws.recv(poll).await {
-                        Ok(WsMessage::Text(frame)) => {
-                            let Some(items) = sockjs_items(frame) else {
-                                if frame == b"h" {
-                                    continue;
-                                }
-                                return Err(bad_frame(frame));
-                            };
-                            let now = micros();
-                            for item in items {
-                                let sent_at = item
-                                    .split(|&b| b == b':')
-                                    .nth(1)
-                                    .and_then(|t| std::str::from_utf8(t).ok())
-                                    .and_then(|t| t.parse::<u64>().ok())
-                                    .ok_or_else(|| bad_frame(frame))?;
-                                report.ops += 1;
-                                report.latencies.push(
-                                    u32::try_from(now.saturating_sub(sent_at)).unwrap_or(u32::MAX),
-                                );
-                            }
-                        }
-                        Ok(WsMessage::Close) => return Err(closed()),
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            .await;
-            if let Err(e) = result {
-                report.error = Some(e.to_string());
-                if i == 0 {
-                    total.store(sent, Ordering::Relaxed);
-                }
-            }
-            phases.finish(report).await;
-            let _ = ws.close(Instant::now() + Duration::from_secs(5)).await;
-        }
-    })
-    .await?;
-    let mut value = result_json("broadcast", "deliveries", &s, window, totals);
-    value["sessions"] = json!(sessions);
-    Ok(value)
 }
 
 /// xhr polling echo, as a browser does it: a poll always outstanding on one

@@ -2,7 +2,7 @@
 //! bare actix-web websocket echo they are compared with.
 //!
 //! ```text
-//! bench-server [--port N] [--workers N]
+//! bench-server [--port N] [--workers N] [--redis redis://127.0.0.1:PORT]
 //! ```
 //!
 //! Binds 127.0.0.1 (port 0 picks a free one), prints
@@ -13,7 +13,10 @@
 //! - `/echo4k`: the same with `response_limit` 4 KiB, as test_server's `/echo`, so
 //!   xhr_streaming responses end and are reopened every few dozen messages;
 //! - `/broadcast`: SockJS, every message to every open session of `/broadcast`, the
-//!   frame encoded once ([`actix_sockjs::broadcast`]);
+//!   frame encoded once ([`actix_sockjs::broadcast`]); with `--redis URL`, to every
+//!   `/broadcast` session of every instance started with that URL instead, through an
+//!   [`actix_sockjs::pubsub::Broadcaster`] relayed by that Redis (topic `broadcast`):
+//!   the `broadcast-redis` scenario's topology;
 //! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
 //!   the crate (and version) the SockJS websocket transport uses, no SockJS at all;
 //! - `/bare-stream` (POST): a plain actix-web streaming response that sends what an
@@ -29,7 +32,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix::{Actor, ActorContext, StreamHandler};
+use actix::{Actor, ActorContext, Addr, StreamHandler};
+use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, UnsubscribeAll};
 use actix_sockjs::{
     CloseReason, ConnectionInfo, SessionHandle, SockJs, SockJsContext, SockJsHandler,
 };
@@ -54,9 +58,21 @@ impl SockJsHandler for Echo {
 
 type Members = Arc<Mutex<HashSet<SessionHandle>>>;
 
-/// SockJS broadcast: each message goes to every open session of the service.
+/// Where `/broadcast` keeps its members: a set of this instance's sessions (the
+/// default), or a broadcaster relayed through Redis (`--redis`).
+#[derive(Clone)]
+enum Audience {
+    Local(Members),
+    Topic(Addr<Broadcaster>),
+}
+
+/// The Redis topic of `/broadcast` under `--redis`.
+const BROADCAST_TOPIC: &str = "broadcast";
+
+/// SockJS broadcast: each message goes to every open session of the service (of every
+/// instance, under `--redis`).
 struct Broadcast {
-    members: Members,
+    audience: Audience,
 }
 
 impl actix::Actor for Broadcast {
@@ -65,18 +81,35 @@ impl actix::Actor for Broadcast {
 
 impl SockJsHandler for Broadcast {
     fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
-        self.members.lock().insert(session.handle());
+        match &self.audience {
+            Audience::Local(members) => {
+                members.lock().insert(session.handle());
+            }
+            Audience::Topic(topics) => {
+                topics.do_send(Subscribe::new(BROADCAST_TOPIC, session.handle()));
+            }
+        }
     }
 
     fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
-        // One worker: the lock is never contended. Broadcasting while holding it saves
-        // cloning 1000 handles per message; `broadcast` only queues (it never calls
-        // back into a handler), so this cannot deadlock.
-        actix_sockjs::broadcast(self.members.lock().iter(), &msg);
+        match &self.audience {
+            // One worker: the lock is never contended. Broadcasting while holding it
+            // saves cloning 1000 handles per message; `broadcast` only queues (it never
+            // calls back into a handler), so this cannot deadlock.
+            Audience::Local(members) => {
+                actix_sockjs::broadcast(members.lock().iter(), &msg);
+            }
+            Audience::Topic(topics) => topics.do_send(Publish::new(BROADCAST_TOPIC, msg)),
+        }
     }
 
     fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
-        self.members.lock().remove(&session.handle());
+        match &self.audience {
+            Audience::Local(members) => {
+                members.lock().remove(&session.handle());
+            }
+            Audience::Topic(topics) => topics.do_send(UnsubscribeAll::new(session.handle())),
+        }
     }
 }
 
@@ -139,12 +172,14 @@ async fn bare_stream() -> HttpResponse {
 struct Args {
     port: u16,
     workers: usize,
+    redis: Option<RedisLink>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         port: 8090,
         workers: 1,
+        redis: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -154,7 +189,16 @@ fn parse_args() -> Result<Args, String> {
             "--workers" => {
                 args.workers = value()?.parse().map_err(|e| format!("--workers: {e}"))?;
             }
-            "-h" | "--help" => return Err("usage: bench-server [--port N] [--workers N]".into()),
+            "--redis" => {
+                let url = value()?;
+                args.redis = Some(RedisLink::new(&url).map_err(|e| format!("--redis: {e}"))?);
+            }
+            "-h" | "--help" => {
+                return Err(
+                    "usage: bench-server [--port N] [--workers N] [--redis redis://HOST:PORT]"
+                        .into(),
+                );
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -171,9 +215,13 @@ async fn main() -> std::io::Result<()> {
     let echo = SockJs::new("/echo", || Echo);
     let echo4k = SockJs::new("/echo4k", || Echo)
         .config(actix_sockjs::SockJsConfig::default().response_limit(4096));
-    let members = Members::default();
+    // One broadcaster for the process, shared by every worker.
+    let audience = match args.redis {
+        Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
+        None => Audience::Local(Members::default()),
+    };
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
-        members: members.clone(),
+        audience: audience.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()

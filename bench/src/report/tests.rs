@@ -1,0 +1,78 @@
+//! The table's medians, ratios and verdicts.
+
+use super::*;
+use serde_json::json;
+
+#[test]
+fn medians_and_thousands() {
+    assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+    assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    assert_eq!(median(vec![]), None);
+    assert_eq!(thousands(1_234_567.4), "1,234,567");
+    assert_eq!(thousands(999.0), "999");
+}
+
+#[test]
+fn stuck_is_a_memory_row_held_to_the_bound() {
+    let lines = vec![
+        json!({"scenario": "stuck", "bytes_per_stuck_session": 500_000.0, "errors": 0}),
+        json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let row = t
+        .lines()
+        .find(|l| l.starts_with("| `stuck`"))
+        .expect("stuck row");
+    assert!(
+        row.contains("| 450,000 B/stuck session | – |")
+            && row.contains("≤ 1,310,720 B/stuck session")
+            && row.contains("**PASS**"),
+        "{row}"
+    );
+    let over = table(&[json!({"scenario": "stuck", "bytes_per_stuck_session": 2e6, "errors": 0})]);
+    assert!(over.contains("**MISS**"), "{over}");
+}
+
+#[test]
+fn ratios_are_taken_per_server_cpu_second() {
+    let lines = vec![
+        json!({"scenario": "bare-echo", "rate": 100.0, "per_server_cpu_s": 200.0, "errors": 0}),
+        json!({"scenario": "ws-echo", "rate": 50.0, "per_server_cpu_s": 190.0, "errors": 0}),
+        json!({"scenario": "raw-ws-echo", "rate": 99.0, "per_server_cpu_s": 180.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let ws = t
+        .lines()
+        .find(|l| l.starts_with("| `ws-echo`"))
+        .expect("ws row");
+    assert!(ws.contains("| 0.95 |") && ws.contains("**PASS**"), "{ws}");
+    let raw = t
+        .lines()
+        .find(|l| l.starts_with("| `raw-ws-echo`"))
+        .expect("raw row");
+    assert!(
+        raw.contains("| 0.90 |") && raw.contains("**MISS**"),
+        "{raw}"
+    );
+}
+
+#[test]
+fn broadcast_redis_is_compared_with_broadcast_and_shows_remote_latency() {
+    let lines = vec![
+        json!({"scenario": "broadcast", "rate": 900.0, "per_server_cpu_s": 1000.0, "errors": 0}),
+        json!({"scenario": "broadcast-redis", "rate": 300.0, "per_server_cpu_s": 500.0,
+               "p50_us": 800.0, "p99_us": 2500.0, "remote_p50_us": 1200.0,
+               "remote_p99_us": 3000.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let row = t
+        .lines()
+        .find(|l| l.starts_with("| `broadcast-redis`"))
+        .expect("broadcast-redis row");
+    assert!(
+        row.contains("| 0.50 |")
+            && row.contains("800 µs / 2.5 ms (remote 1.2 ms / 3.0 ms)")
+            && row.ends_with("| – | info |"),
+        "{row}"
+    );
+}
