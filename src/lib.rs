@@ -135,6 +135,13 @@
 //! Without actors of your own, [`SessionHandle`]s (cloneable, `Send`, bounded by
 //! `max_queued_bytes`) and [`broadcast`] do the same.
 //!
+//! # Topics, across instances
+//!
+//! [`pubsub::Broadcaster`] keeps topics and their members (sessions or actors) for
+//! you: `Subscribe`, `Publish`, `UnsubscribeAll`. With the `redis` feature it relays
+//! every topic through Redis pub/sub, so rooms span every instance behind a load
+//! balancer; the [`pubsub`] module says what is guaranteed, outages included.
+//!
 //! # Channels
 //!
 //! [`multiplex`] runs many named channels over one session, wire-compatible with the

@@ -16,7 +16,7 @@ use crate::PreparedMessage;
 ///
 /// A published message is encoded once and queued to every member of its topic on
 /// this instance, in the order the broadcaster received the publishes. With a
-/// [`RedisLink`](super::RedisLink) (feature `redis`) it also goes to every other
+/// `RedisLink` (feature `redis`) it also goes to every other
 /// instance on the same Redis, where that instance's broadcaster delivers it to its
 /// own members; see the [module documentation](super) for the guarantees.
 ///

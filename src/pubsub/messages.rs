@@ -109,7 +109,7 @@ impl UnsubscribeAll {
 }
 
 /// Sends `message` to every member of `topic`: on this instance at once, and, with a
-/// [`RedisLink`](super::RedisLink), on every other instance through Redis.
+/// `RedisLink`, on every other instance through Redis.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Publish {
@@ -143,7 +143,7 @@ pub struct BroadcasterStatus {
     /// Memberships on this instance (a member of two topics counts twice).
     pub members: usize,
     /// Whether the Redis subscriber connection is up: `None` without a
-    /// [`RedisLink`](super::RedisLink).
+    /// `RedisLink`.
     pub redis_connected: Option<bool>,
     /// Messages published on this instance.
     pub published: u64,

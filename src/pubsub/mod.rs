@@ -48,7 +48,7 @@
 //! load balancer with sticky sessions: see `deploy/README.md`). Each instance holds
 //! one subscriber connection, subscribed to exactly the topics that have members on
 //! it (the first member subscribes, the last one out unsubscribes), and a few
-//! publishing connections ([`RedisLink::publish_connections`]); never a connection
+//! publishing connections (`RedisLink::publish_connections`); never a connection
 //! per session. A message is encoded once per instance.
 //!
 //! What is guaranteed:
@@ -65,7 +65,7 @@
 //!   instances, then or later: messages published while the link is down are dropped
 //!   for Redis (counted in [`BroadcasterStatus::not_relayed`]), and those published
 //!   elsewhere while this instance's subscriber is disconnected are never seen here.
-//!   The connections come back by themselves (with [backoff](RedisLink::reconnect_backoff)),
+//!   The connections come back by themselves (with backoff: `RedisLink::reconnect_backoff`),
 //!   the subscriber resubscribes to every current topic, and messages flow again.
 //!   The outage and the reconnect are logged (`warn` and `info`).
 //! - **From the subscription on.** A member receives what is published after its
