@@ -106,6 +106,12 @@ impl Rooms {
 
 impl Actor for Rooms {
     type Context = Context<Self>;
+
+    /// The broadcaster drops lines for a member actor whose mailbox is full (16 by
+    /// default); a busy room needs more.
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(4096);
+    }
 }
 
 impl Handler<Join> for Rooms {
@@ -119,7 +125,8 @@ impl Handler<Join> for Rooms {
         let roster = room.names.iter().cloned().collect();
         if first_here {
             // From now on the room's lines reach this actor; the members elsewhere
-            // are asked for (they answer with a roster line).
+            // are asked for (they answer with a roster line). Best effort: an answer
+            // that reaches Redis before this instance's SUBSCRIBE is missed.
             let me = ctx.address().recipient::<TopicMessage>();
             self.broadcaster.do_send(Subscribe::new(&join.room, me));
             self.publish(&join.room, &json!({"type": "who"}));

@@ -204,6 +204,12 @@ struct Forward(UnboundedSender<(String, String)>);
 
 impl Actor for Forward {
     type Context = Context<Self>;
+
+    /// Room for every message a test publishes at once: an actor member whose
+    /// mailbox is full misses messages (`BroadcasterStatus::not_delivered`).
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(4096);
+    }
 }
 
 impl Handler<TopicMessage> for Forward {
@@ -568,4 +574,93 @@ async fn the_status_counts_topics_memberships_and_publishes_and_has_no_redis_wit
         (all_left.topics, all_left.members, all_left.published),
         (0, 0, 3)
     );
+}
+
+/// A member actor on its own arbiter, with room for `capacity` messages, that stays
+/// in its first message's handler (its thread blocked) until the test lets it go.
+struct Stuck {
+    gate: std::sync::mpsc::Receiver<()>,
+    got: UnboundedSender<String>,
+    capacity: usize,
+    first: bool,
+}
+
+impl Actor for Stuck {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.capacity);
+    }
+}
+
+impl Handler<TopicMessage> for Stuck {
+    type Result = ();
+    fn handle(&mut self, msg: TopicMessage, _: &mut Context<Self>) {
+        let _ = self.got.send(msg.message.text().to_owned());
+        if std::mem::take(&mut self.first) {
+            let _ = self.gate.recv_timeout(DEADLINE);
+        }
+    }
+}
+
+/// Answered once everything queued to the actor before it was handled.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Flush;
+
+impl Handler<Flush> for Stuck {
+    type Result = ();
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {}
+}
+
+#[actix_rt::test]
+async fn an_actor_member_that_falls_behind_loses_messages_instead_of_queueing_them_all() {
+    let rooms = Broadcaster::new().start();
+    let (release, gate) = std::sync::mpsc::channel();
+    let (got, mut received) = unbounded_channel();
+    let arbiter = actix::Arbiter::new();
+    let stuck = Stuck::start_in_arbiter(&arbiter.handle(), move |_| Stuck {
+        gate,
+        got,
+        capacity: 2,
+        first: true,
+    });
+    rooms.do_send(Subscribe::new(
+        "t",
+        stuck.clone().recipient::<TopicMessage>(),
+    ));
+    publish(&rooms, "t", "m0").await;
+    // The member is now inside its first message, its thread held.
+    let first = actix_rt::time::timeout(DEADLINE, received.recv()).await;
+    assert_eq!(first.ok().flatten().as_deref(), Some("m0"));
+    for n in 1..=50 {
+        publish(&rooms, "t", &format!("m{n}")).await;
+    }
+    let behind = status(&rooms).await;
+    assert!(
+        behind.not_delivered >= 45,
+        "a mailbox of 2 took {} of 50",
+        50 - behind.not_delivered
+    );
+    release.send(()).expect("the member waits");
+    // What it still gets is what its mailbox held, in order; once that is handled,
+    // a marker published after everything comes right behind.
+    stuck.send(Flush).await.expect("the member runs");
+    publish(&rooms, "t", "end").await;
+    let mut after = Vec::new();
+    loop {
+        let next = actix_rt::time::timeout(DEADLINE, received.recv()).await;
+        match next.ok().flatten() {
+            Some(text) if text == "end" => break,
+            Some(text) => after.push(text),
+            None => panic!("no end marker within {DEADLINE:?}"),
+        }
+    }
+    assert!(after.len() <= 3, "more than the mailbox held: {after:?}");
+    let numbers: Vec<u32> = after.iter().filter_map(|t| t[1..].parse().ok()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {after:?}"
+    );
+    arbiter.stop();
 }

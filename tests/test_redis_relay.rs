@@ -49,6 +49,12 @@ struct Forward(UnboundedSender<String>);
 
 impl Actor for Forward {
     type Context = Context<Self>;
+
+    /// Room for every message a test publishes at once: an actor member whose
+    /// mailbox is full misses messages (`BroadcasterStatus::not_delivered`).
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(4096);
+    }
 }
 
 impl Handler<TopicMessage> for Forward {
@@ -484,4 +490,16 @@ async fn after_an_outage_a_new_topic_is_delivered_once_probes_get_through() {
     redis.wait_clients(2 * (1 + PUBLISHERS)).await;
     assert_nothing_more(&a, &b, "topic", &mut [&mut a1], &mut [&mut b1]).await;
     assert_eq!(redis.numsub("sockjs:topic").await, 2);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server: ./scripts/test-scale-out"]
+async fn a_broadcaster_nobody_holds_stops_and_closes_its_redis_connections() {
+    let redis = RedisServer::start().await;
+    let a = instance(&redis);
+    wait_connected(&a).await;
+    redis.wait_clients(1 + PUBLISHERS).await;
+    // Its Redis tasks alone must not keep it alive.
+    drop(a);
+    redis.wait_clients(0).await;
 }

@@ -1,7 +1,10 @@
 //! The [`Broadcaster`] actor: topics and their members on this instance, delivery
 //! with one encoding per message, and (feature `redis`) the relay through Redis.
 
-use actix::{Actor, Context, Handler, MessageResult};
+use std::time::Duration;
+
+use actix::prelude::SendError;
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, MessageResult};
 use bytestring::ByteString;
 
 use super::topics::{Change, Topics};
@@ -60,16 +63,19 @@ impl Broadcaster {
                 Member::Session(session) => {
                     session.send_prepared(&prepared).is_ok() || !session.is_closed()
                 }
-                Member::Actor(actor) => {
-                    let connected = actor.connected();
-                    if connected {
-                        actor.do_send(TopicMessage {
-                            topic: name.clone(),
-                            message: prepared.clone(),
-                        });
+                // Never more than the actor's mailbox holds: a member that falls
+                // behind loses messages rather than the instance its memory.
+                Member::Actor(actor) => match actor.try_send(TopicMessage {
+                    topic: name.clone(),
+                    message: prepared.clone(),
+                }) {
+                    Ok(()) => true,
+                    Err(SendError::Full(_)) => {
+                        self.status.not_delivered += 1;
+                        true
                     }
-                    connected
-                }
+                    Err(SendError::Closed(_)) => false,
+                },
             };
             if !alive {
                 gone.push(member.clone());
@@ -79,6 +85,15 @@ impl Broadcaster {
             let changes = self.topics.unsubscribe_all(&member);
             self.follow(changes);
         }
+    }
+
+    /// Drops closed sessions and stopped actors from their topics.
+    fn sweep(&mut self) {
+        let changes = self.topics.remove_dead(|member| match member {
+            Member::Session(session) => !session.is_closed(),
+            Member::Actor(actor) => actor.connected(),
+        });
+        self.follow(changes);
     }
 
     /// Makes the upstream subscriptions follow the local membership.
@@ -94,11 +109,29 @@ impl Broadcaster {
     }
 }
 
+/// How often the broadcaster looks whether anybody still holds its address.
+const LOOK: Duration = Duration::from_secs(1);
+/// How often members that went without leaving are looked for, in `LOOK`s.
+const SWEEP_EVERY: u32 = 10;
+
 impl Actor for Broadcaster {
     type Context = Context<Self>;
 
-    #[cfg(feature = "redis")]
     fn started(&mut self, ctx: &mut Context<Self>) {
+        let mut looks = 0;
+        ctx.run_interval(LOOK, move |this, ctx| {
+            // Once no address is left, nothing can reach the broadcaster: it stops,
+            // and so do its Redis connections (which would otherwise keep it alive).
+            if !ctx.connected() {
+                ctx.stop();
+                return;
+            }
+            looks += 1;
+            if looks % SWEEP_EVERY == 0 {
+                this.sweep();
+            }
+        });
+        #[cfg(feature = "redis")]
         if let Some(relay) = &mut self.redis {
             relay.start(ctx);
         }

@@ -18,7 +18,11 @@ pub enum Member {
     /// A session: each message is queued to it with
     /// [`SessionHandle::send_prepared`], from the frame encoded once.
     Session(SessionHandle),
-    /// An actor: each message arrives as a [`TopicMessage`].
+    /// An actor: each message arrives as a [`TopicMessage`], if its mailbox has
+    /// room (`try_send`): a member that falls behind loses messages (counted in
+    /// [`BroadcasterStatus::not_delivered`]) instead of queueing without bound. An
+    /// actor's mailbox holds 16 messages unless it sets more with
+    /// `ctx.set_mailbox_capacity(n)`, which members that receive bursts should.
     Actor(Recipient<TopicMessage>),
 }
 
@@ -90,8 +94,10 @@ impl Unsubscribe {
 
 /// `member` leaves every topic it is in: what a session's `on_close` sends.
 ///
-/// Not strictly needed: a closed session, or a stopped actor, is dropped from its
-/// topics at the next message that finds it gone.
+/// A closed session, or a stopped actor, that never sent it is dropped from its
+/// topics anyway, at the next message that finds it gone or at the broadcaster's
+/// sweep (every 10 s), whichever comes first; sending it frees the membership (and
+/// an emptied topic's Redis subscription) at once.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct UnsubscribeAll {
@@ -154,4 +160,8 @@ pub struct BroadcasterStatus {
     pub not_relayed: u64,
     /// Times the subscriber connection was lost.
     pub redis_outages: u64,
+    /// Messages this instance dropped instead of delivering: received from Redis
+    /// while 1024 others waited for the broadcaster, or for an actor member whose
+    /// mailbox was full (see [`Member::Actor`]).
+    pub not_delivered: u64,
 }

@@ -77,11 +77,15 @@
 //! instances' own payloads (a NUL, a 16-byte instance id, then the text). Payloads
 //! that are not UTF-8 are dropped.
 //!
-//! Memory: what Redis sends is read as fast as it arrives, and what waits for a
-//! member is bounded by the session's
-//! [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes); an instance that
-//! cannot keep up with the whole cluster's message rate buffers between its Redis
-//! connection and its broadcaster.
+//! Memory, and a cluster busier than an instance: what waits for a session is
+//! bounded by its [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes), what
+//! waits for an actor member by its mailbox (see [`Member::Actor`]), and at most 1024
+//! received messages wait for the broadcaster: an instance that cannot keep up with
+//! the rate of its topics drops what does not fit, counted in
+//! [`BroadcasterStatus::not_delivered`]. (The `redis` crate reads the subscriber
+//! connection into a queue of its own as fast as Redis sends.) A broadcaster whose
+//! addresses are all dropped stops within a second, with its Redis connections.
+//!
 
 mod broadcaster;
 mod messages;

@@ -27,6 +27,8 @@ pub(crate) struct Relay {
     changes: Option<mpsc::UnboundedSender<subscriber::Change>>,
     publishers: Vec<mpsc::Sender<Outgoing>>,
     not_relayed: Arc<AtomicU64>,
+    /// Messages from Redis dropped before the broadcaster took them.
+    not_delivered: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -37,6 +39,7 @@ impl Relay {
             changes: None,
             publishers: Vec::new(),
             not_relayed: Arc::default(),
+            not_delivered: Arc::default(),
         }
     }
 
@@ -52,6 +55,7 @@ impl Relay {
             changes_rx,
             events_tx,
             Arc::clone(&outages),
+            Arc::clone(&self.not_delivered),
         ));
         ctx.add_stream(Events(events));
         self.changes = Some(changes);
@@ -118,6 +122,7 @@ impl Relay {
 
     pub(crate) fn fill(&self, status: &mut BroadcasterStatus) {
         status.not_relayed = self.not_relayed.load(Ordering::Relaxed);
+        status.not_delivered += self.not_delivered.load(Ordering::Relaxed);
     }
 }
 

@@ -76,6 +76,18 @@ impl Topics {
         emptied
     }
 
+    /// Removes every member for which `alive` is false from all its topics; the
+    /// topics left empty.
+    pub(crate) fn remove_dead(&mut self, alive: impl Fn(&Member) -> bool) -> Vec<Change> {
+        let dead: Vec<Member> = self
+            .by_member
+            .keys()
+            .filter(|m| !alive(m))
+            .cloned()
+            .collect();
+        dead.iter().flat_map(|m| self.unsubscribe_all(m)).collect()
+    }
+
     /// The topic's shared name and members, if it has any.
     pub(crate) fn members(&self, topic: &str) -> Option<(&Arc<str>, &HashSet<Member>)> {
         self.topics.get_key_value(topic)
@@ -167,6 +179,20 @@ mod tests {
             Some(Change::Emptied("b".into()))
         );
         assert_eq!(topics.membership_count(), 0);
+    }
+
+    #[actix_rt::test]
+    async fn the_dead_leave_every_topic_and_empty_the_ones_they_alone_were_in() {
+        let m = members(2);
+        let mut topics = Topics::default();
+        topics.subscribe("a", m[0].clone());
+        topics.subscribe("b", m[0].clone());
+        topics.subscribe("b", m[1].clone());
+        let dead = m[0].clone();
+        let emptied = topics.remove_dead(|member| *member != dead);
+        assert_eq!(emptied, [Change::Emptied("a".into())]);
+        assert_eq!(topics.membership_count(), 1);
+        assert!(topics.remove_dead(|_| true).is_empty());
     }
 
     #[actix_rt::test]

@@ -86,16 +86,20 @@ impl RedisLink {
     /// How many messages may wait for each publishing connection (default 8192, at
     /// least 1); beyond that, a message reaches only this instance's members and is
     /// counted in [`BroadcasterStatus::not_relayed`](super::BroadcasterStatus::not_relayed).
+    /// The memory this can take is this many times the size of the largest messages
+    /// published, per connection, while Redis is slow to answer (at most
+    /// [`reply_timeout`](Self::reply_timeout)).
     pub fn publish_queue(mut self, n: usize) -> Self {
         self.publish_queue = n.max(1);
         self
     }
 
-    /// The wait before reconnecting: `min` after the first failure, doubling to at
-    /// most `max` (defaults 100 ms and 5 s), each shortened by up to a quarter at
-    /// random.
+    /// The wait before reconnecting: `min` (at least 10 ms) after the first failure,
+    /// doubling to at most `max` (defaults 100 ms and 5 s), each shortened by up to a
+    /// quarter at random.
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.min_backoff = min;
+        // Never a reconnect loop at full speed.
+        self.min_backoff = min.max(Duration::from_millis(10));
         self.max_backoff = max;
         self
     }

@@ -22,6 +22,12 @@ pub(crate) struct Outgoing {
     pub(crate) payload: Bytes,
 }
 
+/// Whether `e` means the connection is gone (rather than Redis refusing one command,
+/// an ACL say, on a connection that still works).
+fn connection_lost(e: &::redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
+}
+
 /// Runs until the broadcaster drops the queue's sender.
 pub(crate) async fn run(
     link: RedisLink,
@@ -31,12 +37,20 @@ pub(crate) async fn run(
     outages: Arc<AtomicU64>,
 ) {
     let mut backoff = Backoff::new(link.min_backoff, link.max_backoff, seed);
+    // Whether the current outage was logged: once as a warning, then at the
+    // reconnect as info.
     let mut failing = false;
     let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
+    let mut pipe = ::redis::pipe();
+    // The crate's own timeouts would fire before (and apart from) reply_timeout.
+    let config = ::redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(link.reply_timeout))
+        .set_response_timeout(Some(link.reply_timeout));
     loop {
         let connected = timeout(
             link.reply_timeout,
-            link.client.get_multiplexed_async_connection(),
+            link.client
+                .get_multiplexed_async_connection_with_config(&config),
         )
         .await;
         let mut conn = match connected {
@@ -62,7 +76,6 @@ pub(crate) async fn run(
         if failing {
             log::info!("redis: publishing connection up again");
         }
-        backoff.reset();
         // The subscriber's outages as of this connection: when it sees Redis go,
         // this connection most likely went too.
         let outages_seen = outages.load(Ordering::Relaxed);
@@ -70,55 +83,67 @@ pub(crate) async fn run(
         // restarted, an idle timeout) would lose the next batch after it came back.
         let mut ping = actix_rt::time::interval(link.ping_interval);
         ping.tick().await;
-        loop {
+        let why = loop {
             if batch.is_empty() {
                 tokio::select! {
                     received = queue.recv_many(&mut batch, BATCH) => if received == 0 {
                         return;
                     },
                     _ = ping.tick() => {
-                        let pong = timeout(
-                            link.reply_timeout,
-                            ::redis::cmd("PING").query_async::<()>(&mut conn),
-                        )
-                        .await;
-                        let why = match pong {
-                            Ok(Ok(())) => continue,
-                            Ok(Err(e)) => e.to_string(),
-                            Err(_) => "no answer to PING".to_owned(),
-                        };
-                        log::warn!("redis: publishing connection lost ({why}); reconnecting");
-                        failing = true;
-                        break;
+                        // Any answer, an error included (an ACL without PING), says
+                        // the connection works.
+                        let ping = ::redis::cmd("PING");
+                        match timeout(link.reply_timeout, ping.query_async::<::redis::Value>(&mut conn)).await {
+                            Ok(Ok(_)) => {
+                                backoff.reset();
+                                continue;
+                            }
+                            Ok(Err(e)) if !connection_lost(&e) => continue,
+                            Ok(Err(e)) => break Some(e.to_string()),
+                            Err(_) => break Some("no answer to PING".to_owned()),
+                        }
                     }
                 }
             }
             if outages.load(Ordering::Relaxed) != outages_seen {
-                // Reconnect first; the batch goes out on the new connection.
-                log::info!("redis: the subscriber lost Redis; remaking a publishing connection");
-                failing = true;
-                break;
+                // Reconnect at once; the batch goes out on the new connection.
+                break None;
             }
-            let mut pipe = ::redis::pipe();
+            pipe.clear();
             for out in &batch {
-                pipe.cmd("PUBLISH")
-                    .arg(&*out.channel)
-                    .arg(&out.payload[..])
-                    .ignore();
+                pipe.cmd("PUBLISH").arg(&*out.channel).arg(&out.payload[..]);
             }
             let sent = timeout(link.reply_timeout, pipe.query_async::<()>(&mut conn)).await;
             let count = batch.len() as u64;
             batch.clear();
-            let why = match sent {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "no answer".to_owned(),
-            };
-            // Some of the batch may have been published; none is sent again.
-            not_relayed.fetch_add(count, Ordering::Relaxed);
-            log::warn!("redis: publishing failed ({why}); {count} message(s) not relayed");
-            failing = true;
-            break;
+            match sent {
+                Ok(Ok(())) => backoff.reset(),
+                Ok(Err(e)) if !connection_lost(&e) => {
+                    // Redis refused (an ACL, a read-only replica): the connection
+                    // stays, the batch is not relayed.
+                    not_relayed.fetch_add(count, Ordering::Relaxed);
+                    log::warn!("redis: PUBLISH refused ({e}); {count} message(s) not relayed");
+                }
+                Ok(Err(e)) => {
+                    // Some of the batch may have been published; none is sent again.
+                    not_relayed.fetch_add(count, Ordering::Relaxed);
+                    break Some(format!("{e}; {count} message(s) not relayed"));
+                }
+                Err(_) => {
+                    not_relayed.fetch_add(count, Ordering::Relaxed);
+                    break Some(format!("no answer; {count} message(s) not relayed"));
+                }
+            }
+        };
+        failing = true;
+        let Some(why) = why else {
+            log::info!("redis: the subscriber lost Redis; remaking a publishing connection");
+            continue;
+        };
+        log::warn!("redis: publishing connection lost ({why}); reconnecting");
+        // A connection that fails at once again and again backs off too.
+        if !drop_while_waiting(backoff.next_delay(), &mut queue, &not_relayed).await {
+            return;
         }
     }
 }

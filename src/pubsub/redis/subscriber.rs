@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 
 use super::{Backoff, RedisLink};
 
+/// The most channels in one `SUBSCRIBE` when resubscribing.
+const SUBSCRIBE_CHUNK: usize = 1024;
+
 /// A change of the instance's topics, as Redis channel names.
 #[derive(Debug)]
 pub(crate) enum Change {
@@ -40,6 +43,7 @@ pub(crate) async fn run(
     mut changes: mpsc::UnboundedReceiver<Change>,
     events: mpsc::Sender<LinkEvent>,
     outages: Arc<AtomicU64>,
+    not_delivered: Arc<AtomicU64>,
 ) {
     let mut wanted: HashSet<String> = HashSet::new();
     let mut backoff = Backoff::new(link.min_backoff, link.max_backoff, seed);
@@ -53,13 +57,9 @@ pub(crate) async fn run(
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
-        let (sink, stream) = match timeout(link.reply_timeout, connect(&link, &wanted)).await {
-            Ok(Ok(connected)) => connected,
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "no answer".to_owned(),
-                };
+        let (sink, stream) = match connect(&link, &wanted).await {
+            Ok(connected) => connected,
+            Err(why) => {
                 if down_since.is_none() {
                     log::warn!("redis: cannot subscribe ({why}); retrying with backoff");
                     down_since = Some(Instant::now());
@@ -87,7 +87,17 @@ pub(crate) async fn run(
         if events.send(LinkEvent::Up).await.is_err() {
             return;
         }
-        match serve(&link, sink, stream, &mut changes, &mut wanted, &events).await {
+        match serve(
+            &link,
+            sink,
+            stream,
+            &mut changes,
+            &mut wanted,
+            &events,
+            &not_delivered,
+        )
+        .await
+        {
             Lost::Ended => return,
             Lost::Connection(why) => {
                 log::warn!("redis: subscriber connection lost ({why}); reconnecting");
@@ -116,11 +126,23 @@ fn apply(wanted: &mut HashSet<String>, change: Change) {
 async fn connect(
     link: &RedisLink,
     wanted: &HashSet<String>,
-) -> ::redis::RedisResult<(PubSubSink, PubSubStream)> {
-    let (mut sink, stream) = link.client.get_async_pubsub().await?.split();
-    if !wanted.is_empty() {
-        let channels: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        sink.subscribe(channels).await?;
+) -> Result<(PubSubSink, PubSubStream), String> {
+    let pubsub = match timeout(link.reply_timeout, link.client.get_async_pubsub()).await {
+        Ok(Ok(pubsub)) => pubsub,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no answer".to_owned()),
+    };
+    let (mut sink, stream) = pubsub.split();
+    // In chunks, each with its own time limit: Redis answers a SUBSCRIBE with one
+    // confirmation per channel, and a huge one at once overflows its output buffer
+    // for the connection.
+    let channels: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    for chunk in channels.chunks(SUBSCRIBE_CHUNK) {
+        match timeout(link.reply_timeout, sink.subscribe(chunk)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("no answer to SUBSCRIBE".to_owned()),
+        }
     }
     Ok((sink, stream))
 }
@@ -158,6 +180,7 @@ async fn serve(
     changes: &mut mpsc::UnboundedReceiver<Change>,
     wanted: &mut HashSet<String>,
     events: &mpsc::Sender<LinkEvent>,
+    not_delivered: &AtomicU64,
 ) -> Lost {
     let mut ping = actix_rt::time::interval(link.ping_interval);
     // The first tick is immediate; the connection was just checked by subscribing.
@@ -165,11 +188,16 @@ async fn serve(
     loop {
         tokio::select! {
             msg = poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)) => match msg {
-                Some(msg) => {
-                    if events.send(LinkEvent::Message(msg)).await.is_err() {
-                        return Lost::Ended;
+                // The broadcaster cannot keep up: what it has not taken is dropped
+                // here, never waited for (the crate reads the connection into an
+                // unbounded queue meanwhile, and Redis would cut a slow reader).
+                Some(msg) => match events.try_send(LinkEvent::Message(msg)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        not_delivered.fetch_add(1, Ordering::Relaxed);
                     }
-                }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Lost::Ended,
+                },
                 None => return Lost::Connection("closed by the server".into()),
             },
             change = changes.recv() => {
