@@ -155,11 +155,7 @@ fn chat_server() -> (
 }
 
 async fn next_seen(rx: &mut UnboundedReceiver<Seen>) -> Seen {
-    match actix_rt::time::timeout(DEADLINE, rx.recv()).await {
-        Ok(Some(seen)) => seen,
-        Ok(None) => panic!("members' channel closed"),
-        Err(_) => panic!("nothing seen within {DEADLINE:?}"),
-    }
+    common::recv_within(rx, "member event").await
 }
 
 async fn next_open(rx: &mut UnboundedReceiver<Seen>) -> String {

@@ -18,7 +18,8 @@ use actix_sockjs::{
     SockJsHandler,
 };
 use actix_web::App;
-use common::{DEADLINE, Ws, session_id, text, ws_connect, ws_text};
+use common::clients::{PollClient, StreamClient, WsClient};
+use common::{DEADLINE, recv_within, session_id, ws_text};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// What the sessions' handlers report to the test.
@@ -80,122 +81,13 @@ fn rooms_server() -> (
 }
 
 async fn next_seen(rx: &mut UnboundedReceiver<Seen>) -> Seen {
-    match actix_rt::time::timeout(DEADLINE, rx.recv()).await {
-        Ok(Some(seen)) => seen,
-        Ok(None) => panic!("handlers' channel closed"),
-        Err(_) => panic!("no handler event within {DEADLINE:?}"),
-    }
+    recv_within(rx, "handler event").await
 }
 
 async fn next_open(rx: &mut UnboundedReceiver<Seen>) -> SessionHandle {
     match next_seen(rx).await {
         Seen::Open(handle) => handle,
         other => panic!("expected an open, got {other:?}"),
-    }
-}
-
-/// The messages a SockJS frame carries: those of an `a[...]` frame, none for the
-/// open frame and heartbeats (the xhr_streaming prelude is a long `hhh...`).
-fn messages_of(frame: &str) -> Vec<String> {
-    match frame.as_bytes().first() {
-        Some(b'o' | b'h') if frame.bytes().all(|b| b == frame.as_bytes()[0]) => Vec::new(),
-        Some(b'a') => serde_json::from_str(&frame[1..])
-            .unwrap_or_else(|e| panic!("bad array frame {frame:?}: {e}")),
-        _ => panic!("expected an open, heartbeat or array frame, got {frame:?}"),
-    }
-}
-
-/// A websocket session's client, one message at a time.
-struct WsClient {
-    ws: Ws,
-    queue: VecDeque<String>,
-}
-
-impl WsClient {
-    async fn connect(srv: &actix_test::TestServer, service: &str) -> WsClient {
-        let mut ws = ws_connect(srv, &format!("/{service}/000/{}/websocket", session_id())).await;
-        assert_eq!(ws_text(&mut ws).await, "o");
-        WsClient {
-            ws,
-            queue: VecDeque::new(),
-        }
-    }
-
-    async fn next_message(&mut self) -> String {
-        while self.queue.is_empty() {
-            let frame = ws_text(&mut self.ws).await;
-            self.queue.extend(messages_of(&frame));
-        }
-        self.queue.pop_front().expect("a message")
-    }
-}
-
-/// An xhr_streaming session's client: frames are newline-terminated in one response.
-struct StreamClient<S> {
-    res: awc::ClientResponse<S>,
-    pending: String,
-    queue: VecDeque<String>,
-}
-
-impl<S> StreamClient<S>
-where
-    S: futures_core::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
-{
-    async fn next_message(&mut self) -> String {
-        use futures_util::StreamExt;
-        while self.queue.is_empty() {
-            while let Some(end) = self.pending.find('\n') {
-                let frame: String = self.pending.drain(..=end).collect();
-                self.queue.extend(messages_of(frame.trim_end_matches('\n')));
-            }
-            if !self.queue.is_empty() {
-                break;
-            }
-            let chunk = actix_rt::time::timeout(DEADLINE, self.res.next())
-                .await
-                .unwrap_or_else(|_| panic!("no xhr_streaming data within {DEADLINE:?}"))
-                .expect("the stream ended")
-                .expect("an xhr_streaming chunk");
-            self.pending
-                .push_str(std::str::from_utf8(&chunk).expect("utf-8 chunk"));
-        }
-        self.queue.pop_front().expect("a message")
-    }
-}
-
-/// An xhr polling session's client: each poll answers one frame.
-struct PollClient {
-    client: awc::Client,
-    url: String,
-    queue: VecDeque<String>,
-}
-
-impl PollClient {
-    /// Opens the session (its first poll answers `o`).
-    async fn open(srv: &actix_test::TestServer, service: &str) -> PollClient {
-        let mut client = PollClient {
-            client: awc::Client::builder().timeout(DEADLINE).finish(),
-            url: srv.url(&format!("/{service}/000/{}/xhr", session_id())),
-            queue: VecDeque::new(),
-        };
-        assert_eq!(client.poll().await, "o\n");
-        client
-    }
-
-    async fn poll(&mut self) -> String {
-        let mut res = self.client.post(&self.url).send().await.expect("xhr poll");
-        assert_eq!(res.status().as_u16(), 200);
-        text(&mut res).await
-    }
-
-    /// Polls until a message is there. Only called when one is due, so the long
-    /// poll answers at once.
-    async fn next_message(&mut self) -> String {
-        while self.queue.is_empty() {
-            let frame = self.poll().await;
-            self.queue.extend(messages_of(frame.trim_end_matches('\n')));
-        }
-        self.queue.pop_front().expect("a message")
     }
 }
 
@@ -242,11 +134,7 @@ fn forward() -> (Addr<Forward>, Member, UnboundedReceiver<(String, String)>) {
 }
 
 async fn next_forwarded(rx: &mut UnboundedReceiver<(String, String)>) -> (String, String) {
-    match actix_rt::time::timeout(DEADLINE, rx.recv()).await {
-        Ok(Some(msg)) => msg,
-        Ok(None) => panic!("the forwarding actor is gone"),
-        Err(_) => panic!("no topic message within {DEADLINE:?}"),
-    }
+    recv_within(rx, "topic message").await
 }
 
 /// Sends `marker` to the actor's own mailbox behind whatever the broadcaster queued

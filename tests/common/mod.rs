@@ -10,6 +10,7 @@ use actix_sockjs::{
 use actix_web::{App, web};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+pub mod clients;
 pub mod deploy;
 pub mod raw_ws;
 pub mod suite;
@@ -265,6 +266,16 @@ pub async fn next_event(rx: &mut UnboundedReceiver<Event>) -> Event {
         Ok(Some(event)) => event,
         Ok(None) => panic!("recorder channel closed"),
         Err(_) => panic!("no event within {DEADLINE:?}"),
+    }
+}
+
+/// The next item from `rx`, failing the test after [`DEADLINE`] (or if every
+/// sender is gone) with `what` in the message.
+pub async fn recv_within<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
+    match actix_rt::time::timeout(DEADLINE, rx.recv()).await {
+        Ok(Some(item)) => item,
+        Ok(None) => panic!("{what}: every sender is gone"),
+        Err(_) => panic!("no {what} within {DEADLINE:?}"),
     }
 }
 
