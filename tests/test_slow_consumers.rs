@@ -29,13 +29,22 @@ fn start() -> (
     actix_test::TestServer,
     tokio::sync::mpsc::UnboundedReceiver<Event>,
 ) {
+    start_with(config())
+}
+
+fn start_with(
+    config: SockJsConfig,
+) -> (
+    actix_test::TestServer,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
     let (tx, rx) = unbounded_channel();
     let amp_events = tx.clone();
-    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config());
+    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config.clone());
     let amp = SockJs::new("/amp", move || Amplify {
         events: amp_events.clone(),
     })
-    .config(config());
+    .config(config);
     let srv = actix_test::start(move || App::new().service(rec.clone()).service(amp.clone()));
     (srv, rx)
 }
@@ -71,7 +80,20 @@ async fn opened(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Ses
 
 #[actix_rt::test]
 async fn a_stream_that_is_not_read_is_closed_as_a_slow_consumer_and_others_get_everything() {
-    let (srv, mut events) = start();
+    unread_stream_closed_as_slow_consumer(config()).await;
+}
+
+/// The stream made its session, so the session runs inside the stream's response
+/// until the response lets it go; actix-http stops polling a body whose socket takes
+/// nothing, so the session must be handed off to close, with no write timeout to
+/// give up on the stream either.
+#[actix_rt::test]
+async fn an_unread_stream_that_made_its_session_lets_it_close_without_a_write_timeout() {
+    unread_stream_closed_as_slow_consumer(config().write_timeout(None)).await;
+}
+
+async fn unread_stream_closed_as_slow_consumer(config: SockJsConfig) {
+    let (srv, mut events) = start_with(config);
     let _stuck_conn = common::unread_stream(
         srv.addr(),
         &format!("/rec/000/{}/xhr_streaming", session_id()),

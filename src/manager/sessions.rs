@@ -213,20 +213,27 @@ impl<H: SockJsHandler> Sessions<H> {
     }
 
     /// Attaches a receive request to its session, creating the session on first use
-    /// (refused past `max_sessions`).
+    /// (refused past `max_sessions`). A streaming request that made its session gets
+    /// the session back, to run inside its response (`transport::hosted`); any other
+    /// new session is started as a task of its own.
     pub(crate) async fn receive(
         &self,
         req: &HttpRequest,
         session: &str,
         transport: Transport,
         mut receiver: Receiver,
-    ) -> Result<(), RequestError> {
+    ) -> Result<Option<SessionFuture<H>>, RequestError> {
         self.count_connection(&mut receiver);
+        let streaming = receiver.is_streaming();
         // A polling response takes its one frame as soon as it is given (the session
-        // then lets go of it): only streams can leave frames waiting.
-        if let (Some(timeout), true) = (self.config().write_timeout, receiver.is_streaming()) {
-            receiver.watch_stalls(timeout);
-        }
+        // then lets go of it): only streams can leave frames waiting. A stream that
+        // runs its session is watched together with it, by the response.
+        let stall_watch = self
+            .config()
+            .write_timeout
+            .filter(|_| streaming)
+            .map(|timeout| (receiver.stall_watch(), timeout));
+        let mut hosted = None;
         // A session found in the map may end before it takes the request (it
         // expired): then the manager is asked, as for an unknown id, and replaces it.
         // Each round trip either makes a session or finds a live one, so two are
@@ -244,19 +251,35 @@ impl<H: SockJsHandler> Sessions<H> {
                     // Boxed: a poll of an existing session, the common case, then carries
                     // a small future.
                     let (entry, started) = Box::pin(self.create(session, req, transport)).await?;
-                    if let Some(started) = started {
-                        started.spawn();
+                    match started {
+                        Some(started) if streaming => hosted = Some(started),
+                        Some(started) => started.spawn(),
+                        None => {}
                     }
                     entry
                 }
             };
-            self.check_bound(req, &entry)?;
+            if let Err(refused) = self.check_bound(req, &entry) {
+                // Not bound here: the session is one this request did not make.
+                if let Some(made) = hosted.take() {
+                    made.spawn();
+                }
+                return Err(refused);
+            }
             match entry.inbox.send(Command::Attach(receiver)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let (None, Some((watch, timeout))) = (&hosted, stall_watch) {
+                        watch.start(timeout);
+                    }
+                    return Ok(hosted);
+                }
                 Err(Command::Attach(back)) => {
                     // It ended and may still be in the map: the manager replaces it.
                     receiver = back;
                     ask_manager = true;
+                    if let Some(made) = hosted.take() {
+                        made.spawn();
+                    }
                 }
                 Err(_) => break,
             }

@@ -1,5 +1,7 @@
-//! Running a session: its actor context as a future, spawned as a task of its own
-//! (HTTP transports) or polled inside its websocket connection.
+//! Running a session: its actor context as a future, polled inside the connection
+//! that made it (a websocket, a streaming response: `transport::hosted`) or spawned
+//! as a task of its own (a session made by a polling request, or handed off by its
+//! stream).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -24,7 +24,8 @@ pub(crate) async fn stream<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
-    svc.receive(req, session, Transport::EventSource, receiver)
+    let hosted = svc
+        .receive(req, session, Transport::EventSource, receiver)
         .await?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/event-stream");
@@ -33,5 +34,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
         req,
         res,
         ReceiverBody::with_prelude(Bytes::from_static(b"\r\n"), rx),
+        hosted,
+        svc.config(),
     ))
 }

@@ -52,7 +52,8 @@ pub(crate) async fn stream<H: SockJsHandler>(
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
-    svc.receive(req, session, Transport::HtmlFile, receiver)
+    let hosted = svc
+        .receive(req, session, Transport::HtmlFile, receiver)
         .await?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/html; charset=UTF-8");
@@ -62,6 +63,8 @@ pub(crate) async fn stream<H: SockJsHandler>(
         req,
         res,
         ReceiverBody::with_prelude(prelude(&callback), rx),
+        hosted,
+        svc.config(),
     ))
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod callback;
 pub(crate) mod eventsource;
+pub(crate) mod hosted;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
 mod queue;

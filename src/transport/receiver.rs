@@ -13,8 +13,12 @@ use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use super::hosted::HostingBody;
 use super::queue::{QueueRx, QueueTx, queue};
+use crate::config::SockJsConfig;
+use crate::handler::SockJsHandler;
 use crate::protocol::{CloseFrame, Frame};
+use crate::session::SessionFuture;
 use crate::shutdown::InFlight;
 use crate::stats::{ConnectionGuard, Stats};
 
@@ -133,13 +137,11 @@ impl Receiver {
         self.tx.closed()
     }
 
-    /// Has this thread's write timeout watch give up on the request if it takes
-    /// nothing for `timeout` while frames wait for it (see `transport::stall`).
-    pub(crate) fn watch_stalls(&self, timeout: std::time::Duration) {
-        super::stall::watch(
-            super::stall::Watched::Shared(self.tx.stall_target()),
-            timeout,
-        );
+    /// This receiver's queue, for this thread's write timeout watch to give up on the
+    /// request if it takes nothing for `write_timeout` while frames wait for it (see
+    /// `transport::stall`).
+    pub(crate) fn stall_watch(&self) -> StallWatch {
+        StallWatch(self.tx.stall_target())
     }
 
     /// Counts the receiver as an open connection of `stats` until it is dropped.
@@ -229,6 +231,17 @@ impl Receiver {
     }
 }
 
+/// A receiver's queue, to be watched by this thread's write timeout watch.
+pub(crate) struct StallWatch(std::sync::Weak<dyn super::stall::Stallable + Send + Sync>);
+
+impl StallWatch {
+    /// Watches it: it is abandoned once it took nothing for `timeout` while frames
+    /// waited for it.
+    pub(crate) fn start(self, timeout: std::time::Duration) {
+        super::stall::watch(super::stall::Watched::Shared(self.0), Some(timeout));
+    }
+}
+
 /// An HTTP response body fed by a [`Receiver`]: streams until the session drops the
 /// receiver. Dropping the body (the client went away) is what the session notices as
 /// an interrupted connection.
@@ -246,6 +259,13 @@ impl ReceiverBody {
             rx,
             _in_flight: InFlight::new(),
         }
+    }
+}
+
+impl ReceiverBody {
+    /// The queue the body streams from.
+    pub(crate) fn queue(&self) -> &QueueRx<Outbound> {
+        &self.rx
     }
 }
 
@@ -285,13 +305,18 @@ pub(crate) async fn first_chunk(rx: &mut QueueRx<Outbound>) -> Option<Bytes> {
     None
 }
 
-/// Finishes a streaming response. HTTP/1.1 clients get a chunked body on a keep-alive
-/// connection; HTTP/1.0 has no chunking, so the body runs until the connection closes.
-pub(crate) fn streaming_response(
+/// Finishes a streaming response, which runs `hosted`, the session it made, if it
+/// made one ([`Sessions::receive`](crate::manager::Sessions::receive)). HTTP/1.1
+/// clients get a chunked body on a keep-alive connection; HTTP/1.0 has no chunking,
+/// so the body runs until the connection closes.
+pub(crate) fn streaming_response<H: SockJsHandler>(
     req: &actix_web::HttpRequest,
     mut res: actix_web::HttpResponseBuilder,
     body: ReceiverBody,
+    hosted: Option<SessionFuture<H>>,
+    config: &SockJsConfig,
 ) -> actix_web::HttpResponse {
+    let body = HostingBody::new(body, hosted, config.write_timeout);
     if req.version() == actix_web::http::Version::HTTP_10 {
         res.force_close();
         let mut res = res.body(body);

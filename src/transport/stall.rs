@@ -11,7 +11,10 @@
 //! it took nothing. A stalled connection is *abandoned*: what waits for it is
 //! dropped, and its session ends as interrupted (an HTTP session sees its request
 //! go; a websocket's session, which runs inside the stalled connection, is taken
-//! out of it and stopped). The TCP connection itself stays with actix-http until
+//! out of it and stopped). A streaming response that runs the session it made
+//! (`transport::hosted`) hands it off sooner, at the second look that finds it woken
+//! and not run, with or without a write timeout, so its session is never held
+//! still by its stalled connection. The TCP connection itself stays with actix-http until
 //! the kernel or the client ends it; [`crate::socket_options`] has the
 //! kernel end it.
 //!
@@ -37,6 +40,14 @@ pub(crate) struct Progress {
 
 /// A watched connection.
 pub(crate) trait Stallable {
+    /// Called at every look, before [`progress`](Self::progress): a connection
+    /// that runs a session it may hand off (`transport::hosted`) hands it off when it
+    /// sat woken and unrun for a whole period. What it returns is dropped after the
+    /// look, as [`abandon`](Self::abandon)'s is.
+    fn look(&self) -> Option<Box<dyn Any>> {
+        None
+    }
+
     fn progress(&self) -> Progress;
 
     /// Gives up on the connection: drops what waits for it and lets its session know.
@@ -93,7 +104,7 @@ impl Count {
             self.idle_looks = 0;
             return Verdict::Keep;
         }
-        self.idle_looks += 1;
+        self.idle_looks = self.idle_looks.saturating_add(1);
         if self.idle_looks >= self.limit {
             Verdict::Stalled
         } else {
@@ -119,15 +130,15 @@ fn looks_for(timeout: Duration) -> u32 {
 }
 
 /// Watches `target` on this thread; it is abandoned once it took nothing for
-/// `timeout` while something waited for it. Must run on an actix (or tokio local)
-/// runtime, as request handlers do.
-pub(crate) fn watch(target: Watched, timeout: Duration) {
+/// `timeout` while something waited for it (never, for `None`: then it is only
+/// looked at). Must run on an actix (or tokio local) runtime, as request handlers do.
+pub(crate) fn watch(target: Watched, timeout: Option<Duration>) {
     let start = WATCH.with(|w| {
         let mut w = w.borrow_mut();
         w.entries.push(Entry {
             target,
             count: Count {
-                limit: looks_for(timeout),
+                limit: timeout.map_or(u32::MAX, looks_for),
                 idle_looks: 0,
                 seen: 0,
             },
@@ -162,12 +173,14 @@ async fn run() {
 /// Looks at every watched connection once; false when none is left.
 fn look() -> bool {
     let mut abandoned = Vec::new();
+    let mut handed_off = Vec::new();
     let left = WATCH.with(|w| {
         let mut w = w.borrow_mut();
         w.entries.retain_mut(|entry| {
             let verdict = entry
                 .target
                 .with(|t| {
+                    handed_off.extend(t.look());
                     let verdict = entry.count.look(t.progress());
                     if verdict == Verdict::Stalled {
                         abandoned.push(t.abandon());
@@ -190,6 +203,7 @@ fn look() -> bool {
         );
     }
     drop(abandoned);
+    drop(handed_off);
     left
 }
 

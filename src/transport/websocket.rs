@@ -10,8 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use bytestring::ByteString;
 
+use super::hosted::{HostedSession, WhenLetGo};
 use super::stall::{self, Watched};
-use super::ws_connection::{RunningSession, WsConnection};
+use super::ws_connection::WsConnection;
 use super::ws_reader::ClientFrames;
 use super::{Budget, FrameWriter, Outbound, Receiver};
 use crate::handler::{SockJsHandler, Transport};
@@ -84,10 +85,14 @@ pub(crate) fn start<H: SockJsHandler>(
     let to_session = entry.inbox;
     // Waits in the session's inbox until the connection first runs the session.
     let _ = to_session.send(Command::Attach(receiver));
-    let running = Rc::new(RunningSession::new(session_future, &outbound));
+    let running = Rc::new(HostedSession::new(
+        session_future,
+        &outbound,
+        WhenLetGo::Ends,
+    ));
     if let Some(timeout) = svc.config().write_timeout {
-        let weak: std::rc::Weak<RunningSession<H>> = Rc::downgrade(&running);
-        stall::watch(Watched::Local(weak), timeout);
+        let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&running);
+        stall::watch(Watched::Local(weak), Some(timeout));
     }
     let client = ClientFrames::new(payload, svc.config().max_message_size);
     Ok(response.streaming(WsConnection::new(

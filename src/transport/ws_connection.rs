@@ -14,28 +14,22 @@
 //! polling the connection again. The session stays an actor with its own mailbox,
 //! context and timers; it ends with the connection.
 
-use std::any::Any;
-use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
-use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use parking_lot::Mutex;
 
-use super::stall::{Progress, Stallable};
+use super::hosted::HostedSession;
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
 use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
-use crate::session::{Command, InboxTx, SessionFuture};
+use crate::session::{Command, InboxTx};
 use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.
@@ -45,7 +39,7 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     to_session: InboxTx,
     /// The session this connection runs, shared with the thread's write-timeout
     /// watch, which takes it out if the connection stalls.
-    session: Rc<RunningSession<H>>,
+    session: Rc<HostedSession<H>>,
     /// What the session sends.
     outbound: QueueRx<Outbound>,
     /// Frames encoded and not yet handed to actix-http.
@@ -62,14 +56,14 @@ impl<H: SockJsHandler> WsConnection<H> {
     pub(crate) fn new(
         client: ClientFrames<web::Payload>,
         to_session: InboxTx,
-        session: Rc<RunningSession<H>>,
+        session: Rc<HostedSession<H>>,
         outbound: QueueRx<Outbound>,
         raw: bool,
     ) -> Self {
         WsConnection {
             client,
             to_session,
-            session_waker: Waker::from(session.wake.clone()),
+            session_waker: session.waker(),
             session,
             outbound,
             buf: BytesMut::new(),
@@ -140,28 +134,7 @@ impl<H: SockJsHandler> WsConnection<H> {
 
     /// Runs the session if it was woken since it last ran.
     fn drive_session(&mut self, cx: &mut Context<'_>) {
-        let running = &*self.session;
-        let mut future = running.future.borrow_mut();
-        let Some(session) = future.as_mut() else {
-            // Stopped, or taken out by the write timeout.
-            return;
-        };
-        {
-            let mut task = running.wake.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
-        }
-        if !running.wake.woken.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        running.polls.set(running.polls.get().wrapping_add(1));
-        if Pin::new(session)
-            .poll(&mut Context::from_waker(&self.session_waker))
-            .is_ready()
-        {
-            *future = None;
-        }
+        self.session.drive(cx, &self.session_waker);
     }
 }
 
@@ -195,7 +168,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                     Poll::Pending => break,
                 }
             }
-            if frames < CLIENT_FRAMES_PER_TURN && !this.session.wake.woken.load(Ordering::Acquire) {
+            if frames < CLIENT_FRAMES_PER_TURN && !this.session.woken() {
                 break;
             }
         }
@@ -219,74 +192,6 @@ impl<H: SockJsHandler> Drop for WsConnection<H> {
         // Dropping the session lets it take what is already queued for it (messages
         // decoded from the same read, the client's close), then tells it the
         // connection is gone: it closes (on_close runs) if it has not yet, and ends.
-        drop(self.session.future.borrow_mut().take());
-    }
-}
-
-/// The session a websocket connection runs, and what the write timeout watch looks
-/// at: something waits when the session was woken and has not run yet, or when
-/// frames wait in the outbound queue; progress is the session running or the
-/// connection taking a frame.
-pub(crate) struct RunningSession<H: SockJsHandler> {
-    future: RefCell<Option<SessionFuture<H>>>,
-    wake: Arc<SessionWake>,
-    /// How many times the connection ran the session.
-    polls: Cell<u64>,
-    outbound: Arc<dyn Stallable + Send + Sync>,
-}
-
-impl<H: SockJsHandler> RunningSession<H> {
-    /// `session`, to be run by the connection that reads `outbound`.
-    pub(crate) fn new(session: SessionFuture<H>, outbound: &QueueRx<Outbound>) -> Self {
-        RunningSession {
-            future: RefCell::new(Some(session)),
-            wake: Arc::new(SessionWake {
-                // The first poll starts the session.
-                woken: AtomicBool::new(true),
-                task: Mutex::new(None),
-            }),
-            polls: Cell::new(0),
-            outbound: outbound.stall_probe(),
-        }
-    }
-}
-
-impl<H: SockJsHandler> Stallable for RunningSession<H> {
-    fn progress(&self) -> Progress {
-        let queue = self.outbound.progress();
-        let woken = self.wake.woken.load(Ordering::Acquire)
-            && self.future.try_borrow().is_ok_and(|f| f.is_some());
-        Progress {
-            waiting: queue.waiting || woken,
-            moved: queue.moved.wrapping_add(self.polls.get()),
-        }
-    }
-
-    fn abandon(&self) -> Option<Box<dyn Any>> {
-        self.outbound.abandon();
-        // Dropped by the watch, outside the connection: the session stops, and its
-        // on_close runs, with the connection interrupted.
-        let session = self.future.try_borrow_mut().ok()?.take()?;
-        Some(Box::new(session))
-    }
-}
-
-/// The waker the embedded session sees: notes that the session has work, then wakes
-/// the connection's task.
-struct SessionWake {
-    woken: AtomicBool,
-    task: Mutex<Option<Waker>>,
-}
-
-impl Wake for SessionWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        if let Some(task) = self.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
+        drop(self.session.let_go());
     }
 }

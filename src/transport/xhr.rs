@@ -44,7 +44,8 @@ pub(crate) async fn streaming<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
-    svc.receive(req, session, Transport::XhrStreaming, receiver)
+    let hosted = svc
+        .receive(req, session, Transport::XhrStreaming, receiver)
         .await?;
     let mut prelude = BytesMut::with_capacity(2049);
     prelude.put_bytes(b'h', 2048);
@@ -56,6 +57,8 @@ pub(crate) async fn streaming<H: SockJsHandler>(
         req,
         res,
         ReceiverBody::with_prelude(prelude.freeze(), rx),
+        hosted,
+        svc.config(),
     ))
 }
 

@@ -1,0 +1,279 @@
+//! A session run inside the connection that made it, instead of as a task of its own.
+//!
+//! A websocket's session lives exactly as long as its socket, so the connection runs
+//! it for its whole life. A streaming HTTP response (`xhr_streaming`, `eventsource`,
+//! `htmlfile`) that creates its session runs it too, for as long as the response
+//! lasts: an idle streaming session then costs no task of its own (the task's header
+//! and padding, about 200 bytes, measured with DHAT), and the session's answer to a
+//! message is written in the same poll of the connection that runs it. When the response ends
+//! while the session goes on (its `response_limit` was reached, the client went
+//! away, the write timeout gave up on it), the session is *handed off*: it becomes a
+//! task of its own and carries on exactly where it was, as if it had been one all
+//! along. Its next poll, in the new task, registers every waker it holds again
+//! (actix's context polls all of its futures each time).
+//!
+//! The connection polls the session only when something woke it (`SessionWake`
+//! notes that, then wakes the connection's task), so a busy connection does not run
+//! an idle session's whole context on every chunk.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use actix_web::body::{BodySize, MessageBody};
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::stall::{self, Progress, Stallable, Watched};
+use super::{Outbound, QueueRx, ReceiverBody};
+use crate::handler::SockJsHandler;
+use crate::session::SessionFuture;
+
+/// What becomes of a hosted session when its connection lets go of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WhenLetGo {
+    /// It is dropped: it learns that its connection is gone, closes (`on_close`
+    /// runs) and ends. A websocket's session.
+    Ends,
+    /// It goes on as a task of its own. A session made by a streaming response.
+    HandedOff,
+}
+
+/// The session a connection runs, and what the write timeout watch looks at:
+/// something waits when the session was woken and has not run yet, or when frames
+/// wait in the outbound queue; progress is the session running or the connection
+/// taking a frame.
+pub(crate) struct HostedSession<H: SockJsHandler> {
+    future: RefCell<Option<SessionFuture<H>>>,
+    wake: Arc<SessionWake>,
+    /// How many times the connection ran the session.
+    polls: Cell<u64>,
+    /// `polls` when the write timeout watch last found the session woken (and
+    /// waiting to run), if it did at its last look.
+    woken_at_look: Cell<Option<u64>>,
+    outbound: Arc<dyn Stallable + Send + Sync>,
+    let_go: WhenLetGo,
+}
+
+impl<H: SockJsHandler> HostedSession<H> {
+    /// `session`, to be run by the connection that reads `outbound`.
+    pub(crate) fn new(
+        session: SessionFuture<H>,
+        outbound: &QueueRx<Outbound>,
+        let_go: WhenLetGo,
+    ) -> Self {
+        HostedSession {
+            future: RefCell::new(Some(session)),
+            wake: Arc::new(SessionWake {
+                // The first poll starts the session.
+                woken: AtomicBool::new(true),
+                task: Mutex::new(None),
+            }),
+            polls: Cell::new(0),
+            woken_at_look: Cell::new(None),
+            outbound: outbound.stall_probe(),
+            let_go,
+        }
+    }
+
+    /// The waker the session sees: it notes that the session has work, then wakes
+    /// whichever task last ran [`drive`](Self::drive).
+    pub(crate) fn waker(&self) -> Waker {
+        Waker::from(self.wake.clone())
+    }
+
+    /// Whether the session was woken and has not run since.
+    pub(crate) fn woken(&self) -> bool {
+        self.wake.woken.load(Ordering::Acquire)
+    }
+
+    /// Runs the session if it was woken since it last ran. `session_waker` is
+    /// [`waker`](Self::waker), made once by the connection.
+    pub(crate) fn drive(&self, cx: &mut Context<'_>, session_waker: &Waker) {
+        let Ok(mut future) = self.future.try_borrow_mut() else {
+            return;
+        };
+        let Some(session) = future.as_mut() else {
+            // Stopped, or let go.
+            return;
+        };
+        {
+            let mut task = self.wake.task.lock();
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if !self.wake.woken.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        self.polls.set(self.polls.get().wrapping_add(1));
+        if Pin::new(session)
+            .poll(&mut Context::from_waker(session_waker))
+            .is_ready()
+        {
+            *future = None;
+        }
+    }
+
+    /// The connection is done with the session: it ends or is handed off, by its
+    /// [`WhenLetGo`]. What comes back is to be dropped outside any borrow of the
+    /// caller's (it may run application code, such as the session's `on_close`).
+    pub(crate) fn let_go(&self) -> Option<LetGo<H>> {
+        let session = self.future.try_borrow_mut().ok()?.take()?;
+        Some(LetGo {
+            session: Some(session),
+            hand_off: self.let_go == WhenLetGo::HandedOff,
+        })
+    }
+}
+
+impl<H: SockJsHandler> Stallable for HostedSession<H> {
+    /// actix-http stops polling a response body while its write buffer is full, so
+    /// a stream whose client reads slowly (or not at all) would hold its session
+    /// still: no message handled, no slow-consumer close, no timer. A session that
+    /// can go on alone is handed off once two looks in a row (half a second or more
+    /// apart) found it woken and not run since; its queue stays with the response.
+    fn look(&self) -> Option<Box<dyn Any>> {
+        if self.let_go != WhenLetGo::HandedOff {
+            return None;
+        }
+        let polls = self.polls.get();
+        let seen = self.woken_at_look.replace(self.woken().then_some(polls));
+        if self.woken() && seen == Some(polls) {
+            return self.let_go().map(|l| Box::new(l) as Box<dyn Any>);
+        }
+        None
+    }
+
+    fn progress(&self) -> Progress {
+        let queue = self.outbound.progress();
+        let woken = self.woken() && self.future.try_borrow().is_ok_and(|f| f.is_some());
+        Progress {
+            waiting: queue.waiting || woken,
+            moved: queue.moved.wrapping_add(self.polls.get()),
+        }
+    }
+
+    fn abandon(&self) -> Option<Box<dyn Any>> {
+        self.outbound.abandon();
+        // Let go by the watch, outside the connection: a websocket's session stops
+        // (on_close runs, the connection interrupted); a streaming response's goes on
+        // in a task of its own and finds its receiver gone.
+        let let_go = self.let_go()?;
+        Some(Box::new(let_go))
+    }
+}
+
+/// A session its connection let go of: dropping it ends the session or hands it
+/// off, as the connection said.
+pub(crate) struct LetGo<H: SockJsHandler> {
+    session: Option<SessionFuture<H>>,
+    hand_off: bool,
+}
+
+impl<H: SockJsHandler> Drop for LetGo<H> {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        // A task can only be spawned from inside one: a connection dropped while
+        // the runtime itself is being torn down (no task is running) drops its
+        // session instead, which then closes as interrupted, on_close included.
+        if self.hand_off && tokio::task::try_id().is_some() {
+            session.spawn();
+        }
+    }
+}
+
+/// The waker the hosted session sees: notes that the session has work, then wakes
+/// the connection's task.
+struct SessionWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for SessionWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+/// A streaming response's body, running the session it made (if it made one) for as
+/// long as the response lasts.
+pub(crate) struct HostingBody<H: SockJsHandler> {
+    inner: ReceiverBody,
+    host: Option<Host<H>>,
+}
+
+struct Host<H: SockJsHandler> {
+    session: Rc<HostedSession<H>>,
+    waker: Waker,
+}
+
+impl<H: SockJsHandler> HostingBody<H> {
+    /// `inner`, running `session` (made by this request) until the response ends;
+    /// watched for stalls (`write_timeout`) as one connection with its session.
+    pub(crate) fn new(
+        inner: ReceiverBody,
+        session: Option<SessionFuture<H>>,
+        write_timeout: Option<Duration>,
+    ) -> Self {
+        let host = session.map(|session| {
+            let session = Rc::new(HostedSession::new(
+                session,
+                inner.queue(),
+                WhenLetGo::HandedOff,
+            ));
+            // Watched even without a write timeout, to be handed off if it stalls.
+            let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&session);
+            stall::watch(Watched::Local(weak), write_timeout);
+            Host {
+                waker: session.waker(),
+                session,
+            }
+        });
+        HostingBody { inner, host }
+    }
+}
+
+impl<H: SockJsHandler> MessageBody for HostingBody<H> {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        // The session first, so what it sends now goes out in this poll.
+        if let Some(host) = &this.host {
+            host.session.drive(cx, &host.waker);
+        }
+        Pin::new(&mut this.inner).poll_next(cx)
+    }
+}
+
+impl<H: SockJsHandler> Drop for HostingBody<H> {
+    fn drop(&mut self) {
+        if let Some(host) = &self.host {
+            drop(host.session.let_go());
+        }
+    }
+}
