@@ -68,7 +68,7 @@ impl<H: SockJsHandler> SessionManager<H> {
         for shard in self.registry.shards.iter() {
             let mut ended = Vec::new();
             for (id, entry) in shard.read().iter() {
-                if entry.shared.detached_before(deadline)
+                if entry.inbox.shared().detached_before(deadline)
                     && entry.inbox.send(Command::Expire(deadline)).is_err()
                 {
                     ended.push(id.clone());

@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix::WeakAddr;
 use parking_lot::RwLock;
 
 use crate::handler::SockJsHandler;
-use crate::session::{InboxTx, SessionHandle, SessionId, SessionShared};
+use crate::session::{InboxTx, SessionHandle, SessionId};
 
 const SHARDS: usize = 16;
 
@@ -19,10 +18,8 @@ pub(crate) struct SessionEntry<H: SockJsHandler> {
     /// Weak: the map does not keep an actor's mailbox open, and a look-up on the
     /// polling path copies no sender.
     pub(crate) addr: WeakAddr<H>,
+    /// Also what the sweep reads ([`InboxTx::shared`]).
     pub(crate) inbox: InboxTx,
-    pub(crate) shared: Arc<SessionShared>,
-    /// The address the session is bound to (`bind_session_to_ip`), if any.
-    pub(crate) ip: Option<std::net::IpAddr>,
 }
 
 impl<H: SockJsHandler> Clone for SessionEntry<H> {
@@ -30,8 +27,6 @@ impl<H: SockJsHandler> Clone for SessionEntry<H> {
         SessionEntry {
             addr: self.addr.clone(),
             inbox: self.inbox.clone(),
-            shared: self.shared.clone(),
-            ip: self.ip,
         }
     }
 }
@@ -39,7 +34,7 @@ impl<H: SockJsHandler> Clone for SessionEntry<H> {
 impl<H: SockJsHandler> SessionEntry<H> {
     /// A handle to the session.
     pub(crate) fn handle(&self, id: SessionId, max_queued: usize) -> SessionHandle {
-        SessionHandle::new(id, self.inbox.clone(), self.shared.clone(), max_queued)
+        SessionHandle::new(id, self.inbox.clone(), max_queued)
     }
 
     /// Whether the session ended (it takes no command).

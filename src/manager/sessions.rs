@@ -148,22 +148,21 @@ impl<H: SockJsHandler> Sessions<H> {
         let id: SessionId = Arc::from(id);
         let info =
             ConnectionInfo::from_request_trusting(req, transport, &self.config.trusted_proxies);
-        let shared = Arc::new(SessionShared::new(self.state.registry.epoch()));
-        let (tx, rx) = inbox();
+        let (tx, rx) = inbox(SessionShared::new(
+            self.state.registry.epoch(),
+            info.ip().filter(|_| self.config.bind_session_to_ip),
+        ));
         let mailbox = SessionMailbox::new();
         let entry = SessionEntry {
             addr: mailbox.address().downgrade(),
-            inbox: tx.clone(),
-            shared: shared.clone(),
-            ip: info.ip().filter(|_| self.config.bind_session_to_ip),
+            inbox: tx,
         };
         let setup = SessionSetup {
             registration: Some(self.state.clone()),
             id,
             info,
             config: self.config.clone(),
-            shared,
-            inbox: (tx, rx),
+            inbox: rx,
             registered: transport != Transport::WebSocket && transport != Transport::RawWebSocket,
             raw: transport == Transport::RawWebSocket,
             stats: self.state.stats.clone(),
@@ -266,7 +265,7 @@ impl<H: SockJsHandler> Sessions<H> {
                 }
                 return Err(refused);
             }
-            match entry.inbox.send(Command::Attach(receiver)) {
+            match entry.inbox.send(Command::Attach(Box::new(receiver))) {
                 Ok(()) => {
                     if let (None, Some((watch, timeout))) = (&hosted, stall_watch) {
                         watch.start(timeout);
@@ -275,7 +274,7 @@ impl<H: SockJsHandler> Sessions<H> {
                 }
                 Err(Command::Attach(back)) => {
                     // It ended and may still be in the map: the manager replaces it.
-                    receiver = back;
+                    receiver = *back;
                     ask_manager = true;
                     if let Some(made) = hosted.take() {
                         made.spawn();
@@ -308,7 +307,12 @@ impl<H: SockJsHandler> Sessions<H> {
     /// With `bind_session_to_ip`: a session is used only from the address that
     /// opened it; for another, it does not exist.
     fn check_bound(&self, req: &HttpRequest, entry: &SessionEntry<H>) -> Result<(), RequestError> {
-        let Some(bound) = entry.ip.filter(|_| self.config.bind_session_to_ip) else {
+        let Some(bound) = entry
+            .inbox
+            .shared()
+            .ip
+            .filter(|_| self.config.bind_session_to_ip)
+        else {
             return Ok(());
         };
         let ip = client_ip(req, req.peer_addr(), &self.config.trusted_proxies);

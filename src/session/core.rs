@@ -28,16 +28,16 @@ pub(crate) struct SessionCore {
     pub(crate) outbox: Outbox,
     pub(crate) receiver: Option<Attached>,
     pub(crate) generation: u64,
-    pub(crate) close: Option<CloseFrame>,
-    pub(crate) close_requested: Option<(u16, String)>,
+    /// Boxed, as `close_requested`: each is set once in a session's life, and inline
+    /// they would weigh on every session for all of it.
+    pub(crate) close: Option<Box<CloseFrame>>,
+    pub(crate) close_requested: Option<Box<(u16, String)>>,
     /// Only needed until the session opens; boxed so it does not weigh on the session
     /// for the rest of its life.
     pub(crate) info: Option<Box<ConnectionInfo>>,
     pub(crate) config: Arc<SockJsConfig>,
-    pub(crate) shared: Arc<SessionShared>,
-    /// The session's own sending end, for the handles it gives out.
-    pub(crate) inbox: InboxTx,
-    /// What transports, handles and the manager ask of the session.
+    /// What transports, handles and the manager ask of the session, in the state it
+    /// shares with them ([`SessionCore::shared`]).
     pub(crate) inbox_rx: InboxRx,
     /// Registered sessions outlive their receivers until they expire; websocket
     /// sessions end with their socket.
@@ -72,7 +72,7 @@ pub(crate) trait Deregister: Send + Sync {
 impl Drop for SessionCore {
     fn drop(&mut self) {
         if let Some(registration) = self.registration.take() {
-            registration.deregister(self.id.clone(), self.inbox.clone());
+            registration.deregister(self.id.clone(), self.inbox_rx.sender());
         }
     }
 }
@@ -82,8 +82,8 @@ pub(crate) struct SessionSetup {
     pub(crate) id: SessionId,
     pub(crate) info: ConnectionInfo,
     pub(crate) config: Arc<SockJsConfig>,
-    pub(crate) shared: Arc<SessionShared>,
-    pub(crate) inbox: (InboxTx, InboxRx),
+    /// The session's reading end (its handles get sending ends from it).
+    pub(crate) inbox: InboxRx,
     pub(crate) registered: bool,
     pub(crate) raw: bool,
     pub(crate) stats: Stats,
@@ -101,7 +101,7 @@ impl SessionCore {
         } else {
             Outbox::framed()
         };
-        let (inbox, inbox_rx) = setup.inbox;
+        let inbox_rx = setup.inbox;
         SessionCore {
             id: setup.id,
             state: State::New,
@@ -112,8 +112,6 @@ impl SessionCore {
             close_requested: None,
             info: Some(Box::new(setup.info)),
             config: setup.config,
-            shared: setup.shared,
-            inbox,
             inbox_rx,
             registered: setup.registered,
             stats: setup.stats,
@@ -125,6 +123,11 @@ impl SessionCore {
             slot: Some(setup.slot),
             registration: setup.registration,
         }
+    }
+
+    /// What the session shares with its manager and its handles.
+    pub(crate) fn shared(&self) -> &SessionShared {
+        self.inbox_rx.shared()
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -189,7 +192,7 @@ impl SessionCore {
 
     pub(crate) fn request_close(&mut self, code: u16, reason: String) {
         if self.state != State::Closed && self.close_requested.is_none() {
-            self.close_requested = Some((code, reason));
+            self.close_requested = Some(Box::new((code, reason)));
             self.dirty = true;
         }
     }
@@ -198,8 +201,7 @@ impl SessionCore {
     pub(crate) fn handle(&self) -> SessionHandle {
         SessionHandle::new(
             self.id.clone(),
-            self.inbox.clone(),
-            self.shared.clone(),
+            self.inbox_rx.sender(),
             self.config.max_queued_bytes,
         )
     }

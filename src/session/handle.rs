@@ -6,14 +6,14 @@ use bytestring::ByteString;
 
 use super::inbox::InboxTx;
 use super::messages::Command;
-use super::shared::{MAILBOX_OVERHEAD, SessionId, SessionShared};
+use super::shared::{MAILBOX_OVERHEAD, SessionId};
 use crate::error::Error;
 use crate::handler::CloseReason;
 use crate::protocol::Frame;
 
 /// A message encoded once, ready to be sent to any number of sessions.
 ///
-/// Cloning is two reference-count increments; every session that receives it writes
+/// Cloning is one reference-count increment; every session that receives it writes
 /// the same bytes.
 ///
 /// ```
@@ -23,7 +23,11 @@ use crate::protocol::Frame;
 /// assert_eq!(msg.frame().as_str(), r#"a["hello"]"#);
 /// ```
 #[derive(Clone, Debug)]
-pub struct PreparedMessage {
+pub struct PreparedMessage(Arc<Prepared>);
+
+/// Behind one pointer, so a message waiting in a session's inbox is small.
+#[derive(Debug)]
+struct Prepared {
     text: ByteString,
     frame: Frame,
 }
@@ -33,21 +37,21 @@ impl PreparedMessage {
     pub fn new(text: impl Into<ByteString>) -> Self {
         let text = text.into();
         let frame = Frame::message(&text);
-        PreparedMessage { text, frame }
+        PreparedMessage(Arc::new(Prepared { text, frame }))
     }
 
     /// The message as sent by the application.
     pub fn text(&self) -> &str {
-        &self.text
+        &self.0.text
     }
 
     /// The `a["..."]` frame carrying it.
     pub fn frame(&self) -> &Frame {
-        &self.frame
+        &self.0.frame
     }
 
     pub(crate) fn parts(&self) -> (&ByteString, &Frame) {
-        (&self.text, &self.frame)
+        (&self.0.text, &self.0.frame)
     }
 }
 
@@ -70,7 +74,7 @@ impl Deliver {
         MAILBOX_OVERHEAD
             + match self {
                 Deliver::Text(text) => text.len(),
-                Deliver::Prepared(msg) => msg.frame.len(),
+                Deliver::Prepared(msg) => msg.frame().len(),
                 Deliver::Close { reason, .. } => reason.len(),
                 Deliver::Overflow => return 0,
             }
@@ -89,8 +93,8 @@ impl Deliver {
 #[derive(Clone)]
 pub struct SessionHandle {
     id: SessionId,
+    /// Also the session's shared state ([`InboxTx::shared`]).
     inbox: InboxTx,
-    shared: Arc<SessionShared>,
     /// The session's `max_queued_bytes`.
     max_queued: usize,
 }
@@ -106,7 +110,7 @@ impl std::fmt::Debug for SessionHandle {
 
 impl PartialEq for SessionHandle {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        self.inbox.same_inbox(&other.inbox)
     }
 }
 
@@ -114,21 +118,15 @@ impl Eq for SessionHandle {}
 
 impl std::hash::Hash for SessionHandle {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(Arc::as_ptr(&self.shared), state);
+        std::ptr::hash(Arc::as_ptr(self.inbox.shared()), state);
     }
 }
 
 impl SessionHandle {
-    pub(crate) fn new(
-        id: SessionId,
-        inbox: InboxTx,
-        shared: Arc<SessionShared>,
-        max_queued: usize,
-    ) -> Self {
+    pub(crate) fn new(id: SessionId, inbox: InboxTx, max_queued: usize) -> Self {
         SessionHandle {
             id,
             inbox,
-            shared,
             max_queued,
         }
     }
@@ -140,12 +138,12 @@ impl SessionHandle {
 
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed() || self.inbox.is_closed()
+        self.inbox.shared().is_closed() || self.inbox.is_closed()
     }
 
     /// Why the session closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.shared.close_reason()
+        self.inbox.shared().close_reason()
     }
 
     fn deliver(&self, msg: Deliver) -> Result<(), Error> {
@@ -155,11 +153,11 @@ impl SessionHandle {
         // Never more than max_queued_bytes waits in the mailbox, even when the
         // session cannot run (a websocket whose client stopped reading blocks the
         // task the session runs in).
-        match self.shared.reserve(msg.weight(), self.max_queued) {
+        match self.inbox.shared().reserve(msg.weight(), self.max_queued) {
             Ok(()) => {
                 let weight = msg.weight();
                 self.inbox.send(Command::Deliver(msg)).map_err(|_| {
-                    self.shared.release(weight);
+                    self.inbox.shared().release(weight);
                     Error::SessionClosed
                 })
             }

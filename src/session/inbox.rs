@@ -15,6 +15,31 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 
 use super::messages::Command;
+use super::shared::SessionShared;
+
+/// The inbox itself, kept in the session's [`SessionShared`] so that the few things
+/// a session shares take one allocation and every holder one pointer.
+pub(crate) struct InboxState(Mutex<State>);
+
+impl InboxState {
+    /// An open, empty inbox.
+    pub(crate) fn new() -> Self {
+        InboxState(Mutex::new(State {
+            // Room for the one command an idle session ever gets (its receiver's
+            // attach): a first push into an empty VecDeque would reserve four. A busy
+            // session grows it once, and keeps it.
+            queue: VecDeque::with_capacity(1),
+            waker: None,
+            closed: false,
+        }))
+    }
+}
+
+impl std::fmt::Debug for InboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxState").finish_non_exhaustive()
+    }
+}
 
 struct State {
     queue: VecDeque<Command>,
@@ -22,22 +47,15 @@ struct State {
     closed: bool,
 }
 
-/// Makes an open, empty inbox.
-pub(crate) fn inbox() -> (InboxTx, InboxRx) {
-    let state = Arc::new(Mutex::new(State {
-        // Room for the one command an idle session ever gets (its receiver's
-        // attach): a first push into an empty VecDeque would reserve four, 240 bytes
-        // more per idle session. A busy session grows it once, and keeps it.
-        queue: VecDeque::with_capacity(1),
-        waker: None,
-        closed: false,
-    }));
-    (InboxTx(state.clone()), InboxRx(state))
+/// The two ends of `shared`'s inbox.
+pub(crate) fn inbox(shared: SessionShared) -> (InboxTx, InboxRx) {
+    let shared = Arc::new(shared);
+    (InboxTx(shared.clone()), InboxRx(shared))
 }
 
 /// A sending end of a session's inbox. Cloning it is one reference count.
 #[derive(Clone)]
-pub(crate) struct InboxTx(Arc<Mutex<State>>);
+pub(crate) struct InboxTx(Arc<SessionShared>);
 
 impl std::fmt::Debug for InboxTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,7 +69,7 @@ impl InboxTx {
     /// Queues `command`; gives it back if the session has ended.
     pub(crate) fn send(&self, command: Command) -> Result<(), Command> {
         let waker = {
-            let mut state = self.0.lock();
+            let mut state = self.0.inbox.0.lock();
             if state.closed {
                 return Err(command);
             }
@@ -66,22 +84,37 @@ impl InboxTx {
 
     /// Whether the session has ended (it takes no more commands).
     pub(crate) fn is_closed(&self) -> bool {
-        self.0.lock().closed
+        self.0.inbox.0.lock().closed
     }
 
     /// Whether two ends belong to one inbox.
     pub(crate) fn same_inbox(&self, other: &InboxTx) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// What the session shares besides its inbox.
+    pub(crate) fn shared(&self) -> &Arc<SessionShared> {
+        &self.0
+    }
 }
 
 /// The session's reading end.
-pub(crate) struct InboxRx(Arc<Mutex<State>>);
+pub(crate) struct InboxRx(Arc<SessionShared>);
 
 impl InboxRx {
+    /// A sending end of this inbox.
+    pub(crate) fn sender(&self) -> InboxTx {
+        InboxTx(self.0.clone())
+    }
+
+    /// What the session shares besides its inbox.
+    pub(crate) fn shared(&self) -> &SessionShared {
+        &self.0
+    }
+
     /// The next command, or pending (the task is woken by the next send).
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Command> {
-        let mut state = self.0.lock();
+        let mut state = self.0.inbox.0.lock();
         if let Some(command) = state.queue.pop_front() {
             return Poll::Ready(command);
         }
@@ -96,7 +129,7 @@ impl InboxRx {
     /// to do can end without losing a command sent at the same moment. Tells whether
     /// it closed.
     pub(crate) fn close_if_empty(&self) -> bool {
-        let mut state = self.0.lock();
+        let mut state = self.0.inbox.0.lock();
         if state.queue.is_empty() {
             state.closed = true;
         }
@@ -105,7 +138,7 @@ impl InboxRx {
 
     /// Closes the inbox and hands back what waits, to be answered.
     pub(crate) fn close(&self) -> VecDeque<Command> {
-        let mut state = self.0.lock();
+        let mut state = self.0.inbox.0.lock();
         state.closed = true;
         state.waker = None;
         std::mem::take(&mut state.queue)
@@ -122,6 +155,10 @@ impl Drop for InboxRx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inbox() -> (InboxTx, InboxRx) {
+        super::inbox(SessionShared::new(std::time::Instant::now(), None))
+    }
 
     fn noop() -> Context<'static> {
         Context::from_waker(Waker::noop())

@@ -4,12 +4,13 @@
 
 mod receivers;
 
-use actix::{ActorContext, AsyncContext};
+use actix::ActorContext;
 
 use super::context::SockJsContext;
 use super::core::State;
 use super::handle::Deliver;
 use super::messages::Command;
+use super::pump::Heartbeat;
 use crate::handler::{CloseReason, SockJsHandler};
 
 impl<A: SockJsHandler> SockJsContext<A> {
@@ -21,7 +22,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
             return;
         }
         self.core.dirty = false;
-        if let Some((code, reason)) = self.core.close_requested.take() {
+        if let Some((code, reason)) = self.core.close_requested.take().map(|c| *c) {
             self.close_session(act, CloseReason::Server { code, reason });
         } else if self.core.stop_requested && self.core.state != State::Closed {
             self.close_session(act, CloseReason::go_away());
@@ -40,7 +41,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// What waits for the client: not yet handled, queued, and handed to the request
     /// but not yet taken.
     fn backlog(&self) -> usize {
-        self.core.shared.mailbox_bytes()
+        self.core.shared().mailbox_bytes()
             + self.core.outbox.bytes()
             + self
                 .core
@@ -52,7 +53,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     fn check_backlog(&mut self, act: &mut A) {
         if self.core.state != State::Closed
             && (self.core.over_bound
-                || self.core.shared.overflowed()
+                || self.core.shared().overflowed()
                 || self.backlog() > self.core.config.max_queued_bytes)
         {
             self.core.stats.slow_consumer();
@@ -113,8 +114,8 @@ impl<A: SockJsHandler> SockJsContext<A> {
     pub(crate) fn answer_left(&mut self) {
         for command in self.core.inbox_rx.close() {
             match command {
-                Command::Attach(receiver) => self.core.answer_closed(receiver),
-                Command::Deliver(deliver) => self.core.shared.release(deliver.weight()),
+                Command::Attach(receiver) => self.core.answer_closed(*receiver),
+                Command::Deliver(deliver) => self.core.shared().release(deliver.weight()),
                 Command::Shutdown(guard) => drop(guard),
                 _ => {}
             }
@@ -124,7 +125,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// Handles one command. Tells whether the session has ended.
     pub(crate) fn command(&mut self, command: Command, act: &mut A) -> bool {
         match command {
-            Command::Attach(receiver) => self.attach(receiver, act),
+            Command::Attach(receiver) => self.attach(*receiver, act),
             Command::Message(msg) => {
                 if self.core.state == State::Open {
                     self.core.stats.packets_received(1);
@@ -139,7 +140,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
                 self.end();
             }
             Command::Deliver(deliver) => {
-                self.core.shared.release(deliver.weight());
+                self.core.shared().release(deliver.weight());
                 match deliver {
                     Deliver::Text(text) => self.core.queue_text(&text),
                     Deliver::Prepared(msg) => self.core.queue_prepared(&msg),
@@ -151,7 +152,8 @@ impl<A: SockJsHandler> SockJsContext<A> {
             Command::Expire(deadline) => {
                 // Expired only if nothing happened since the sweep looked, and nothing
                 // waits: a request that got a command in first is served.
-                if self.core.shared.detached_before(deadline) && self.core.inbox_rx.close_if_empty()
+                if self.core.shared().detached_before(deadline)
+                    && self.core.inbox_rx.close_if_empty()
                 {
                     self.core.slot = None;
                     self.close_session(act, CloseReason::Timeout);
@@ -194,7 +196,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     pub(crate) fn start_heartbeat(&mut self) {
         if !self.core.is_raw() || self.core.config.websocket_ping {
             let every = self.core.config.heartbeat_delay;
-            self.run_interval(every, |act, ctx| ctx.heartbeat(act));
+            self.spawn_plain(Heartbeat::new(every));
         }
     }
 }

@@ -86,7 +86,7 @@ impl SessionCore {
         if self.state == State::Closed {
             // A closed session answers every receiver with its close frame until it
             // ends.
-            self.shared.set_detached(Instant::now());
+            self.shared().set_detached(Instant::now());
             self.answer_closed(receiver);
             return Admission::Answered;
         }
@@ -108,7 +108,7 @@ impl SessionCore {
             watch: None,
             draining: false,
         });
-        self.shared.set_attached();
+        self.shared().set_attached();
         let first = self.state == State::New;
         if first {
             self.state = State::Open;
@@ -130,7 +130,8 @@ impl SessionCore {
         }
         let close = self
             .close
-            .clone()
+            .as_deref()
+            .cloned()
             .unwrap_or_else(|| CloseReason::go_away().close_frame());
         if !self.is_raw() {
             receiver.send_frame(close.to_frame());
@@ -186,14 +187,14 @@ impl SessionCore {
     pub(crate) fn detach_receiver(&mut self, close: Option<&CloseFrame>) -> Option<SpawnHandle> {
         let attached = self.receiver.take()?;
         attached.receiver.finish(close);
-        self.shared.set_detached(Instant::now());
+        self.shared().set_detached(Instant::now());
         attached.watch
     }
 
     /// Lets go of a receiver whose client went away; gives back its watch to cancel.
     pub(crate) fn lose_receiver(&mut self) -> Option<SpawnHandle> {
         let attached = self.receiver.take()?;
-        self.shared.set_detached(Instant::now());
+        self.shared().set_detached(Instant::now());
         attached.watch
     }
 
@@ -228,8 +229,8 @@ impl SessionCore {
             // It ends right after this: give its place back first.
             self.slot = None;
         }
-        self.close = Some(reason.close_frame());
-        self.shared.set_closed(reason.clone());
+        self.close = Some(Box::new(reason.close_frame()));
+        self.shared().set_closed(reason.clone());
         if was_open {
             self.stats.session_closed(self.transport);
         }
@@ -244,7 +245,7 @@ impl SessionCore {
         if flushed != Step::Done {
             return flushed;
         }
-        let Some(frame) = self.close.clone() else {
+        let Some(frame) = self.close.as_deref().cloned() else {
             return Step::Done;
         };
         if !self.is_raw() {

@@ -8,8 +8,9 @@ use crate::transport::Receiver;
 
 /// One thing a session is asked to do, in the order it was asked.
 pub(crate) enum Command {
-    /// A transport request wants to receive this session's frames.
-    Attach(Receiver),
+    /// A transport request wants to receive this session's frames. Boxed, so every
+    /// command (and the inbox's room for one) stays small.
+    Attach(Box<Receiver>),
     /// One message from the client, already decoded.
     Message(String),
     /// Messages that came together (an `xhr_send` body, a websocket frame holding

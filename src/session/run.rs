@@ -12,7 +12,6 @@ use actix::dev::{AsyncContextParts, ContextFut, ContextParts, Mailbox};
 
 use super::context::SockJsContext;
 use super::core::{SessionCore, SessionSetup};
-use super::inbox::InboxTx;
 use super::messages::Command;
 use super::pump::CommandPump;
 use crate::handler::SockJsHandler;
@@ -33,13 +32,11 @@ impl<A: SockJsHandler> SessionMailbox<A> {
     /// The session's future, for `actor`: it runs until the session ends.
     pub(crate) fn session(self, actor: A, setup: SessionSetup) -> SessionFuture<A> {
         let core = SessionCore::new(setup);
-        let inbox = core.inbox.clone();
         let mut ctx = SockJsContext::new(ContextParts::new(self.0.sender_producer()), core);
         ctx.spawn_plain(CommandPump);
         ctx.start_heartbeat();
         SessionFuture {
             fut: Some(ContextFut::new(ctx, actor, self.0)),
-            inbox,
         }
     }
 }
@@ -49,7 +46,6 @@ impl<A: SockJsHandler> SessionMailbox<A> {
 /// its connection is gone and runs it once more, so `on_close` runs in every path.
 pub(crate) struct SessionFuture<A: SockJsHandler> {
     fut: Option<ContextFut<A, SockJsContext<A>>>,
-    inbox: InboxTx,
 }
 
 impl<A: SockJsHandler> SessionFuture<A> {
@@ -86,7 +82,12 @@ impl<A: SockJsHandler> Drop for SessionFuture<A> {
             return;
         };
         if fut.alive() && fut.ctx().parts().started() {
-            let _ = self.inbox.send(Command::ConnectionGone);
+            let _ = fut
+                .ctx()
+                .core
+                .inbox_rx
+                .sender()
+                .send(Command::ConnectionGone);
             let _ = Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop()));
         }
         fut.ctx().answer_left();

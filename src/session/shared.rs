@@ -1,11 +1,13 @@
 //! The little state a session shares with its manager and its handles.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use super::inbox::InboxState;
 use crate::handler::CloseReason;
 
 /// A session id as it appears in URLs.
@@ -47,6 +49,10 @@ pub(crate) struct SessionShared {
     mailbox_bytes: AtomicUsize,
     /// A handle found the session over its bound (`max_queued_bytes`).
     overflowed: AtomicBool,
+    /// The address the session is bound to (`bind_session_to_ip`), if any.
+    pub(crate) ip: Option<IpAddr>,
+    /// What transports, handles and the manager ask of the session.
+    pub(crate) inbox: InboxState,
 }
 
 /// What one message in a session's mailbox costs besides its text: the envelope
@@ -55,8 +61,10 @@ pub(crate) const MAILBOX_OVERHEAD: usize = 64;
 
 impl SessionShared {
     /// A session that is being attached to (so it cannot expire yet).
-    pub(crate) fn new(epoch: Instant) -> Self {
+    pub(crate) fn new(epoch: Instant, ip: Option<IpAddr>) -> Self {
         SessionShared {
+            ip,
+            inbox: InboxState::new(),
             epoch,
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -134,7 +142,7 @@ mod tests {
 
     #[test]
     fn the_mailbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
-        let shared = SessionShared::new(Instant::now());
+        let shared = SessionShared::new(Instant::now(), None);
         assert_eq!(shared.reserve(60, 100), Ok(()));
         assert_eq!(shared.reserve(40, 100), Ok(()));
         assert_eq!(shared.reserve(1, 100), Err(true));
@@ -161,14 +169,14 @@ mod tests {
     #[test]
     fn attached_sessions_never_expire() {
         let epoch = Instant::now();
-        let shared = SessionShared::new(epoch);
+        let shared = SessionShared::new(epoch, None);
         assert!(!shared.detached_before(epoch + Duration::from_secs(3600)));
     }
 
     #[test]
     fn detached_sessions_expire_after_their_detach_time() {
         let epoch = Instant::now();
-        let shared = SessionShared::new(epoch);
+        let shared = SessionShared::new(epoch, None);
         shared.set_detached(epoch + Duration::from_millis(100));
         assert!(!shared.detached_before(epoch + Duration::from_millis(99)));
         assert!(shared.detached_before(epoch + Duration::from_millis(100)));
@@ -178,7 +186,7 @@ mod tests {
 
     #[test]
     fn close_reason_is_visible_once_closed() {
-        let shared = SessionShared::new(Instant::now());
+        let shared = SessionShared::new(Instant::now(), None);
         assert!(!shared.is_closed());
         shared.set_closed(CloseReason::Timeout);
         assert!(shared.is_closed());

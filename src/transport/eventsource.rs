@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
-use bytestring::ByteString;
 
 use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
 use crate::handler::{SockJsHandler, Transport};
@@ -12,7 +11,7 @@ use crate::protocol::{Frame, eventsource_event};
 use crate::web::headers::transport_headers;
 
 /// `data: FRAME\r\n\r\n`.
-fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+fn write_frame(frame: Frame, _: &str) -> Option<Outbound> {
     Some(Outbound::Body(eventsource_event(&frame)))
 }
 

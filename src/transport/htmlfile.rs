@@ -4,7 +4,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use bytes::{BufMut, Bytes, BytesMut};
-use bytestring::ByteString;
 
 use super::callback::callback;
 use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
@@ -39,7 +38,7 @@ fn prelude(callback: &str) -> Bytes {
 }
 
 /// A `<script>` block calling the parent page's callback.
-fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+fn write_frame(frame: Frame, _: &str) -> Option<Outbound> {
     Some(Outbound::Body(htmlfile_script(&frame)))
 }
 

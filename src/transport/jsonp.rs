@@ -2,7 +2,6 @@
 //! callback call ([`crate::protocol::jsonp_call`]).
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use bytestring::ByteString;
 
 use super::callback::callback;
 use super::{Budget, FrameWriter, Outbound, Receiver, first_chunk};
@@ -13,7 +12,7 @@ use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 
 /// `/**/CALLBACK("FRAME");\r\n`.
-fn write_frame(frame: Frame, callback: &ByteString) -> Option<Outbound> {
+fn write_frame(frame: Frame, callback: &str) -> Option<Outbound> {
     Some(Outbound::Body(jsonp_call(callback, &frame)))
 }
 
@@ -25,7 +24,7 @@ pub(crate) async fn poll<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let (receiver, mut rx) = Receiver::new(
-        FrameWriter::http_with(write_frame, callback),
+        FrameWriter::http_with(write_frame, &callback),
         Budget::OneFrame,
     );
     svc.receive(req, session, Transport::Jsonp, receiver)

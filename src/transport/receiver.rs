@@ -51,35 +51,33 @@ impl super::Weighed for Outbound {
 pub(crate) struct FrameWriter {
     /// What a frame becomes, given `arg`; `None` for a receiver that takes no frames
     /// (the raw websocket's, which takes plain messages).
-    write: fn(Frame, &ByteString) -> Option<Outbound>,
-    /// A per-request argument of the writer: jsonp's callback name.
-    arg: ByteString,
+    write: fn(Frame, &str) -> Option<Outbound>,
+    /// A per-request argument of the writer: jsonp's callback name (empty, and not
+    /// allocated, for every other transport).
+    arg: Box<str>,
     websocket: bool,
 }
 
 impl FrameWriter {
     /// A writer for an HTTP response body.
-    pub(crate) fn http(write: fn(Frame, &ByteString) -> Option<Outbound>) -> Self {
-        Self::http_with(write, ByteString::new())
+    pub(crate) fn http(write: fn(Frame, &str) -> Option<Outbound>) -> Self {
+        Self::http_with(write, "")
     }
 
     /// A writer for an HTTP response body that needs `arg` (jsonp's callback).
-    pub(crate) fn http_with(
-        write: fn(Frame, &ByteString) -> Option<Outbound>,
-        arg: ByteString,
-    ) -> Self {
+    pub(crate) fn http_with(write: fn(Frame, &str) -> Option<Outbound>, arg: &str) -> Self {
         FrameWriter {
             write,
-            arg,
+            arg: Box::from(arg),
             websocket: false,
         }
     }
 
     /// A writer for a websocket.
-    pub(crate) fn websocket(write: fn(Frame, &ByteString) -> Option<Outbound>) -> Self {
+    pub(crate) fn websocket(write: fn(Frame, &str) -> Option<Outbound>) -> Self {
         FrameWriter {
             write,
-            arg: ByteString::new(),
+            arg: Box::default(),
             websocket: true,
         }
     }

@@ -8,7 +8,6 @@ use std::rc::Rc;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
-use bytestring::ByteString;
 
 use super::hosted::{HostedSession, WhenLetGo};
 use super::stall::{self, Watched};
@@ -41,12 +40,12 @@ fn check_upgrade(req: &HttpRequest) -> Result<(), RequestError> {
 }
 
 /// A frame is one text message, its bytes as they are.
-fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+fn write_frame(frame: Frame, _: &str) -> Option<Outbound> {
     Some(Outbound::Text(frame.into_bytestring()))
 }
 
 /// The raw websocket takes plain messages, never frames.
-fn no_frames(_: Frame, _: &ByteString) -> Option<Outbound> {
+fn no_frames(_: Frame, _: &str) -> Option<Outbound> {
     None
 }
 
@@ -84,7 +83,7 @@ pub(crate) fn start<H: SockJsHandler>(
     svc.count_connection(&mut receiver);
     let to_session = entry.inbox;
     // Waits in the session's inbox until the connection first runs the session.
-    let _ = to_session.send(Command::Attach(receiver));
+    let _ = to_session.send(Command::Attach(Box::new(receiver)));
     let running = Rc::new(HostedSession::new(
         session_future,
         &outbound,

@@ -74,17 +74,23 @@ pub(crate) fn announced_payload_len(src: &[u8]) -> Option<u64> {
 }
 
 /// A message being received in fragments (RFC 6455 §5.4).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Reassembly {
-    /// The opcode of the first fragment, while a message is in progress.
-    kind: Option<OpCode>,
+    /// Boxed: most messages come whole, and an idle connection then carries one
+    /// pointer instead of a buffer.
+    partial: Option<Box<Partial>>,
+}
+
+/// The fragments so far, and the opcode of the first.
+struct Partial {
+    kind: OpCode,
     parts: BytesMut,
 }
 
 impl Reassembly {
     /// How many bytes of the message in progress have arrived.
     pub(crate) fn len(&self) -> usize {
-        self.parts.len()
+        self.partial.as_ref().map_or(0, |p| p.parts.len())
     }
 
     /// Takes one data frame (text, binary or continuation); gives the whole message
@@ -97,7 +103,7 @@ impl Reassembly {
         max: usize,
     ) -> Result<Option<ClientFrame>, Refusal> {
         let data = data.unwrap_or_default();
-        let kind = match (opcode, self.kind) {
+        let kind = match (opcode, self.partial.as_ref().map(|p| p.kind)) {
             (OpCode::Continue, Some(kind)) => kind,
             (OpCode::Continue, None) => {
                 return Err(protocol_error("Unexpected continuation frame."));
@@ -105,20 +111,24 @@ impl Reassembly {
             (_, Some(_)) => return Err(protocol_error("Expected a continuation frame.")),
             (kind, None) => kind,
         };
-        if self.parts.len() + data.len() > max {
+        if self.len() + data.len() > max {
             return Err(TOO_BIG);
         }
-        let whole = if fin && self.kind.is_none() {
+        let whole = match self.partial.take() {
             // The usual case: one frame is the whole message; no copy.
-            data
-        } else {
-            self.parts.extend_from_slice(&data);
-            if !fin {
-                self.kind = Some(kind);
+            None if fin => data,
+            None => {
+                self.partial = Some(Box::new(Partial { kind, parts: data }));
                 return Ok(None);
             }
-            self.kind = None;
-            std::mem::take(&mut self.parts)
+            Some(mut partial) => {
+                partial.parts.extend_from_slice(&data);
+                if !fin {
+                    self.partial = Some(partial);
+                    return Ok(None);
+                }
+                partial.parts
+            }
         };
         match kind {
             OpCode::Text => ByteString::try_from(whole.freeze())

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, BytesMut};
-use bytestring::ByteString;
 
 use super::{
     Budget, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
@@ -16,7 +15,7 @@ use crate::web::headers::transport_headers;
 const CONTENT_TYPE: &str = "application/javascript; charset=UTF-8";
 
 /// `FRAME\n`, for xhr polling and xhr_streaming.
-fn write_frame(frame: Frame, _: &ByteString) -> Option<Outbound> {
+fn write_frame(frame: Frame, _: &str) -> Option<Outbound> {
     Some(Outbound::Body(xhr_chunk(&frame)))
 }
 

@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::task::{Context, Poll, Waker};
 
-use bytestring::ByteString;
-
 use super::*;
 use crate::config::SockJsConfig;
 use crate::handler::{ConnectionInfo, Transport};
@@ -21,8 +19,7 @@ fn core() -> SessionCore {
         id: Arc::from("s"),
         info: ConnectionInfo::from_request(&req, Transport::XhrStreaming),
         config: Arc::new(SockJsConfig::default()),
-        shared: Arc::new(SessionShared::new(Instant::now())),
-        inbox: inbox(),
+        inbox: inbox(SessionShared::new(Instant::now(), None)).1,
         registered: true,
         raw: false,
         stats: Stats::default(),
@@ -31,7 +28,7 @@ fn core() -> SessionCore {
     })
 }
 
-fn plain(frame: Frame, _: &ByteString) -> Option<Outbound> {
+fn plain(frame: Frame, _: &str) -> Option<Outbound> {
     Some(Outbound::Body(bytes::Bytes::copy_from_slice(
         frame.as_str().as_bytes(),
     )))
