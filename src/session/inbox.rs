@@ -25,9 +25,10 @@ impl InboxState {
     /// An open, empty inbox.
     pub(crate) fn new() -> Self {
         InboxState(Mutex::new(State {
-            // Room for the one command an idle session ever gets (its receiver's
-            // attach): a first push into an empty VecDeque would reserve four. A busy
-            // session grows it once, and keeps it.
+            // Room for the first command (a session's first receiver), given back
+            // once it is taken: a first push into an empty VecDeque would reserve
+            // four, which an idle session would keep. A busy session grows it once,
+            // and keeps it.
             queue: VecDeque::with_capacity(1),
             waker: None,
             closed: false,
@@ -116,6 +117,11 @@ impl InboxRx {
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Command> {
         let mut state = self.0.inbox.0.lock();
         if let Some(command) = state.queue.pop_front() {
+            if state.queue.is_empty() && state.queue.capacity() == 1 {
+                // The room made for the first command (see `InboxState::new`): an
+                // idle session keeps none. Once it has grown, a queue keeps its room.
+                state.queue = VecDeque::new();
+            }
             return Poll::Ready(command);
         }
         match &state.waker {
@@ -181,6 +187,27 @@ mod tests {
         a.send(Command::Message("3".into())).ok();
         assert_eq!(texts(&mut rx), ["1", "2", "3"]);
         assert!(a.same_inbox(&b));
+    }
+
+    fn room(rx: &InboxRx) -> usize {
+        rx.0.inbox.0.lock().queue.capacity()
+    }
+
+    #[test]
+    fn the_room_for_the_first_command_is_given_back_and_a_grown_queue_keeps_its_room() {
+        let (tx, mut rx) = inbox();
+        assert_eq!(room(&rx), 1);
+        tx.send(Command::Message("first".into())).ok();
+        assert_eq!(texts(&mut rx), ["first"]);
+        assert_eq!(room(&rx), 0, "an idle session keeps no room");
+        tx.send(Command::Message("a".into())).ok();
+        tx.send(Command::Message("b".into())).ok();
+        assert_eq!(texts(&mut rx), ["a", "b"]);
+        let grown = room(&rx);
+        assert!(grown >= 2);
+        tx.send(Command::Message("c".into())).ok();
+        assert_eq!(texts(&mut rx), ["c"]);
+        assert_eq!(room(&rx), grown, "a busy session keeps its room");
     }
 
     #[test]

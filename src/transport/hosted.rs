@@ -36,6 +36,10 @@ use super::{Outbound, QueueRx, ReceiverBody};
 use crate::handler::SockJsHandler;
 use crate::session::SessionFuture;
 
+/// `woken_at_look` when the last look found the session not woken (`polls` would
+/// take longer than the universe's age to reach it).
+const NOT_WOKEN: u64 = u64::MAX;
+
 /// What becomes of a hosted session when its connection lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WhenLetGo {
@@ -56,8 +60,8 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     /// How many times the connection ran the session.
     polls: Cell<u64>,
     /// `polls` when the write timeout watch last found the session woken (and
-    /// waiting to run), if it did at its last look.
-    woken_at_look: Cell<Option<u64>>,
+    /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
+    woken_at_look: Cell<u64>,
     outbound: Arc<dyn Stallable + Send + Sync>,
     let_go: WhenLetGo,
 }
@@ -77,7 +81,7 @@ impl<H: SockJsHandler> HostedSession<H> {
                 task: Mutex::new(None),
             }),
             polls: Cell::new(0),
-            woken_at_look: Cell::new(None),
+            woken_at_look: Cell::new(NOT_WOKEN),
             outbound: outbound.stall_probe(),
             let_go,
         }
@@ -145,8 +149,11 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
             return None;
         }
         let polls = self.polls.get();
-        let seen = self.woken_at_look.replace(self.woken().then_some(polls));
-        if self.woken() && seen == Some(polls) {
+        let woken = self.woken();
+        let seen = self
+            .woken_at_look
+            .replace(if woken { polls } else { NOT_WOKEN });
+        if woken && seen == polls {
             return self.let_go().map(|l| Box::new(l) as Box<dyn Any>);
         }
         None

@@ -65,17 +65,27 @@ pub(crate) enum Watched {
     Local(std::rc::Weak<dyn Stallable>),
 }
 
-impl Watched {
+/// A weak reference the watch can look through.
+trait Target {
+    fn with<R>(&self, f: impl FnOnce(&dyn Stallable) -> R) -> Option<R>;
+}
+
+impl Target for std::sync::Weak<dyn Stallable + Send + Sync> {
     fn with<R>(&self, f: impl FnOnce(&dyn Stallable) -> R) -> Option<R> {
-        match self {
-            Watched::Shared(w) => w.upgrade().map(|t| f(&*t)),
-            Watched::Local(w) => w.upgrade().map(|t| f(&*t)),
-        }
+        self.upgrade().map(|t| f(&*t))
     }
 }
 
-struct Entry {
-    target: Watched,
+impl Target for std::rc::Weak<dyn Stallable> {
+    fn with<R>(&self, f: impl FnOnce(&dyn Stallable) -> R) -> Option<R> {
+        self.upgrade().map(|t| f(&*t))
+    }
+}
+
+/// One watched connection: 32 bytes (the two kinds are kept apart, so no entry
+/// carries a tag).
+struct Entry<T> {
+    target: T,
     count: Count,
 }
 
@@ -115,8 +125,24 @@ impl Count {
 
 #[derive(Default)]
 struct Watch {
-    entries: Vec<Entry>,
+    shared: Vec<Entry<std::sync::Weak<dyn Stallable + Send + Sync>>>,
+    local: Vec<Entry<std::rc::Weak<dyn Stallable>>>,
     running: bool,
+}
+
+impl Watch {
+    fn is_empty(&self) -> bool {
+        self.shared.is_empty() && self.local.is_empty()
+    }
+}
+
+/// Pushes onto a list that grows by a quarter at a time: every connection of a
+/// thread has an entry, and doubling would leave up to half of a large list unused.
+fn push_growing_by_a_quarter<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() {
+        list.reserve_exact((list.len() / 4).max(16));
+    }
+    list.push(item);
 }
 
 thread_local! {
@@ -135,14 +161,19 @@ fn looks_for(timeout: Duration) -> u32 {
 pub(crate) fn watch(target: Watched, timeout: Option<Duration>) {
     let start = WATCH.with(|w| {
         let mut w = w.borrow_mut();
-        w.entries.push(Entry {
-            target,
-            count: Count {
-                limit: timeout.map_or(u32::MAX, looks_for),
-                idle_looks: 0,
-                seen: 0,
-            },
-        });
+        let count = Count {
+            limit: timeout.map_or(u32::MAX, looks_for),
+            idle_looks: 0,
+            seen: 0,
+        };
+        match target {
+            Watched::Shared(target) => {
+                push_growing_by_a_quarter(&mut w.shared, Entry { target, count });
+            }
+            Watched::Local(target) => {
+                push_growing_by_a_quarter(&mut w.local, Entry { target, count });
+            }
+        }
         !std::mem::replace(&mut w.running, true)
     });
     if start {
@@ -170,31 +201,45 @@ async fn run() {
     }
 }
 
+/// Looks at every entry of `list` once, keeping those still watched.
+fn look_at<T: Target>(
+    list: &mut Vec<Entry<T>>,
+    abandoned: &mut Vec<Option<Box<dyn Any>>>,
+    handed_off: &mut Vec<Box<dyn Any>>,
+) {
+    list.retain_mut(|entry| {
+        let verdict = entry
+            .target
+            .with(|t| {
+                handed_off.extend(t.look());
+                let verdict = entry.count.look(t.progress());
+                if verdict == Verdict::Stalled {
+                    abandoned.push(t.abandon());
+                }
+                verdict
+            })
+            .unwrap_or(Verdict::Forget);
+        verdict == Verdict::Keep
+    });
+    if list.is_empty() {
+        // Released now rather than at the next connection.
+        *list = Vec::new();
+    } else if list.capacity() > 2 * list.len() + 16 {
+        // Most connections went: give back what the list no longer needs.
+        list.shrink_to(list.len() + list.len() / 4);
+    }
+}
+
 /// Looks at every watched connection once; false when none is left.
 fn look() -> bool {
     let mut abandoned = Vec::new();
     let mut handed_off = Vec::new();
     let left = WATCH.with(|w| {
         let mut w = w.borrow_mut();
-        w.entries.retain_mut(|entry| {
-            let verdict = entry
-                .target
-                .with(|t| {
-                    handed_off.extend(t.look());
-                    let verdict = entry.count.look(t.progress());
-                    if verdict == Verdict::Stalled {
-                        abandoned.push(t.abandon());
-                    }
-                    verdict
-                })
-                .unwrap_or(Verdict::Forget);
-            verdict == Verdict::Keep
-        });
-        if w.entries.is_empty() {
-            // Released now rather than at the next connection.
-            w.entries = Vec::new();
-        }
-        !w.entries.is_empty()
+        let w = &mut *w;
+        look_at(&mut w.shared, &mut abandoned, &mut handed_off);
+        look_at(&mut w.local, &mut abandoned, &mut handed_off);
+        !w.is_empty()
     });
     if !abandoned.is_empty() {
         log::warn!(
@@ -278,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_gone_connection_is_forgotten() {
-        let target = Watched::Local(std::rc::Weak::<Fake>::new());
+        let target: std::rc::Weak<dyn Stallable> = std::rc::Weak::<Fake>::new();
         assert!(target.with(|_| ()).is_none());
     }
 }
