@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::time::Instant;
 
 use actix::WeakAddr;
 use parking_lot::RwLock;
@@ -49,7 +48,6 @@ pub(super) type Shard<H> = RwLock<HashMap<SessionId, SessionEntry<H>>>;
 pub(crate) struct SessionRegistry<H: SockJsHandler> {
     pub(super) shards: Box<[Shard<H>]>,
     hasher: std::collections::hash_map::RandomState,
-    epoch: Instant,
 }
 
 impl<H: SockJsHandler> SessionRegistry<H> {
@@ -57,13 +55,7 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         SessionRegistry {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
-            epoch: Instant::now(),
         }
-    }
-
-    /// The instant session timestamps count from.
-    pub(crate) fn epoch(&self) -> Instant {
-        self.epoch
     }
 
     pub(super) fn shard(&self, id: &str) -> &Shard<H> {

@@ -17,6 +17,7 @@ use crate::session::{
 };
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::Receiver;
+use crate::transport::hosted::ToHost;
 use crate::web::RequestError;
 
 /// What every worker's copy of a service shares.
@@ -149,7 +150,6 @@ impl<H: SockJsHandler> Sessions<H> {
         let info =
             ConnectionInfo::from_request_trusting(req, transport, &self.config.trusted_proxies);
         let (tx, rx) = inbox(SessionShared::new(
-            self.state.registry.epoch(),
             info.ip().filter(|_| self.config.bind_session_to_ip),
         ));
         let mailbox = SessionMailbox::new();
@@ -221,7 +221,7 @@ impl<H: SockJsHandler> Sessions<H> {
         session: &str,
         transport: Transport,
         mut receiver: Receiver,
-    ) -> Result<Option<SessionFuture<H>>, RequestError> {
+    ) -> Result<Option<ToHost<H>>, RequestError> {
         self.count_connection(&mut receiver);
         let streaming = receiver.is_streaming();
         // A polling response takes its one frame as soon as it is given (the session
@@ -251,7 +251,9 @@ impl<H: SockJsHandler> Sessions<H> {
                     // a small future.
                     let (entry, started) = Box::pin(self.create(session, req, transport)).await?;
                     match started {
-                        Some(started) if streaming => hosted = Some(started),
+                        Some(started) if streaming => {
+                            hosted = Some((started, entry.inbox.clone()));
+                        }
                         Some(started) => started.spawn(),
                         None => {}
                     }
@@ -260,7 +262,7 @@ impl<H: SockJsHandler> Sessions<H> {
             };
             if let Err(refused) = self.check_bound(req, &entry) {
                 // Not bound here: the session is one this request did not make.
-                if let Some(made) = hosted.take() {
+                if let Some((made, _)) = hosted.take() {
                     made.spawn();
                 }
                 return Err(refused);
@@ -276,7 +278,7 @@ impl<H: SockJsHandler> Sessions<H> {
                     // It ended and may still be in the map: the manager replaces it.
                     receiver = *back;
                     ask_manager = true;
-                    if let Some(made) = hosted.take() {
+                    if let Some((made, _)) = hosted.take() {
                         made.spawn();
                     }
                 }

@@ -163,7 +163,7 @@ mod tests {
     use super::*;
 
     fn inbox() -> (InboxTx, InboxRx) {
-        super::inbox(SessionShared::new(std::time::Instant::now(), None))
+        super::inbox(SessionShared::new(None))
     }
 
     fn noop() -> Context<'static> {

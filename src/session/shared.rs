@@ -1,8 +1,9 @@
 //! The little state a session shares with its manager and its handles.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Wake, Waker};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -39,12 +40,12 @@ impl Drop for SessionSlot {
 /// session lost its receiver, handles read whether it is closed.
 #[derive(Debug)]
 pub(crate) struct SessionShared {
-    epoch: Instant,
-    /// Milliseconds after `epoch` at which the last receiver detached, plus one;
+    /// Milliseconds after [`epoch`] at which the last receiver detached, plus one;
     /// zero while a receiver is attached.
     detached_at: AtomicU64,
     closed: AtomicBool,
-    close_reason: Mutex<Option<CloseReason>>,
+    /// Boxed: set once, at the close.
+    close_reason: Mutex<Option<Box<CloseReason>>>,
     /// Bytes sent to the session through handles and not yet handled by it.
     mailbox_bytes: AtomicUsize,
     /// A handle found the session over its bound (`max_queued_bytes`).
@@ -53,6 +54,24 @@ pub(crate) struct SessionShared {
     pub(crate) ip: Option<IpAddr>,
     /// What transports, handles and the manager ask of the session.
     pub(crate) inbox: InboxState,
+    /// Set while a connection runs the session (`transport::hosted`): the
+    /// session's waker, made from this state (see the `Wake` impl below).
+    host: HostWake,
+}
+
+/// What the waker of a session run inside its connection needs.
+#[derive(Debug, Default)]
+struct HostWake {
+    /// The session has work: the connection runs it at its next poll.
+    woken: AtomicBool,
+    /// The connection's task.
+    task: Mutex<Option<Waker>>,
+}
+
+/// The instant session timestamps count from: the process's first session.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// What one message in a session's mailbox costs besides its text: the envelope
@@ -61,11 +80,12 @@ pub(crate) const MAILBOX_OVERHEAD: usize = 64;
 
 impl SessionShared {
     /// A session that is being attached to (so it cannot expire yet).
-    pub(crate) fn new(epoch: Instant, ip: Option<IpAddr>) -> Self {
+    pub(crate) fn new(ip: Option<IpAddr>) -> Self {
+        epoch();
         SessionShared {
             ip,
             inbox: InboxState::new(),
-            epoch,
+            host: HostWake::default(),
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
@@ -101,7 +121,7 @@ impl SessionShared {
     }
 
     fn millis(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
+        u64::try_from(at.saturating_duration_since(epoch()).as_millis()).unwrap_or(u64::MAX - 1)
     }
 
     pub(crate) fn set_attached(&self) {
@@ -122,7 +142,7 @@ impl SessionShared {
     }
 
     pub(crate) fn set_closed(&self, reason: CloseReason) {
-        *self.close_reason.lock() = Some(reason);
+        *self.close_reason.lock() = Some(Box::new(reason));
         self.closed.store(true, Ordering::Release);
     }
 
@@ -130,8 +150,53 @@ impl SessionShared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Whether a connection's session was woken since it last ran; clears it.
+    pub(crate) fn take_woken(&self) -> bool {
+        self.host.woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether a connection's session was woken and has not run since.
+    pub(crate) fn woken(&self) -> bool {
+        self.host.woken.load(Ordering::Acquire)
+    }
+
+    /// Marks the session woken, so its first poll runs it.
+    pub(crate) fn set_woken(&self) {
+        self.host.woken.store(true, Ordering::Release);
+    }
+
+    /// The task of the connection that runs the session: `waker`.
+    pub(crate) fn host_task(&self, waker: &Waker) {
+        let mut task = self.host.task.lock();
+        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            *task = Some(waker.clone());
+        }
+    }
+
+    /// No connection runs the session any more: its task is not kept alive (nor
+    /// woken) through the session's handles.
+    pub(crate) fn clear_host_task(&self) {
+        drop(self.host.task.lock().take());
+    }
+
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
-        self.close_reason.lock().clone()
+        self.close_reason.lock().as_deref().cloned()
+    }
+}
+
+/// The waker of a session run inside its connection: it notes that the session has
+/// work, then wakes the connection's task. Kept in the state every holder of the
+/// session already points to, so hosting a session allocates nothing more.
+impl Wake for SessionShared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.set_woken();
+        if let Some(task) = self.host.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
     }
 }
 
@@ -142,7 +207,7 @@ mod tests {
 
     #[test]
     fn the_mailbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
-        let shared = SessionShared::new(Instant::now(), None);
+        let shared = SessionShared::new(None);
         assert_eq!(shared.reserve(60, 100), Ok(()));
         assert_eq!(shared.reserve(40, 100), Ok(()));
         assert_eq!(shared.reserve(1, 100), Err(true));
@@ -169,14 +234,14 @@ mod tests {
     #[test]
     fn attached_sessions_never_expire() {
         let epoch = Instant::now();
-        let shared = SessionShared::new(epoch, None);
+        let shared = SessionShared::new(None);
         assert!(!shared.detached_before(epoch + Duration::from_secs(3600)));
     }
 
     #[test]
     fn detached_sessions_expire_after_their_detach_time() {
         let epoch = Instant::now();
-        let shared = SessionShared::new(epoch, None);
+        let shared = SessionShared::new(None);
         shared.set_detached(epoch + Duration::from_millis(100));
         assert!(!shared.detached_before(epoch + Duration::from_millis(99)));
         assert!(shared.detached_before(epoch + Duration::from_millis(100)));
@@ -186,7 +251,7 @@ mod tests {
 
     #[test]
     fn close_reason_is_visible_once_closed() {
-        let shared = SessionShared::new(Instant::now(), None);
+        let shared = SessionShared::new(None);
         assert!(!shared.is_closed());
         shared.set_closed(CloseReason::Timeout);
         assert!(shared.is_closed());

@@ -12,8 +12,9 @@
 //! along. Its next poll, in the new task, registers every waker it holds again
 //! (actix's context polls all of its futures each time).
 //!
-//! The connection polls the session only when something woke it (`SessionWake`
-//! notes that, then wakes the connection's task), so a busy connection does not run
+//! The connection polls the session only when something woke it (the session's
+//! shared state is its waker: it notes that, then wakes the connection's task;
+//! hosting allocates nothing of its own), so a busy connection does not run
 //! an idle session's whole context on every chunk.
 
 use std::any::Any;
@@ -23,22 +24,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
-use parking_lot::Mutex;
 
 use super::stall::{self, Progress, Stallable, Watched};
 use super::{Outbound, QueueRx, ReceiverBody};
 use crate::handler::SockJsHandler;
-use crate::session::SessionFuture;
+use crate::session::{InboxTx, SessionFuture};
 
 /// `woken_at_look` when the last look found the session not woken (`polls` would
 /// take longer than the universe's age to reach it).
 const NOT_WOKEN: u64 = u64::MAX;
+
+/// A session a request just made, to be run inside its response, and its inbox.
+pub(crate) type ToHost<H> = (SessionFuture<H>, InboxTx);
 
 /// What becomes of a hosted session when its connection lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +58,8 @@ pub(crate) enum WhenLetGo {
 /// taking a frame.
 pub(crate) struct HostedSession<H: SockJsHandler> {
     future: RefCell<Option<SessionFuture<H>>>,
-    wake: Arc<SessionWake>,
+    /// The session's inbox, whose shared state is also the session's waker.
+    inbox: InboxTx,
     /// How many times the connection ran the session.
     polls: Cell<u64>,
     /// `polls` when the write timeout watch last found the session woken (and
@@ -67,19 +70,19 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
 }
 
 impl<H: SockJsHandler> HostedSession<H> {
-    /// `session`, to be run by the connection that reads `outbound`.
+    /// `session`, whose inbox is `inbox`, to be run by the connection that reads
+    /// `outbound`.
     pub(crate) fn new(
         session: SessionFuture<H>,
+        inbox: InboxTx,
         outbound: &QueueRx<Outbound>,
         let_go: WhenLetGo,
     ) -> Self {
+        // The first poll starts the session.
+        inbox.shared().set_woken();
         HostedSession {
             future: RefCell::new(Some(session)),
-            wake: Arc::new(SessionWake {
-                // The first poll starts the session.
-                woken: AtomicBool::new(true),
-                task: Mutex::new(None),
-            }),
+            inbox,
             polls: Cell::new(0),
             woken_at_look: Cell::new(NOT_WOKEN),
             outbound: outbound.stall_probe(),
@@ -90,12 +93,17 @@ impl<H: SockJsHandler> HostedSession<H> {
     /// The waker the session sees: it notes that the session has work, then wakes
     /// whichever task last ran [`drive`](Self::drive).
     pub(crate) fn waker(&self) -> Waker {
-        Waker::from(self.wake.clone())
+        Waker::from(self.inbox.shared().clone())
     }
 
     /// Whether the session was woken and has not run since.
     pub(crate) fn woken(&self) -> bool {
-        self.wake.woken.load(Ordering::Acquire)
+        self.inbox.shared().woken()
+    }
+
+    /// Where the connection sends the client's messages.
+    pub(crate) fn inbox(&self) -> &InboxTx {
+        &self.inbox
     }
 
     /// Runs the session if it was woken since it last ran. `session_waker` is
@@ -108,13 +116,9 @@ impl<H: SockJsHandler> HostedSession<H> {
             // Stopped, or let go.
             return;
         };
-        {
-            let mut task = self.wake.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
-        }
-        if !self.wake.woken.swap(false, Ordering::AcqRel) {
+        let shared = self.inbox.shared();
+        shared.host_task(cx.waker());
+        if !shared.take_woken() {
             return;
         }
         self.polls.set(self.polls.get().wrapping_add(1));
@@ -135,6 +139,12 @@ impl<H: SockJsHandler> HostedSession<H> {
             session: Some(session),
             hand_off: self.let_go == WhenLetGo::HandedOff,
         })
+    }
+}
+
+impl<H: SockJsHandler> Drop for HostedSession<H> {
+    fn drop(&mut self) {
+        self.inbox.shared().clear_host_task();
     }
 }
 
@@ -199,26 +209,6 @@ impl<H: SockJsHandler> Drop for LetGo<H> {
     }
 }
 
-/// The waker the hosted session sees: notes that the session has work, then wakes
-/// the connection's task.
-struct SessionWake {
-    woken: AtomicBool,
-    task: Mutex<Option<Waker>>,
-}
-
-impl Wake for SessionWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        if let Some(task) = self.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
-    }
-}
-
 /// A streaming response's body, running the session it made (if it made one) for as
 /// long as the response lasts.
 pub(crate) struct HostingBody<H: SockJsHandler> {
@@ -236,12 +226,14 @@ impl<H: SockJsHandler> HostingBody<H> {
     /// watched for stalls (`write_timeout`) as one connection with its session.
     pub(crate) fn new(
         inner: ReceiverBody,
-        session: Option<SessionFuture<H>>,
+        session: Option<ToHost<H>>,
         write_timeout: Option<Duration>,
     ) -> Self {
         let host = session.map(|session| {
+            let (session, inbox) = session;
             let session = Rc::new(HostedSession::new(
                 session,
+                inbox,
                 inner.queue(),
                 WhenLetGo::HandedOff,
             ));

@@ -13,12 +13,11 @@ use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::hosted::HostingBody;
+use super::hosted::{HostingBody, ToHost};
 use super::queue::{QueueRx, QueueTx, queue};
 use crate::config::SockJsConfig;
 use crate::handler::SockJsHandler;
 use crate::protocol::{CloseFrame, Frame};
-use crate::session::SessionFuture;
 use crate::shutdown::InFlight;
 use crate::stats::{ConnectionGuard, Stats};
 
@@ -311,7 +310,7 @@ pub(crate) fn streaming_response<H: SockJsHandler>(
     req: &actix_web::HttpRequest,
     mut res: actix_web::HttpResponseBuilder,
     body: ReceiverBody,
-    hosted: Option<SessionFuture<H>>,
+    hosted: Option<ToHost<H>>,
     config: &SockJsConfig,
 ) -> actix_web::HttpResponse {
     let body = HostingBody::new(body, hosted, config.write_timeout);

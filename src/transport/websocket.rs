@@ -81,11 +81,11 @@ pub(crate) fn start<H: SockJsHandler>(
     let (entry, session_future) = svc.websocket_session(req, session, transport)?;
     let (mut receiver, outbound) = Receiver::new(writer, Budget::Unlimited);
     svc.count_connection(&mut receiver);
-    let to_session = entry.inbox;
     // Waits in the session's inbox until the connection first runs the session.
-    let _ = to_session.send(Command::Attach(Box::new(receiver)));
+    let _ = entry.inbox.send(Command::Attach(Box::new(receiver)));
     let running = Rc::new(HostedSession::new(
         session_future,
+        entry.inbox,
         &outbound,
         WhenLetGo::Ends,
     ));
@@ -94,7 +94,5 @@ pub(crate) fn start<H: SockJsHandler>(
         stall::watch(Watched::Local(weak), Some(timeout));
     }
     let client = ClientFrames::new(payload, svc.config().max_message_size);
-    Ok(response.streaming(WsConnection::new(
-        client, to_session, running, outbound, raw,
-    )))
+    Ok(response.streaming(WsConnection::new(client, running, outbound, raw)))
 }

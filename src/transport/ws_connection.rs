@@ -29,14 +29,12 @@ use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
 use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
-use crate::session::{Command, InboxTx};
+use crate::session::Command;
 use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.
 pub(crate) struct WsConnection<H: SockJsHandler> {
     client: ClientFrames<web::Payload>,
-    /// Client messages and the client's close, in order, straight into the session.
-    to_session: InboxTx,
     /// The session this connection runs, shared with the thread's write-timeout
     /// watch, which takes it out if the connection stalls.
     session: Rc<HostedSession<H>>,
@@ -55,14 +53,12 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
 impl<H: SockJsHandler> WsConnection<H> {
     pub(crate) fn new(
         client: ClientFrames<web::Payload>,
-        to_session: InboxTx,
         session: Rc<HostedSession<H>>,
         outbound: QueueRx<Outbound>,
         raw: bool,
     ) -> Self {
         WsConnection {
             client,
-            to_session,
             session_waker: session.waker(),
             session,
             outbound,
@@ -75,7 +71,8 @@ impl<H: SockJsHandler> WsConnection<H> {
 
     fn to_session(&self, item: Command) {
         // Refused only once the session has stopped: then nobody is listening.
-        let _ = self.to_session.send(item);
+        // Client messages and the client's close, in order, straight into the session.
+        let _ = self.session.inbox().send(item);
     }
 
     fn write(&mut self, op: OpCode, payload: &[u8]) {

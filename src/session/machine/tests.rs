@@ -19,7 +19,7 @@ fn core() -> SessionCore {
         id: Arc::from("s"),
         info: ConnectionInfo::from_request(&req, Transport::XhrStreaming),
         config: Arc::new(SockJsConfig::default()),
-        inbox: inbox(SessionShared::new(Instant::now(), None)).1,
+        inbox: inbox(SessionShared::new(None)).1,
         registered: true,
         raw: false,
         stats: Stats::default(),
