@@ -23,7 +23,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -31,13 +30,14 @@ use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 
 use super::stall::{self, Progress, Stallable, Watched};
-use super::{Outbound, QueueRx, ReceiverBody};
+use super::{Outbound, QueueRx, ReceiverBody, StallProbe};
 use crate::handler::SockJsHandler;
 use crate::session::{InboxTx, SessionFuture};
 
-/// `woken_at_look` when the last look found the session not woken (`polls` would
-/// take longer than the universe's age to reach it).
-const NOT_WOKEN: u64 = u64::MAX;
+/// `woken_at_look` when the last look found the session not woken. Should `polls`
+/// (which wraps) be this while woken at two looks, the session is handed off all
+/// the same; woken at one look only, a look early, which is harmless.
+const NOT_WOKEN: u32 = u32::MAX;
 
 /// A session a request just made, to be run inside its response, and its inbox.
 pub(crate) type ToHost<H> = (SessionFuture<H>, InboxTx);
@@ -61,11 +61,11 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     /// The session's inbox, whose shared state is also the session's waker.
     inbox: InboxTx,
     /// How many times the connection ran the session.
-    polls: Cell<u64>,
+    polls: Cell<u32>,
     /// `polls` when the write timeout watch last found the session woken (and
     /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
-    woken_at_look: Cell<u64>,
-    outbound: Arc<dyn Stallable + Send + Sync>,
+    woken_at_look: Cell<u32>,
+    outbound: StallProbe<Outbound>,
     let_go: WhenLetGo,
 }
 
@@ -174,7 +174,7 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
         let woken = self.woken() && self.future.try_borrow().is_ok_and(|f| f.is_some());
         Progress {
             waiting: queue.waiting || woken,
-            moved: queue.moved.wrapping_add(self.polls.get()),
+            moved: queue.moved.wrapping_add(u64::from(self.polls.get())),
         }
     }
 

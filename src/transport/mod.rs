@@ -15,7 +15,7 @@ mod ws_connection;
 pub(crate) mod ws_reader;
 pub(crate) mod xhr;
 
-pub(crate) use queue::{QueueRx, Weighed};
+pub(crate) use queue::{QueueRx, StallProbe, Weighed};
 pub(crate) use receiver::{
     Budget, Delivery, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk,
     streaming_response,

@@ -206,8 +206,21 @@ impl<T: Weighed> QueueRx<T> {
 impl<T: Send + 'static> QueueRx<T> {
     /// The queue as the write timeout watches it, held (a websocket connection's,
     /// which the connection watches together with its session).
-    pub(crate) fn stall_probe(&self) -> Arc<dyn Stallable + Send + Sync> {
-        self.0.clone()
+    pub(crate) fn stall_probe(&self) -> StallProbe<T> {
+        StallProbe(self.0.clone())
+    }
+}
+
+/// A queue as the write timeout watches it: a thin pointer, unlike a trait object.
+pub(crate) struct StallProbe<T>(Arc<Mutex<State<T>>>);
+
+impl<T: Send + 'static> StallProbe<T> {
+    pub(crate) fn progress(&self) -> Progress {
+        self.0.progress()
+    }
+
+    pub(crate) fn abandon(&self) {
+        receiving_end_gone(&self.0, true);
     }
 }
 
@@ -426,7 +439,7 @@ mod tests {
             Pin::new(&mut closed).poll(&mut Context::from_waker(&watcher_waker)),
             Poll::Pending
         );
-        assert!(probe.abandon().is_none());
+        probe.abandon();
         // The sending end sees the receiving end gone, with an item left.
         assert_eq!(watcher.0.load(Ordering::SeqCst), 1);
         assert!(tx.is_closed() && tx.left_items());
