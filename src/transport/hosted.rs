@@ -106,9 +106,8 @@ impl<H: SockJsHandler> HostedSession<H> {
         &self.inbox
     }
 
-    /// Runs the session if it was woken since it last ran. `session_waker` is
-    /// [`waker`](Self::waker), made once by the connection.
-    pub(crate) fn drive(&self, cx: &mut Context<'_>, session_waker: &Waker) {
+    /// Runs the session if it was woken since it last ran.
+    pub(crate) fn drive(&self, cx: &mut Context<'_>) {
         let Ok(mut future) = self.future.try_borrow_mut() else {
             return;
         };
@@ -122,8 +121,11 @@ impl<H: SockJsHandler> HostedSession<H> {
             return;
         }
         self.polls.set(self.polls.get().wrapping_add(1));
+        // Made per run (a reference count) rather than kept by the connection: the
+        // futures inside keep the one they hold, as it wakes the same state.
+        let session_waker = self.waker();
         if Pin::new(session)
-            .poll(&mut Context::from_waker(session_waker))
+            .poll(&mut Context::from_waker(&session_waker))
             .is_ready()
         {
             *future = None;
@@ -213,12 +215,7 @@ impl<H: SockJsHandler> Drop for LetGo<H> {
 /// long as the response lasts.
 pub(crate) struct HostingBody<H: SockJsHandler> {
     inner: ReceiverBody,
-    host: Option<Host<H>>,
-}
-
-struct Host<H: SockJsHandler> {
-    session: Rc<HostedSession<H>>,
-    waker: Waker,
+    host: Option<Rc<HostedSession<H>>>,
 }
 
 impl<H: SockJsHandler> HostingBody<H> {
@@ -240,10 +237,7 @@ impl<H: SockJsHandler> HostingBody<H> {
             // Watched even without a write timeout, to be handed off if it stalls.
             let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&session);
             stall::watch(Watched::Local(weak), write_timeout);
-            Host {
-                waker: session.waker(),
-                session,
-            }
+            session
         });
         HostingBody { inner, host }
     }
@@ -263,7 +257,7 @@ impl<H: SockJsHandler> MessageBody for HostingBody<H> {
         let this = self.get_mut();
         // The session first, so what it sends now goes out in this poll.
         if let Some(host) = &this.host {
-            host.session.drive(cx, &host.waker);
+            host.drive(cx);
         }
         Pin::new(&mut this.inner).poll_next(cx)
     }
@@ -272,7 +266,7 @@ impl<H: SockJsHandler> MessageBody for HostingBody<H> {
 impl<H: SockJsHandler> Drop for HostingBody<H> {
     fn drop(&mut self) {
         if let Some(host) = &self.host {
-            drop(host.session.let_go());
+            drop(host.let_go());
         }
     }
 }

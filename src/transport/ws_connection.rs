@@ -17,7 +17,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
 use actix_web::web;
@@ -42,8 +42,6 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     outbound: QueueRx<Outbound>,
     /// Frames encoded and not yet handed to actix-http.
     buf: BytesMut,
-    /// The session's waker: notes that the session has work, then wakes this task.
-    session_waker: Waker,
     raw: bool,
     /// A close frame went out, or the client is gone: the body ends once `buf` is out.
     ending: bool,
@@ -59,7 +57,6 @@ impl<H: SockJsHandler> WsConnection<H> {
     ) -> Self {
         WsConnection {
             client,
-            session_waker: session.waker(),
             session,
             outbound,
             buf: BytesMut::new(),
@@ -131,7 +128,7 @@ impl<H: SockJsHandler> WsConnection<H> {
 
     /// Runs the session if it was woken since it last ran.
     fn drive_session(&mut self, cx: &mut Context<'_>) {
-        self.session.drive(cx, &self.session_waker);
+        self.session.drive(cx);
     }
 }
 
