@@ -76,3 +76,30 @@ fn broadcast_redis_is_compared_with_broadcast_and_shows_remote_latency() {
         "{row}"
     );
 }
+
+#[test]
+fn idle_sessions_are_held_to_a_kilobyte_above_their_bare_floor() {
+    let lines = vec![
+        json!({"scenario": "idle-bare", "bytes_per_session": 11_000.0, "errors": 0}),
+        json!({"scenario": "idle-ws", "bytes_per_session": 12_000.0, "errors": 0}),
+        json!({"scenario": "idle-bare-stream", "bytes_per_session": 12_000.0, "errors": 0}),
+        json!({"scenario": "idle-xhr-streaming", "bytes_per_session": 13_100.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let ws = t
+        .lines()
+        .find(|l| l.starts_with("| `idle-ws`"))
+        .expect("idle-ws row");
+    assert!(
+        ws.contains("≤ `idle-bare` + 1,024 B/session (here + 1,000)") && ws.contains("**PASS**"),
+        "{ws}"
+    );
+    let xhr = t
+        .lines()
+        .find(|l| l.starts_with("| `idle-xhr-streaming`"))
+        .expect("idle-xhr-streaming row");
+    assert!(
+        xhr.contains("(here + 1,100)") && xhr.contains("**MISS**"),
+        "{xhr}"
+    );
+}
