@@ -27,7 +27,7 @@ pub(crate) struct SessionCore {
     pub(crate) state: State,
     pub(crate) outbox: Outbox,
     pub(crate) receiver: Option<Attached>,
-    pub(crate) generation: u64,
+    pub(crate) generation: u32,
     /// Boxed, as `close_requested`: each is set once in a session's life, and inline
     /// they would weigh on every session for all of it.
     pub(crate) close: Option<Box<CloseFrame>>,

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 
 use super::messages::Command;
 use super::shared::SessionShared;
+use crate::handler::CloseReason;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
 /// a session shares take one allocation and every holder one pointer.
@@ -32,7 +33,20 @@ impl InboxState {
             queue: VecDeque::with_capacity(1),
             waker: None,
             closed: false,
+            close_reason: None,
         }))
+    }
+}
+
+impl InboxState {
+    /// Notes why the session closed.
+    pub(crate) fn set_close_reason(&self, reason: CloseReason) {
+        self.0.lock().close_reason = Some(Box::new(reason));
+    }
+
+    /// Why the session closed, if it has.
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.0.lock().close_reason.as_deref().cloned()
     }
 }
 
@@ -46,6 +60,9 @@ struct State {
     queue: VecDeque<Command>,
     waker: Option<Waker>,
     closed: bool,
+    /// Why the session closed, once it has (kept under this lock, which the session
+    /// has anyway, rather than one of its own; boxed, as it is set once).
+    close_reason: Option<Box<CloseReason>>,
 }
 
 /// The two ends of `shared`'s inbox.

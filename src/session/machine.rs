@@ -16,7 +16,7 @@ use crate::transport::{Delivery, Receiver};
 /// The receiver currently attached, and what the session knows of it.
 pub(crate) struct Attached {
     pub(crate) receiver: Receiver,
-    pub(crate) generation: u64,
+    pub(crate) generation: u32,
     /// Notices the request going away (set by the actor layer). A websocket needs
     /// none: its session runs inside the connection and ends with it.
     pub(crate) watch: Option<SpawnHandle>,
@@ -37,7 +37,7 @@ pub(crate) enum Admission {
     CurrentEnded(Receiver),
     /// Attached. `first`: the session opens now (the open frame goes out, then
     /// `on_open`); otherwise what is queued is flushed to it.
-    Attached { first: bool, generation: u64 },
+    Attached { first: bool, generation: u32 },
 }
 
 /// What the actor layer must do after a transition.
@@ -101,7 +101,7 @@ impl SessionCore {
             receiver.finish(Some(&busy));
             return Admission::Answered;
         }
-        self.generation += 1;
+        self.generation = self.generation.wrapping_add(1);
         self.receiver = Some(Attached {
             receiver,
             generation: self.generation,

@@ -44,8 +44,8 @@ pub(crate) struct SessionShared {
     /// zero while a receiver is attached.
     detached_at: AtomicU64,
     closed: AtomicBool,
-    /// Boxed: set once, at the close.
-    close_reason: Mutex<Option<Box<CloseReason>>>,
+    /// A connection's session was woken since it last ran (`transport::hosted`).
+    woken: AtomicBool,
     /// Bytes sent to the session through handles and not yet handled by it.
     mailbox_bytes: AtomicUsize,
     /// A handle found the session over its bound (`max_queued_bytes`).
@@ -59,12 +59,9 @@ pub(crate) struct SessionShared {
     host: HostWake,
 }
 
-/// What the waker of a session run inside its connection needs.
+/// The task of the connection that runs the session, if one does.
 #[derive(Debug, Default)]
 struct HostWake {
-    /// The session has work: the connection runs it at its next poll.
-    woken: AtomicBool,
-    /// The connection's task.
     task: Mutex<Option<Waker>>,
 }
 
@@ -88,7 +85,7 @@ impl SessionShared {
             host: HostWake::default(),
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            close_reason: Mutex::new(None),
+            woken: AtomicBool::new(false),
             mailbox_bytes: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
         }
@@ -142,7 +139,7 @@ impl SessionShared {
     }
 
     pub(crate) fn set_closed(&self, reason: CloseReason) {
-        *self.close_reason.lock() = Some(Box::new(reason));
+        self.inbox.set_close_reason(reason);
         self.closed.store(true, Ordering::Release);
     }
 
@@ -152,17 +149,17 @@ impl SessionShared {
 
     /// Whether a connection's session was woken since it last ran; clears it.
     pub(crate) fn take_woken(&self) -> bool {
-        self.host.woken.swap(false, Ordering::AcqRel)
+        self.woken.swap(false, Ordering::AcqRel)
     }
 
     /// Whether a connection's session was woken and has not run since.
     pub(crate) fn woken(&self) -> bool {
-        self.host.woken.load(Ordering::Acquire)
+        self.woken.load(Ordering::Acquire)
     }
 
     /// Marks the session woken, so its first poll runs it.
     pub(crate) fn set_woken(&self) {
-        self.host.woken.store(true, Ordering::Release);
+        self.woken.store(true, Ordering::Release);
     }
 
     /// The task of the connection that runs the session: `waker`.
@@ -180,7 +177,7 @@ impl SessionShared {
     }
 
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
-        self.close_reason.lock().as_deref().cloned()
+        self.inbox.close_reason()
     }
 }
 

@@ -91,7 +91,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
         self.follow(step, act);
     }
 
-    fn receiver_closed(&mut self, generation: u64, act: &mut A) {
+    fn receiver_closed(&mut self, generation: u32, act: &mut A) {
         let current = self.core.receiver.as_ref().map(|a| a.generation);
         if current == Some(generation) {
             self.receiver_ended(act);
