@@ -12,7 +12,7 @@
 // process is stopped by stopAll(), every wait has a deadline.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,102 +100,113 @@ export async function runChatScaleOut(env, root, artifactsDir) {
   const { suite } = env;
   await suite.test('chat scale-out', 'rooms across instances', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'actix-sockjs-chat-scale-out-'));
-    const redisPort = await freePort();
-    await startProcess(
-      'redis-server',
-      binary('redis-server', 'REDIS_SERVER'),
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      /(Ready) to accept connections/,
-      START_MS,
-    );
-    const redis = `redis://127.0.0.1:${redisPort}`;
-    const chat = join(root, 'target', 'debug', 'examples', 'chat');
-    const ready = /chat demo on (http:\/\/127\.0\.0\.1:\d+)\//;
-    const a = await startProcess('chat A', chat, ['--port', '0', '--redis', redis], ready, START_MS);
-    const b = await startProcess('chat B', chat, ['--port', '0', '--redis', redis], ready, START_MS);
-    const instances = [a, b].map((i) => Number(new URL(i.origin).port));
-    const front = await freePort();
-    const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(root, front, instances));
-    // `-c` checks the file and prints a line (the ready line); then, in the same
-    // process, haproxy runs in the foreground.
-    await startProcess(
-      'haproxy',
-      '/bin/sh',
-      ['-c', '"$0" -c -f "$1" && exec "$0" -db -f "$1"', binary('haproxy', 'HAPROXY'), cfg],
-      /(Configuration file is valid)/,
-      START_MS,
-    );
-    await listening(front, START_MS);
-    const origin = `http://127.0.0.1:${front}`;
-
-    const context = await env.browser.newContext({ viewport: { width: 1000, height: 720 } });
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    suite.watch(context);
-    const room = 'across';
-    async function enter(page, name) {
-      await page.goto(`${origin}/`);
-      await page.fill('#name', name);
-      await page.fill('#room', room);
-      await page.click('#join button');
-      await page.locator('#status').filter({ hasText: `${name} in ${room} (` }).waitFor();
-      await page.locator('#people li', { hasText: name }).waitFor();
-    }
-    /** Waits until the instances hold `counts` chat sessions (bounded). */
-    async function sessionsAre(counts) {
-      const deadline = Date.now() + WAIT_MS;
-      for (;;) {
-        const now = [await chatSessions(a.origin), await chatSessions(b.origin)];
-        if (now[0] === counts[0] && now[1] === counts[1]) return;
-        if (Date.now() > deadline) throw new Error(`chat sessions ${now}, expected ${counts}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     try {
-      const alice = await context.newPage();
-      await enter(alice, 'alice');
-      const aliceOnA = (await chatSessions(a.origin)) === 1;
-      // Bob joins until HAProxy hashes his session to the other instance (each try
-      // is a new session: an even chance), at most 12 times.
-      const bob = await context.newPage();
-      let split = false;
-      for (let attempt = 0; attempt < 12 && !split; attempt += 1) {
-        if (attempt > 0) {
-          await bob.goto('about:blank');
-          await sessionsAre(aliceOnA ? [1, 0] : [0, 1]);
-        }
-        await enter(bob, 'bob');
-        const counts = [await chatSessions(a.origin), await chatSessions(b.origin)];
-        split = counts[0] === 1 && counts[1] === 1;
-      }
-      assert.ok(split, 'bob never landed on the other instance than alice in 12 sessions');
-
-      const waitText = (page, text) => page.locator('#log').filter({ hasText: text }).waitFor();
-      // Alice sees bob come in, through Redis; both lists hold both names (bob's
-      // instance asked alice's who is in the room).
-      await waitText(alice, 'bob joined');
-      for (const page of [alice, bob]) {
-        await page.locator('#people li', { hasText: 'alice' }).waitFor();
-        await page.locator('#people li', { hasText: 'bob' }).waitFor();
-      }
-      await alice.fill('#text', 'hello from instance one');
-      await alice.click('#say button');
-      await waitText(bob, 'alice: hello from instance one');
-      await bob.fill('#text', 'hi from instance two');
-      await bob.click('#say button');
-      for (const page of [alice, bob]) await waitText(page, 'bob: hi from instance two');
-
-      mkdirSync(artifactsDir, { recursive: true });
-      const shot = join(artifactsDir, 'chat-scale-out.png');
-      await bob.screenshot({ path: shot, fullPage: true });
-      const bobLog = await bob.locator('#log').innerText();
-      assert.match(bobLog, /alice: hello from instance one[\s\S]*bob: hi from instance two/);
-      assert.deepEqual((await alice.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
-      assert.deepEqual((await bob.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
-      console.log(`    screenshot: ${shot}`);
+      await chatAcrossInstances(env, root, artifactsDir, dir);
     } finally {
-      await context.close();
+      // haproxy read its configuration when it started; nothing else is kept here.
+      rmSync(dir, { recursive: true, force: true });
     }
   });
+}
+
+/** The check itself, with `dir` for haproxy's configuration. */
+async function chatAcrossInstances(env, root, artifactsDir, dir) {
+  const { suite } = env;
+  const redisPort = await freePort();
+  await startProcess(
+    'redis-server',
+    binary('redis-server', 'REDIS_SERVER'),
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    /(Ready) to accept connections/,
+    START_MS,
+  );
+  const redis = `redis://127.0.0.1:${redisPort}`;
+  const chat = join(root, 'target', 'debug', 'examples', 'chat');
+  const ready = /chat demo on (http:\/\/127\.0\.0\.1:\d+)\//;
+  const a = await startProcess('chat A', chat, ['--port', '0', '--redis', redis], ready, START_MS);
+  const b = await startProcess('chat B', chat, ['--port', '0', '--redis', redis], ready, START_MS);
+  const instances = [a, b].map((i) => Number(new URL(i.origin).port));
+  const front = await freePort();
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, haproxyConfig(root, front, instances));
+  // `-c` checks the file and prints a line (the ready line); then, in the same
+  // process, haproxy runs in the foreground.
+  await startProcess(
+    'haproxy',
+    '/bin/sh',
+    ['-c', '"$0" -c -f "$1" && exec "$0" -db -f "$1"', binary('haproxy', 'HAPROXY'), cfg],
+    /(Configuration file is valid)/,
+    START_MS,
+  );
+  await listening(front, START_MS);
+  const origin = `http://127.0.0.1:${front}`;
+
+  const context = await env.browser.newContext({ viewport: { width: 1000, height: 720 } });
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  suite.watch(context);
+  const room = 'across';
+  async function enter(page, name) {
+    await page.goto(`${origin}/`);
+    await page.fill('#name', name);
+    await page.fill('#room', room);
+    await page.click('#join button');
+    await page.locator('#status').filter({ hasText: `${name} in ${room} (` }).waitFor();
+    await page.locator('#people li', { hasText: name }).waitFor();
+  }
+  /** Waits until the instances hold `counts` chat sessions (bounded). */
+  async function sessionsAre(counts) {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const now = [await chatSessions(a.origin), await chatSessions(b.origin)];
+      if (now[0] === counts[0] && now[1] === counts[1]) return;
+      if (Date.now() > deadline) throw new Error(`chat sessions ${now}, expected ${counts}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    const alice = await context.newPage();
+    await enter(alice, 'alice');
+    const aliceOnA = (await chatSessions(a.origin)) === 1;
+    // Bob joins until HAProxy hashes his session to the other instance (each try
+    // is a new session: an even chance), at most 12 times.
+    const bob = await context.newPage();
+    let split = false;
+    for (let attempt = 0; attempt < 12 && !split; attempt += 1) {
+      if (attempt > 0) {
+        await bob.goto('about:blank');
+        await sessionsAre(aliceOnA ? [1, 0] : [0, 1]);
+      }
+      await enter(bob, 'bob');
+      const counts = [await chatSessions(a.origin), await chatSessions(b.origin)];
+      split = counts[0] === 1 && counts[1] === 1;
+    }
+    assert.ok(split, 'bob never landed on the other instance than alice in 12 sessions');
+
+    const waitText = (page, text) => page.locator('#log').filter({ hasText: text }).waitFor();
+    // Alice sees bob come in, through Redis; both lists hold both names (bob's
+    // instance asked alice's who is in the room).
+    await waitText(alice, 'bob joined');
+    for (const page of [alice, bob]) {
+      await page.locator('#people li', { hasText: 'alice' }).waitFor();
+      await page.locator('#people li', { hasText: 'bob' }).waitFor();
+    }
+    await alice.fill('#text', 'hello from instance one');
+    await alice.click('#say button');
+    await waitText(bob, 'alice: hello from instance one');
+    await bob.fill('#text', 'hi from instance two');
+    await bob.click('#say button');
+    for (const page of [alice, bob]) await waitText(page, 'bob: hi from instance two');
+
+    mkdirSync(artifactsDir, { recursive: true });
+    const shot = join(artifactsDir, 'chat-scale-out.png');
+    await bob.screenshot({ path: shot, fullPage: true });
+    const bobLog = await bob.locator('#log').innerText();
+    assert.match(bobLog, /alice: hello from instance one[\s\S]*bob: hi from instance two/);
+    assert.deepEqual((await alice.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
+    assert.deepEqual((await bob.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
+    console.log(`    screenshot: ${shot}`);
+  } finally {
+    await context.close();
+  }
 }
