@@ -130,8 +130,14 @@ impl SessionShared {
             .store(self.millis(at) + 1, Ordering::Relaxed);
     }
 
-    /// Whether the session has had no receiver since before `deadline`.
+    /// Whether the session has had no receiver since before `deadline`. A deadline
+    /// before the epoch (a sweep in the first `disconnect_delay` of the process)
+    /// finds none: counted from the epoch, it would read as the epoch itself, and a
+    /// session detached in the epoch's first millisecond would expire at once.
     pub(crate) fn detached_before(&self, deadline: Instant) -> bool {
+        if deadline < epoch() {
+            return false;
+        }
         match self.detached_at.load(Ordering::Relaxed) {
             0 => false,
             at => at - 1 <= self.millis(deadline),
@@ -244,6 +250,17 @@ mod tests {
         assert!(shared.detached_before(epoch + Duration::from_millis(100)));
         shared.set_attached();
         assert!(!shared.detached_before(epoch + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_deadline_before_the_epoch_expires_nothing() {
+        let shared = SessionShared::new(None);
+        shared.set_detached(epoch());
+        let Some(before) = epoch().checked_sub(Duration::from_millis(1)) else {
+            return;
+        };
+        assert!(!shared.detached_before(before));
+        assert!(shared.detached_before(epoch() + Duration::from_millis(1)));
     }
 
     #[test]
