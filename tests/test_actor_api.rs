@@ -16,7 +16,7 @@ use actix_sockjs::{
     SockJsHandler,
 };
 use actix_web::App;
-use common::{DEADLINE, read_until, session_id, text, ws_connect, ws_send, ws_text};
+use common::{eventually, read_until, session_id, text, ws_connect, ws_send, ws_text};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// A chat line, encoded once for every member.
@@ -162,19 +162,6 @@ async fn next_open(rx: &mut UnboundedReceiver<Seen>) -> String {
     match next_seen(rx).await {
         Seen::Open(id) => id,
         other => panic!("expected an open, got {other:?}"),
-    }
-}
-
-/// Waits, at most [`DEADLINE`], until `done` holds: for state that has no event of
-/// its own (a session leaving the map after its actor stopped).
-async fn eventually(mut done: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "condition not met within {DEADLINE:?}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -10,12 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Addr};
 use actix_sockjs::pubsub::{
-    Broadcaster, BroadcasterStatus, GetStatus, Member, Publish, RedisLink, Subscribe, TopicMessage,
-    Unsubscribe, UnsubscribeAll,
+    Broadcaster, BroadcasterStatus, Member, RedisLink, Subscribe, Unsubscribe, UnsubscribeAll,
 };
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// How long any awaited event or state may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -24,8 +23,10 @@ const DEADLINE: Duration = Duration::from_secs(15);
 /// looked at.
 const POLL: Duration = Duration::from_millis(20);
 
+mod common;
 mod redis_relay;
 
+use common::topics::{forward, publish, status};
 use redis_relay::RedisServer;
 
 // --- instances and their members -------------------------------------------------
@@ -44,38 +45,18 @@ fn instance(redis: &RedisServer) -> Addr<Broadcaster> {
     Broadcaster::new().redis(link).start()
 }
 
-/// Forwards the text of every `TopicMessage` to the test.
-struct Forward(UnboundedSender<String>);
-
-impl Actor for Forward {
-    type Context = Context<Self>;
-
-    /// Room for every message a test publishes at once: an actor member whose
-    /// mailbox is full misses messages (`BroadcasterStatus::not_delivered`).
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(4096);
-    }
-}
-
-impl Handler<TopicMessage> for Forward {
-    type Result = ();
-    fn handle(&mut self, msg: TopicMessage, _: &mut Context<Self>) {
-        let _ = self.0.send(msg.message.text().to_owned());
-    }
-}
-
 /// A member actor on `instance`, subscribed to `topic`: its membership and what it
 /// receives.
 struct Inbox {
     member: Member,
-    rx: UnboundedReceiver<String>,
+    /// (topic, text) of what it gets.
+    rx: UnboundedReceiver<(String, String)>,
     name: &'static str,
 }
 
 impl Inbox {
     fn join(instance: &Addr<Broadcaster>, topic: &str, name: &'static str) -> Inbox {
-        let (tx, rx) = unbounded_channel();
-        let member = Member::Actor(Forward(tx).start().recipient());
+        let (_, member, rx) = forward();
         instance.do_send(Subscribe::new(topic, member.clone()));
         Inbox { member, rx, name }
     }
@@ -83,7 +64,7 @@ impl Inbox {
     /// The next message, failing the test after [`DEADLINE`].
     async fn next(&mut self) -> String {
         match actix_rt::time::timeout(DEADLINE, self.rx.recv()).await {
-            Ok(Some(text)) => text,
+            Ok(Some((_, text))) => text,
             Ok(None) => panic!("{}: the member actor is gone", self.name),
             Err(_) => panic!("{}: no message within {DEADLINE:?}", self.name),
         }
@@ -95,6 +76,7 @@ impl Inbox {
             .await
             .ok()
             .flatten()
+            .map(|(_, text)| text)
     }
 
     /// Reads probes (`probe <n>`, strictly increasing) up to and including `probe
@@ -118,20 +100,6 @@ impl Inbox {
             previous = Some(n);
         }
     }
-}
-
-async fn publish(instance: &Addr<Broadcaster>, topic: &str, text: &str) {
-    instance
-        .send(Publish::new(topic, text))
-        .await
-        .expect("the broadcaster answers");
-}
-
-async fn status(instance: &Addr<Broadcaster>) -> BroadcasterStatus {
-    instance
-        .send(GetStatus)
-        .await
-        .expect("the broadcaster answers")
 }
 
 /// Polls the status until `done` holds; that status.

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod deploy;
 pub mod raw_ws;
 pub mod suite;
+pub mod topics;
 
 /// How long any single awaited event may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -258,6 +259,19 @@ pub async fn ws_send(ws: &mut Ws, text: &str) {
     ws.send(awc::ws::Message::Text(text.into()))
         .await
         .expect("websocket send");
+}
+
+/// Waits, at most [`DEADLINE`], until `done` holds: for state that has no event of
+/// its own (a session leaving the map after its actor stopped, a member pruned).
+pub async fn eventually(mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "condition not met within {DEADLINE:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// The next recorded event, failing the test after [`DEADLINE`].
