@@ -9,6 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{DEADLINE, POLL};
 
+pub mod instances;
+
 // --- redis-server ---------------------------------------------------------------
 
 /// A `redis-server` child process on 127.0.0.1, killed (by its pid) when dropped.
