@@ -12,10 +12,11 @@ use crate::protocol::{Frame, MessageBatch};
 /// plain messages in order.
 #[derive(Debug)]
 pub(crate) enum Outbox {
-    Framed {
-        batch: MessageBatch,
-        shared: Option<Frame>,
-    },
+    /// SockJS transports: the frame being built (empty when nothing waits).
+    Batch(MessageBatch),
+    /// SockJS transports: one prepared frame, alone, as it was encoded.
+    Shared(Frame),
+    /// The raw websocket.
     Raw {
         queue: VecDeque<ByteString>,
         /// The bytes of the messages in `queue`.
@@ -25,10 +26,7 @@ pub(crate) enum Outbox {
 
 impl Outbox {
     pub(crate) fn framed() -> Self {
-        Outbox::Framed {
-            batch: MessageBatch::default(),
-            shared: None,
-        }
+        Outbox::Batch(MessageBatch::default())
     }
 
     pub(crate) fn raw() -> Self {
@@ -41,69 +39,72 @@ impl Outbox {
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         match self {
-            Outbox::Framed { batch, shared } => batch.is_empty() && shared.is_none(),
+            Outbox::Batch(batch) => batch.is_empty(),
+            Outbox::Shared(_) => false,
             Outbox::Raw { queue, .. } => queue.is_empty(),
         }
     }
 
-    pub(crate) fn push_text(&mut self, text: &str) {
+    /// The frame being built, with a lone prepared frame's messages moved into it
+    /// first; `None` for the raw websocket.
+    fn batch(&mut self) -> Option<&mut MessageBatch> {
+        if let Outbox::Shared(frame) = self {
+            let mut batch = MessageBatch::default();
+            batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
+            *self = Outbox::Batch(batch);
+        }
         match self {
-            Outbox::Framed { batch, shared } => {
-                fold_shared(batch, shared);
-                batch.push_text(text);
-            }
-            Outbox::Raw { queue, bytes } => {
-                *bytes += text.len();
-                queue.push_back(ByteString::from(text));
-            }
+            Outbox::Batch(batch) => Some(batch),
+            Outbox::Shared(_) | Outbox::Raw { .. } => None,
+        }
+    }
+
+    /// Queues a plain message for the raw websocket.
+    fn push_raw(&mut self, text: ByteString) {
+        if let Outbox::Raw { queue, bytes } = self {
+            *bytes += text.len();
+            queue.push_back(text);
+        }
+    }
+
+    pub(crate) fn push_text(&mut self, text: &str) {
+        match self.batch() {
+            Some(batch) => batch.push_text(text),
+            None => self.push_raw(ByteString::from(text)),
         }
     }
 
     /// Queues one message made of `parts`, without joining them first (framed).
     pub(crate) fn push_text_parts(&mut self, parts: &[&str]) {
-        match self {
-            Outbox::Framed { batch, shared } => {
-                fold_shared(batch, shared);
-                batch.push_text_parts(parts);
-            }
-            Outbox::Raw { queue, bytes } => {
-                let text = parts.concat();
-                *bytes += text.len();
-                queue.push_back(ByteString::from(text));
-            }
+        match self.batch() {
+            Some(batch) => batch.push_text_parts(parts),
+            None => self.push_raw(ByteString::from(parts.concat())),
         }
     }
 
     /// Queues a message that is already encoded: `frame` is its `a["..."]` frame.
     pub(crate) fn push_prepared(&mut self, text: &ByteString, frame: &Frame) {
-        match self {
-            Outbox::Framed { batch, shared } => {
-                if batch.is_empty() && shared.is_none() {
-                    *shared = Some(frame.clone());
-                } else {
-                    fold_shared(batch, shared);
-                    batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
-                }
-            }
-            Outbox::Raw { queue, bytes } => {
-                *bytes += text.len();
-                queue.push_back(text.clone());
-            }
+        if let Outbox::Batch(batch) = self
+            && batch.is_empty()
+        {
+            *self = Outbox::Shared(frame.clone());
+            return;
+        }
+        match self.batch() {
+            Some(batch) => batch.push_encoded(frame.messages_json().unwrap_or("\"\"")),
+            None => self.push_raw(text.clone()),
         }
     }
 
     /// Takes everything queued as one frame (SockJS transports).
     pub(crate) fn take_frame(&mut self) -> Option<Frame> {
         match self {
-            Outbox::Framed { batch, shared } => {
-                if let Some(frame) = shared.take() {
-                    return Some(frame);
-                }
-                if batch.is_empty() {
-                    return None;
-                }
-                Some(std::mem::take(batch).finish())
-            }
+            Outbox::Batch(batch) if batch.is_empty() => None,
+            Outbox::Batch(batch) => Some(std::mem::take(batch).finish()),
+            Outbox::Shared(_) => match std::mem::replace(self, Outbox::framed()) {
+                Outbox::Shared(frame) => Some(frame),
+                _ => None,
+            },
             Outbox::Raw { .. } => None,
         }
     }
@@ -111,9 +112,8 @@ impl Outbox {
     /// How many bytes wait: the frame being built, or the raw messages.
     pub(crate) fn bytes(&self) -> usize {
         match self {
-            Outbox::Framed { batch, shared } => {
-                batch.byte_len() + shared.as_ref().map_or(0, Frame::len)
-            }
+            Outbox::Batch(batch) => batch.byte_len(),
+            Outbox::Shared(frame) => frame.len(),
             Outbox::Raw { bytes, .. } => *bytes,
         }
     }
@@ -126,27 +126,18 @@ impl Outbox {
                 *bytes -= text.len();
                 Some(text)
             }
-            Outbox::Framed { .. } => None,
+            Outbox::Batch(_) | Outbox::Shared(_) => None,
         }
     }
 
     pub(crate) fn clear(&mut self) {
         match self {
-            Outbox::Framed { batch, shared } => {
-                *batch = MessageBatch::default();
-                *shared = None;
-            }
+            Outbox::Batch(_) | Outbox::Shared(_) => *self = Outbox::framed(),
             Outbox::Raw { queue, bytes } => {
                 queue.clear();
                 *bytes = 0;
             }
         }
-    }
-}
-
-fn fold_shared(batch: &mut MessageBatch, shared: &mut Option<Frame>) {
-    if let Some(frame) = shared.take() {
-        batch.push_encoded(frame.messages_json().unwrap_or("\"\""));
     }
 }
 

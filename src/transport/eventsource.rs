@@ -22,7 +22,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
     let hosted = svc
         .receive(req, session, Transport::EventSource, receiver)
         .await?;

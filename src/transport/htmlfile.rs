@@ -50,7 +50,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
     let hosted = svc
         .receive(req, session, Transport::HtmlFile, receiver)
         .await?;

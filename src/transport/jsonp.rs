@@ -24,7 +24,7 @@ pub(crate) async fn poll<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let callback = callback(req)?;
     let (receiver, mut rx) = Receiver::new(
-        FrameWriter::http_with(write_frame, &callback),
+        FrameWriter::with_arg(write_frame, String::from(&*callback)),
         Budget::OneFrame,
     );
     svc.receive(req, session, Transport::Jsonp, receiver)

@@ -2,10 +2,11 @@
 //!
 //! A session holds at most one receiver at a time, and every open session holds one,
 //! so the queue is built for that: a lock around one slot (the queue seldom holds
-//! more than one item: the receiving end takes each as it comes), a `VecDeque` for
-//! the rest (no allocation until a second item waits) and two wakers. A tokio mpsc channel costs about 1.8 KB per
-//! receiver up front (its first 32-slot block and cache-padded counters), which was
-//! a seventh of an idle session's memory.
+//! more than one item: the receiving end takes each as it comes), a boxed `VecDeque`
+//! for the rest (nothing allocated, and one pointer held, until a second item waits)
+//! and two wakers. A tokio mpsc channel costs about 1.8 KB per receiver up front (its
+//! first 32-slot block and cache-padded counters), which was a seventh of an idle
+//! session's memory.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -27,7 +28,7 @@ pub(crate) trait Weighed {
 pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
     let shared = Arc::new(Mutex::new(State {
         first: None,
-        rest: VecDeque::new(),
+        rest: None,
         rx_waker: None,
         closed_waker: None,
         bytes: 0,
@@ -43,7 +44,12 @@ pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
 struct State<T> {
     /// The oldest waiting item, or none (then `rest` is empty too).
     first: Option<T>,
-    rest: VecDeque<T>,
+    /// The items behind `first`, once a second one has waited: kept once made.
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer in every queue instead of a VecDeque's four words"
+    )]
+    rest: Option<Box<VecDeque<T>>>,
     /// The receiving task, waiting for an item.
     rx_waker: Option<Waker>,
     /// The task waiting for the receiving end to go away ([`QueueTx::closed`]).
@@ -55,7 +61,7 @@ struct State<T> {
     /// The receiving end went away with items still waiting.
     left_items: bool,
     /// How many items the receiving end took: what the write timeout watches.
-    taken: u64,
+    taken: u32,
     /// The write timeout gave up on the receiving end (see [`super::stall`]): it gets
     /// nothing more, and to the sending end it is gone.
     abandoned: bool,
@@ -89,7 +95,7 @@ impl<T: Weighed> QueueTx<T> {
             if state.first.is_none() {
                 state.first = Some(item);
             } else {
-                state.rest.push_back(item);
+                state.rest.get_or_insert_default().push_back(item);
             }
             state.rx_waker.take()
         };
@@ -185,9 +191,9 @@ impl<T: Weighed> QueueRx<T> {
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
-            state.first = state.rest.pop_front();
+            state.first = state.rest.as_mut().and_then(|rest| rest.pop_front());
             state.bytes -= item.weight();
-            state.taken += 1;
+            state.taken = state.taken.wrapping_add(1);
             return Poll::Ready(Some(item));
         }
         if state.tx_gone || state.abandoned {
@@ -232,7 +238,7 @@ impl<T: Send + 'static> Stallable for Mutex<State<T>> {
         let state = self.lock();
         Progress {
             waiting: state.first.is_some() && !state.rx_gone,
-            moved: state.taken,
+            moved: u64::from(state.taken),
         }
     }
 

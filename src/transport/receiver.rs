@@ -51,33 +51,26 @@ pub(crate) struct FrameWriter {
     /// What a frame becomes, given `arg`; `None` for a receiver that takes no frames
     /// (the raw websocket's, which takes plain messages).
     write: fn(Frame, &str) -> Option<Outbound>,
-    /// A per-request argument of the writer: jsonp's callback name (empty, and not
-    /// allocated, for every other transport).
-    arg: Box<str>,
-    websocket: bool,
+    /// A per-request argument of the writer: jsonp's callback name. Every other
+    /// transport has none, and holds one pointer for it rather than two.
+    #[expect(
+        clippy::box_collection,
+        reason = "a thin pointer: every receiver but jsonp's holds none"
+    )]
+    arg: Option<Box<String>>,
 }
 
 impl FrameWriter {
-    /// A writer for an HTTP response body.
-    pub(crate) fn http(write: fn(Frame, &str) -> Option<Outbound>) -> Self {
-        Self::http_with(write, "")
+    /// A writer that needs no argument.
+    pub(crate) fn new(write: fn(Frame, &str) -> Option<Outbound>) -> Self {
+        FrameWriter { write, arg: None }
     }
 
-    /// A writer for an HTTP response body that needs `arg` (jsonp's callback).
-    pub(crate) fn http_with(write: fn(Frame, &str) -> Option<Outbound>, arg: &str) -> Self {
+    /// A writer that needs `arg` (jsonp's callback).
+    pub(crate) fn with_arg(write: fn(Frame, &str) -> Option<Outbound>, arg: String) -> Self {
         FrameWriter {
             write,
-            arg: Box::from(arg),
-            websocket: false,
-        }
-    }
-
-    /// A writer for a websocket.
-    pub(crate) fn websocket(write: fn(Frame, &str) -> Option<Outbound>) -> Self {
-        FrameWriter {
-            write,
-            arg: Box::default(),
-            websocket: true,
+            arg: Some(Box::new(arg)),
         }
     }
 }
@@ -89,7 +82,7 @@ pub(crate) enum Budget {
     OneFrame,
     /// Streaming: end the response once this many more bytes went out.
     Bytes(usize),
-    /// Websockets: until the socket closes.
+    /// Websockets: until the socket closes. Only a websocket's receiver has it.
     Unlimited,
 }
 
@@ -148,7 +141,7 @@ impl Receiver {
 
     /// Whether this receiver is a websocket's (SockJS or raw).
     pub(crate) fn is_websocket(&self) -> bool {
-        self.writer.websocket
+        matches!(self.budget, Budget::Unlimited)
     }
 
     /// Whether this receiver streams many frames into one HTTP response.
@@ -180,7 +173,8 @@ impl Receiver {
     /// Writes one frame in the transport's envelope. Taking the frame by value lets
     /// a websocket send its bytes as they are, without even a reference-count bump.
     pub(crate) fn send_frame(&mut self, frame: Frame) -> Delivery {
-        match (self.writer.write)(frame, &self.writer.arg) {
+        let arg = self.writer.arg.as_deref().map_or("", String::as_str);
+        match (self.writer.write)(frame, arg) {
             Some(item) => self.push(item),
             None => Delivery::Open,
         }

@@ -64,9 +64,9 @@ pub(crate) fn start<H: SockJsHandler>(
         Transport::WebSocket
     };
     let writer = if raw {
-        FrameWriter::websocket(no_frames)
+        FrameWriter::new(no_frames)
     } else {
-        FrameWriter::websocket(write_frame)
+        FrameWriter::new(write_frame)
     };
     // The handshake first: a request that fails it creates no session.
     let mut response = ws::handshake(req).map_err(|_| RequestError::BadHandshake)?;

@@ -2,7 +2,7 @@
 //! client's frames, runs the session, and writes what the session sends.
 //!
 //! It is a plain body stream, not an actor: it needs no mailbox of its own, and
-//! writing a frame is one encode into the buffer the next chunk takes (actix-web-actors'
+//! writing a frame is one encode into the chunk the poll hands out (actix-web-actors'
 //! context queued every frame in a list that kept its room for the connection's whole
 //! life, and made a reader and a mailbox of its own that a SockJS connection never
 //! used: about 400 bytes of every idle websocket).
@@ -40,10 +40,9 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     session: Rc<HostedSession<H>>,
     /// What the session sends.
     outbound: QueueRx<Outbound>,
-    /// Frames encoded and not yet handed to actix-http.
-    buf: BytesMut,
     raw: bool,
-    /// A close frame went out, or the client is gone: the body ends once `buf` is out.
+    /// A close frame went out, or the client is gone: the body ends once what was
+    /// written is out.
     ending: bool,
     _in_flight: InFlight,
 }
@@ -59,7 +58,6 @@ impl<H: SockJsHandler> WsConnection<H> {
             client,
             session,
             outbound,
-            buf: BytesMut::new(),
             raw,
             ending: false,
             _in_flight: InFlight::new(),
@@ -72,25 +70,26 @@ impl<H: SockJsHandler> WsConnection<H> {
         let _ = self.session.inbox().send(item);
     }
 
-    fn write(&mut self, op: OpCode, payload: &[u8]) {
-        Parser::write_message(&mut self.buf, payload, op, true, false);
-    }
-
-    /// Writes a close frame; the connection ends once it is out.
-    fn close(&mut self, reason: Option<CloseReason>) {
-        Parser::write_close(&mut self.buf, reason, false);
+    /// Writes a close frame into `out`; the connection ends once it is out.
+    fn close(&mut self, out: &mut BytesMut, reason: Option<CloseReason>) {
+        Parser::write_close(out, reason, false);
         self.ending = true;
     }
 
-    fn refuse(&mut self, code: u16, reason: &str) {
+    fn refuse(&mut self, out: &mut BytesMut, code: u16, reason: &str) {
         log::warn!("websocket closed with {code} {reason:?}: the client broke a rule or a limit");
-        self.close(Some(CloseReason {
-            code: CloseCode::from(code),
-            description: Some(reason.to_owned()),
-        }));
+        self.close(
+            out,
+            Some(CloseReason {
+                code: CloseCode::from(code),
+                description: Some(reason.to_owned()),
+            }),
+        );
     }
 
-    fn client_frame(&mut self, frame: ClientFrame) {
+    /// Handles one client frame; what it answers at once (a pong, a close) goes into
+    /// `out`.
+    fn client_frame(&mut self, out: &mut BytesMut, frame: ClientFrame) {
         match frame {
             ClientFrame::Text(text) if self.raw => {
                 self.to_session(Command::Message(String::from(text)));
@@ -102,26 +101,30 @@ impl<H: SockJsHandler> WsConnection<H> {
                     self.to_session(Command::Messages(messages));
                 }
                 // Broken JSON: the session ends (the client sees the socket close).
-                Err(_) => self.refuse(CLOSE_UNSUPPORTED, "Broken JSON encoding."),
+                Err(_) => self.refuse(out, CLOSE_UNSUPPORTED, "Broken JSON encoding."),
             },
-            ClientFrame::Ping(bytes) => self.write(OpCode::Pong, &bytes),
+            ClientFrame::Ping(bytes) => write(out, OpCode::Pong, &bytes),
             ClientFrame::Pong => self.to_session(Command::Pong),
             ClientFrame::Close(reason) => {
                 self.to_session(Command::ClientClosed);
-                self.close(reason);
+                self.close(out, reason);
             }
-            ClientFrame::Refuse(refusal) => self.refuse(refusal.code, refusal.reason),
+            ClientFrame::Refuse(refusal) => self.refuse(out, refusal.code, refusal.reason),
         }
     }
 
-    fn outbound(&mut self, item: Outbound) {
+    /// Writes what the session sent into `out`.
+    fn outbound(&mut self, out: &mut BytesMut, item: Outbound) {
         match item {
-            Outbound::Text(text) => self.write(OpCode::Text, text.as_bytes()),
-            Outbound::Ping => self.write(OpCode::Ping, b""),
-            Outbound::Close(close) => self.close(Some(CloseReason {
-                code: CloseCode::from(close.code),
-                description: Some(close.reason),
-            })),
+            Outbound::Text(text) => write(out, OpCode::Text, text.as_bytes()),
+            Outbound::Ping => write(out, OpCode::Ping, b""),
+            Outbound::Close(close) => self.close(
+                out,
+                Some(CloseReason {
+                    code: CloseCode::from(close.code),
+                    description: Some(close.reason),
+                }),
+            ),
             Outbound::Body(_) => {}
         }
     }
@@ -137,6 +140,9 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // What this poll writes, handed out whole at its end: nothing is kept between
+        // polls, so an idle connection holds no buffer (nor room for one).
+        let mut out = BytesMut::new();
         // The client's frames first (a batch at most, so a flooding client cannot
         // starve the rest), then the session, so it handles what was just read, then
         // what it sent; again while there is more.
@@ -145,7 +151,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
             while !this.ending && frames < CLIENT_FRAMES_PER_TURN {
                 match Pin::new(&mut this.client).poll_next(cx) {
                     Poll::Ready(Some(frame)) => {
-                        this.client_frame(frame);
+                        this.client_frame(&mut out, frame);
                         frames += 1;
                     }
                     // The client's side of the connection is gone.
@@ -156,7 +162,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
             this.drive_session(cx);
             while !this.ending {
                 match this.outbound.poll_recv(cx) {
-                    Poll::Ready(Some(item)) => this.outbound(item),
+                    Poll::Ready(Some(item)) => this.outbound(&mut out, item),
                     // The session let go of this socket.
                     Poll::Ready(None) => this.ending = true,
                     Poll::Pending => break,
@@ -166,9 +172,8 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                 break;
             }
         }
-        if !this.buf.is_empty() {
-            // Taken whole, so an idle connection keeps no buffer.
-            return Poll::Ready(Some(Ok(std::mem::take(&mut this.buf).freeze())));
+        if !out.is_empty() {
+            return Poll::Ready(Some(Ok(out.freeze())));
         }
         if this.ending {
             Poll::Ready(None)
@@ -176,6 +181,10 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
             Poll::Pending
         }
     }
+}
+
+fn write(out: &mut BytesMut, op: OpCode, payload: &[u8]) {
+    Parser::write_message(out, payload, op, true, false);
 }
 
 /// How many client frames one turn of the connection takes before it runs the session.

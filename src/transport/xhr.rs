@@ -25,7 +25,7 @@ pub(crate) async fn poll<H: SockJsHandler>(
     req: &HttpRequest,
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
-    let (receiver, mut rx) = Receiver::new(FrameWriter::http(write_frame), Budget::OneFrame);
+    let (receiver, mut rx) = Receiver::new(FrameWriter::new(write_frame), Budget::OneFrame);
     svc.receive(req, session, Transport::Xhr, receiver).await?;
     let body = first_chunk(&mut rx).await.unwrap_or_default();
     let mut res = HttpResponse::Ok();
@@ -42,7 +42,7 @@ pub(crate) async fn streaming<H: SockJsHandler>(
     session: &str,
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
-    let (receiver, rx) = Receiver::new(FrameWriter::http(write_frame), budget);
+    let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
     let hosted = svc
         .receive(req, session, Transport::XhrStreaming, receiver)
         .await?;

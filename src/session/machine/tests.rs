@@ -35,7 +35,7 @@ fn plain(frame: Frame, _: &str) -> Option<Outbound> {
 }
 
 fn receiver(budget: Budget) -> (Receiver, QueueRx<Outbound>) {
-    Receiver::new(FrameWriter::http(plain), budget)
+    Receiver::new(FrameWriter::new(plain), budget)
 }
 
 /// Everything written to a receiver so far, and whether its request is over.
