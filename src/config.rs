@@ -43,7 +43,8 @@ pub struct SockJsConfig {
     pub sockjs_url: String,
     /// The largest incoming payload accepted, in bytes: an HTTP body (xhr_send,
     /// jsonp_send) larger than this gets 413, a websocket message closes the socket
-    /// with 1009. Default: 1 MiB.
+    /// with 1009 (websocket messages stop at 4 GiB - 1 whatever this says). Default:
+    /// 1 MiB.
     pub max_message_size: usize,
     /// Transports this service does not offer: their URLs answer 404 (and a disabled
     /// [`Transport::WebSocket`] makes `/info` say `websocket: false`). Disabling

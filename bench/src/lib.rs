@@ -4,6 +4,8 @@
 
 use std::io;
 
+pub mod heap;
+
 /// A command-line flag's numeric value, or an error naming the flag.
 pub fn flag_number<T: std::str::FromStr>(flag: &str, value: String) -> Result<T, String> {
     value

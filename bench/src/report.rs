@@ -184,6 +184,8 @@ struct Summary {
     remote_p50: Option<f64>,
     remote_p99: Option<f64>,
     bytes: Option<f64>,
+    /// Live heap bytes per session, when the server counted them.
+    heap: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -217,6 +219,7 @@ fn summarise(runs: &[&Value]) -> Summary {
         remote_p50: field("remote_p50_us"),
         remote_p99: field("remote_p99_us"),
         bytes: field("bytes_per_session").or_else(|| field("bytes_per_stuck_session")),
+        heap: field("heap_bytes_per_session"),
     }
 }
 
@@ -315,13 +318,22 @@ pub(crate) fn table(lines: &[Value]) -> String {
                     (Some(x), Some(floor)) => Some(x - floor),
                     _ => None,
                 };
+                // The heap difference, which does not move from run to run, for
+                // information: the target is held to resident memory.
+                let heap_above = match (sum.heap, base.and_then(|s| s.heap)) {
+                    (Some(x), Some(floor)) => format!("; heap + {}", thousands(x - floor)),
+                    _ => String::new(),
+                };
                 (
                     format!(
                         "≤ `{}` + {} {}{}",
                         spec.baseline,
                         thousands(b),
                         unit.unwrap_or("B"),
-                        above.map_or(String::new(), |a| format!(" (here + {})", thousands(a)))
+                        above.map_or(String::new(), |a| format!(
+                            " (here + {}{heap_above})",
+                            thousands(a)
+                        ))
                     ),
                     above.map(|a| a <= b),
                 )
@@ -397,8 +409,14 @@ pub(crate) fn line(v: &Value) -> String {
         return s;
     }
     if let Some(bytes) = v.get("bytes_per_session").and_then(Value::as_f64) {
+        let heap = v
+            .get("heap_bytes_per_session")
+            .and_then(Value::as_f64)
+            .map_or(String::new(), |h| {
+                format!(", heap {} B/session", thousands(h))
+            });
         return format!(
-            "{name:<20} {:>10} B/session  ({} sessions, RSS {} → {} KiB)",
+            "{name:<20} {:>10} B/session  ({} sessions, RSS {} → {} KiB{heap})",
             thousands(bytes),
             v["sessions"],
             v["rss_before"].as_u64().unwrap_or(0) / 1024,

@@ -750,7 +750,20 @@ where
     }
 }
 
-/// Idle sessions: the server's resident memory growth per open session.
+/// The server's live heap bytes (`GET /heap`), if it counts them
+/// (`bench-server --count-heap`).
+async fn heap_bytes(addr: SocketAddr) -> Option<i64> {
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let mut http = Http::connect(addr, deadline).await.ok()?;
+    http.get("/heap", deadline).await.ok()?;
+    match http.response(deadline).await.ok()? {
+        (200, body) => std::str::from_utf8(body).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Idle sessions: the server's resident memory growth per open session, and its
+/// live heap growth when the server counts it.
 async fn idle(s: Arc<Settings>, kind: Idle, name: &str) -> Result<Value, String> {
     let sessions = s.sessions.unwrap_or(5000).max(1);
     let rss = |pid: &str| rss_bytes(pid).map_err(|e| format!("server pid {pid}: {e}"));
@@ -759,12 +772,19 @@ async fn idle(s: Arc<Settings>, kind: Idle, name: &str) -> Result<Value, String>
     let warm = open_many(kind, s.addr, 0, 100).await?;
     sleep(Duration::from_millis(300)).await;
     let before = rss(&s.server_pid)?;
+    let heap_before = heap_bytes(s.addr).await;
     let cpu = Meter::start(&s.server_pid)?;
     let held = open_many(kind, s.addr, 100, sessions).await?;
     let opened = cpu.stop()?;
     sleep(Duration::from_secs(1)).await;
     let after = rss(&s.server_pid)?;
+    let heap_after = heap_bytes(s.addr).await;
     let per_session = (after as f64 - before as f64) / sessions as f64;
+    // Each reading is taken by a request of its own, which the other does not hold
+    // any more: it cancels out.
+    let heap_per_session = heap_before
+        .zip(heap_after)
+        .map(|(before, after)| (after - before) as f64 / sessions as f64);
     drop(held);
     drop(warm);
     Ok(json!({
@@ -774,6 +794,7 @@ async fn idle(s: Arc<Settings>, kind: Idle, name: &str) -> Result<Value, String>
         "rss_before": before,
         "rss_after": after,
         "bytes_per_session": per_session,
+        "heap_bytes_per_session": heap_per_session,
         "duration_s": opened.elapsed,
         "server_cpu_s": opened.server_cpu,
         "client_cpu_s": opened.client_cpu,

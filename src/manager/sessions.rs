@@ -312,7 +312,7 @@ impl<H: SockJsHandler> Sessions<H> {
         let Some(bound) = entry
             .inbox
             .shared()
-            .ip
+            .bound_ip()
             .filter(|_| self.config.bind_session_to_ip)
         else {
             return Ok(());

@@ -32,6 +32,7 @@ impl InboxState {
             // and keeps it.
             queue: VecDeque::with_capacity(1),
             waker: None,
+            host: None,
             closed: false,
             close_reason: None,
         }))
@@ -48,6 +49,29 @@ impl InboxState {
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
         self.0.lock().close_reason.as_deref().cloned()
     }
+
+    /// The task of the connection that runs the session: `waker`.
+    pub(crate) fn set_host(&self, waker: &Waker) {
+        let mut state = self.0.lock();
+        if !state.host.as_ref().is_some_and(|h| h.will_wake(waker)) {
+            state.host = Some(waker.clone());
+        }
+    }
+
+    /// No connection runs the session any more.
+    pub(crate) fn clear_host(&self) {
+        let host = self.0.lock().host.take();
+        drop(host);
+    }
+
+    /// Wakes the connection that runs the session, if one does.
+    pub(crate) fn wake_host(&self) {
+        // Under the lock: a task's waker only schedules the task, it takes no lock
+        // of ours, and waking by reference copies nothing.
+        if let Some(host) = &self.0.lock().host {
+            host.wake_by_ref();
+        }
+    }
 }
 
 impl std::fmt::Debug for InboxState {
@@ -59,6 +83,10 @@ impl std::fmt::Debug for InboxState {
 struct State {
     queue: VecDeque<Command>,
     waker: Option<Waker>,
+    /// The task of the connection that runs the session (`transport::hosted`), if
+    /// one does: what the session's own waker wakes. Under this lock rather than a
+    /// lock of its own.
+    host: Option<Waker>,
     closed: bool,
     /// Why the session closed, once it has (kept under this lock, which the session
     /// has anyway, rather than one of its own; boxed, as it is set once).

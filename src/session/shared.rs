@@ -6,8 +6,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
-use parking_lot::Mutex;
-
 use super::inbox::InboxState;
 use crate::handler::CloseReason;
 
@@ -50,19 +48,13 @@ pub(crate) struct SessionShared {
     mailbox_bytes: AtomicUsize,
     /// A handle found the session over its bound (`max_queued_bytes`).
     overflowed: AtomicBool,
-    /// The address the session is bound to (`bind_session_to_ip`), if any.
-    pub(crate) ip: Option<IpAddr>,
-    /// What transports, handles and the manager ask of the session.
+    /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
+    /// as few services bind sessions, and every session would carry 17 bytes.
+    ip: Option<Box<IpAddr>>,
+    /// What transports, handles and the manager ask of the session, and the task
+    /// of the connection that runs the session, if one does (`transport::hosted`;
+    /// see the `Wake` impl below).
     pub(crate) inbox: InboxState,
-    /// Set while a connection runs the session (`transport::hosted`): the
-    /// session's waker, made from this state (see the `Wake` impl below).
-    host: HostWake,
-}
-
-/// The task of the connection that runs the session, if one does.
-#[derive(Debug, Default)]
-struct HostWake {
-    task: Mutex<Option<Waker>>,
 }
 
 /// The instant session timestamps count from: the process's first session.
@@ -80,15 +72,19 @@ impl SessionShared {
     pub(crate) fn new(ip: Option<IpAddr>) -> Self {
         epoch();
         SessionShared {
-            ip,
+            ip: ip.map(Box::new),
             inbox: InboxState::new(),
-            host: HostWake::default(),
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
             mailbox_bytes: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
         }
+    }
+
+    /// The address the session is bound to (`bind_session_to_ip`), if any.
+    pub(crate) fn bound_ip(&self) -> Option<IpAddr> {
+        self.ip.as_deref().copied()
     }
 
     /// Counts `bytes` more in the mailbox unless that takes it past `max`. On a
@@ -170,16 +166,13 @@ impl SessionShared {
 
     /// The task of the connection that runs the session: `waker`.
     pub(crate) fn host_task(&self, waker: &Waker) {
-        let mut task = self.host.task.lock();
-        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
-            *task = Some(waker.clone());
-        }
+        self.inbox.set_host(waker);
     }
 
     /// No connection runs the session any more: its task is not kept alive (nor
     /// woken) through the session's handles.
     pub(crate) fn clear_host_task(&self) {
-        drop(self.host.task.lock().take());
+        self.inbox.clear_host();
     }
 
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
@@ -197,9 +190,7 @@ impl Wake for SessionShared {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.set_woken();
-        if let Some(task) = self.host.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
+        self.inbox.wake_host();
     }
 }
 

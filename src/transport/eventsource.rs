@@ -23,6 +23,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
+    receiver.prelude(Bytes::from_static(b"\r\n"));
     let hosted = svc
         .receive(req, session, Transport::EventSource, receiver)
         .await?;
@@ -32,7 +33,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     Ok(streaming_response(
         req,
         res,
-        ReceiverBody::with_prelude(Bytes::from_static(b"\r\n"), rx),
+        ReceiverBody::new(rx),
         hosted,
         svc.config(),
     ))

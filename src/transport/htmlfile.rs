@@ -51,6 +51,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     let callback = callback(req)?;
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
+    receiver.prelude(prelude(&callback));
     let hosted = svc
         .receive(req, session, Transport::HtmlFile, receiver)
         .await?;
@@ -61,7 +62,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     Ok(streaming_response(
         req,
         res,
-        ReceiverBody::with_prelude(prelude(&callback), rx),
+        ReceiverBody::new(rx),
         hosted,
         svc.config(),
     ))

@@ -44,7 +44,8 @@ pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
 struct State<T> {
     /// The oldest waiting item, or none (then `rest` is empty too).
     first: Option<T>,
-    /// The items behind `first`, once a second one has waited: kept once made.
+    /// The items behind `first`, while more than one waits: given back once taken,
+    /// so a queue that once had a burst (or a prelude and a frame) keeps no room.
     #[expect(
         clippy::box_collection,
         reason = "one pointer in every queue instead of a VecDeque's four words"
@@ -192,6 +193,9 @@ impl<T: Weighed> QueueRx<T> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
             state.first = state.rest.as_mut().and_then(|rest| rest.pop_front());
+            if state.rest.as_ref().is_some_and(|rest| rest.is_empty()) {
+                state.rest = None;
+            }
             state.bytes -= item.weight();
             state.taken = state.taken.wrapping_add(1);
             return Poll::Ready(Some(item));

@@ -26,6 +26,9 @@ use crate::stats::{ConnectionGuard, Stats};
 pub(crate) enum Outbound {
     /// Bytes of an HTTP response body.
     Body(Bytes),
+    /// What a streaming response starts with, before any frame (its padding or
+    /// callback page). Weighs nothing: it is not the session's to hold back.
+    Prelude(Bytes),
     /// One websocket text message.
     Text(ByteString),
     /// Close the websocket with this code and reason.
@@ -39,7 +42,7 @@ impl super::Weighed for Outbound {
         match self {
             Outbound::Body(b) => b.len(),
             Outbound::Text(t) => t.len(),
-            Outbound::Close(_) | Outbound::Ping => 0,
+            Outbound::Prelude(_) | Outbound::Close(_) | Outbound::Ping => 0,
         }
     }
 }
@@ -180,6 +183,13 @@ impl Receiver {
         }
     }
 
+    /// Queues what the response starts with, ahead of every frame: to be called
+    /// before the receiver is handed to its session.
+    pub(crate) fn prelude(&self, prelude: Bytes) {
+        // The queue's receiving end is the caller's own: it is there.
+        let _ = self.tx.send(Outbound::Prelude(prelude));
+    }
+
     /// Sends a websocket ping (websockets only); false if the socket is gone.
     pub(crate) fn send_ping(&mut self) -> bool {
         self.tx.send(Outbound::Ping).is_ok()
@@ -237,16 +247,15 @@ impl StallWatch {
 /// receiver. Dropping the body (the client went away) is what the session notices as
 /// an interrupted connection.
 pub(crate) struct ReceiverBody {
-    prelude: Option<Bytes>,
+    /// Its prelude first ([`Receiver::prelude`]), then what the session sends.
     rx: QueueRx<Outbound>,
     _in_flight: InFlight,
 }
 
 impl ReceiverBody {
-    /// A body that starts with `prelude`, then streams what the session sends.
-    pub(crate) fn with_prelude(prelude: Bytes, rx: QueueRx<Outbound>) -> Self {
+    /// A body that streams what waits in `rx`, then what the session sends.
+    pub(crate) fn new(rx: QueueRx<Outbound>) -> Self {
         ReceiverBody {
-            prelude: Some(prelude),
             rx,
             _in_flight: InFlight::new(),
         }
@@ -271,12 +280,11 @@ impl MessageBody for ReceiverBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        if let Some(prelude) = self.prelude.take() {
-            return Poll::Ready(Some(Ok(prelude)));
-        }
         loop {
             return match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Outbound::Body(bytes))) => Poll::Ready(Some(Ok(bytes))),
+                Poll::Ready(Some(Outbound::Body(bytes) | Outbound::Prelude(bytes))) => {
+                    Poll::Ready(Some(Ok(bytes)))
+                }
                 // Websocket items never reach an HTTP body; skip them defensively.
                 Poll::Ready(Some(_)) => continue,
                 Poll::Ready(None) => Poll::Ready(None),

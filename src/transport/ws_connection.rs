@@ -125,7 +125,7 @@ impl<H: SockJsHandler> WsConnection<H> {
                     description: Some(close.reason),
                 }),
             ),
-            Outbound::Body(_) => {}
+            Outbound::Body(_) | Outbound::Prelude(_) => {}
         }
     }
 

@@ -149,18 +149,21 @@ impl Reassembly {
 pub(crate) struct ClientFrames<S> {
     payload: S,
     buf: BytesMut,
-    max: usize,
+    /// The largest message taken, at most 4 GiB - 1: a `u32`, as it is held by
+    /// every websocket for its whole life.
+    max: u32,
     message: Reassembly,
     done: bool,
 }
 
 impl<S> ClientFrames<S> {
-    /// Reads `payload`, refusing messages over `max` bytes.
+    /// Reads `payload`, refusing messages over `max` bytes (over 4 GiB - 1, if `max`
+    /// is more).
     pub(crate) fn new(payload: S, max: usize) -> Self {
         ClientFrames {
             payload,
             buf: BytesMut::new(),
-            max,
+            max: u32::try_from(max).unwrap_or(u32::MAX),
             message: Reassembly::default(),
             done: false,
         }
@@ -168,23 +171,24 @@ impl<S> ClientFrames<S> {
 
     /// The next complete message or control frame in the buffer, if there is one.
     fn decode(&mut self) -> Result<Option<ClientFrame>, Refusal> {
+        let max = usize::try_from(self.max).unwrap_or(usize::MAX);
         loop {
             let Some(announced) = announced_payload_len(&self.buf) else {
                 return Ok(None);
             };
             let data_frame = self.buf[0] & 0x08 == 0;
             let so_far = if data_frame { self.message.len() } else { 0 };
-            if announced.saturating_add(so_far as u64) > self.max as u64 {
+            if announced.saturating_add(so_far as u64) > u64::from(self.max) {
                 return Err(TOO_BIG);
             }
             let Some((fin, opcode, data)) =
-                Parser::parse(&mut self.buf, true, self.max).map_err(refusal)?
+                Parser::parse(&mut self.buf, true, max).map_err(refusal)?
             else {
                 return Ok(None);
             };
             match opcode {
                 OpCode::Text | OpCode::Binary | OpCode::Continue => {
-                    if let Some(frame) = self.message.push(fin, opcode, data, self.max)? {
+                    if let Some(frame) = self.message.push(fin, opcode, data, max)? {
                         return Ok(Some(frame));
                     }
                 }

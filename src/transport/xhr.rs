@@ -1,7 +1,7 @@
 //! `xhr` polling, `xhr_streaming` and `xhr_send`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::{BufMut, BytesMut};
+use bytes::Bytes;
 
 use super::{
     Budget, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
@@ -34,6 +34,13 @@ pub(crate) async fn poll<H: SockJsHandler>(
     Ok(res.body(body))
 }
 
+/// xhr_streaming's prelude: 2048 `h` and a newline, made once.
+static XHR_STREAMING_PRELUDE: [u8; 2049] = {
+    let mut prelude = [b'h'; 2049];
+    prelude[2048] = b'\n';
+    prelude
+};
+
 /// `POST .../xhr_streaming`: 2 KiB of `h` (so old browsers start delivering the
 /// response), then frames until `response_limit` bytes went out.
 pub(crate) async fn streaming<H: SockJsHandler>(
@@ -43,19 +50,17 @@ pub(crate) async fn streaming<H: SockJsHandler>(
 ) -> Result<HttpResponse, crate::web::RequestError> {
     let budget = Budget::Bytes(svc.config().response_limit.max(1));
     let (receiver, rx) = Receiver::new(FrameWriter::new(write_frame), budget);
+    receiver.prelude(Bytes::from_static(&XHR_STREAMING_PRELUDE));
     let hosted = svc
         .receive(req, session, Transport::XhrStreaming, receiver)
         .await?;
-    let mut prelude = BytesMut::with_capacity(2049);
-    prelude.put_bytes(b'h', 2048);
-    prelude.put_u8(b'\n');
     let mut res = HttpResponse::Ok();
     res.content_type(CONTENT_TYPE);
     transport_headers(req, svc.config(), &mut res);
     Ok(streaming_response(
         req,
         res,
-        ReceiverBody::with_prelude(prelude.freeze(), rx),
+        ReceiverBody::new(rx),
         hosted,
         svc.config(),
     ))

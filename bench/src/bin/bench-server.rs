@@ -2,7 +2,7 @@
 //! bare actix-web websocket echo they are compared with.
 //!
 //! ```text
-//! bench-server [--port N] [--workers N] [--redis redis://127.0.0.1:PORT]
+//! bench-server [--port N] [--workers N] [--redis redis://127.0.0.1:PORT] [--count-heap]
 //! ```
 //!
 //! Binds 127.0.0.1 (port 0 picks a free one), prints
@@ -21,7 +21,9 @@
 //!   the crate (and version) the SockJS websocket transport uses, no SockJS at all;
 //! - `/bare-stream` (POST): a plain actix-web streaming response that sends what an
 //!   xhr_streaming response starts with (2048 `h` and a newline, then `o` and a
-//!   newline) and stays open: the memory floor of an xhr_streaming session.
+//!   newline) and stays open: the memory floor of an xhr_streaming session;
+//! - `/heap`: with `--count-heap`, the live heap bytes its allocator counts
+//!   ([`sockjs_bench::heap`]), as a decimal number; 404 without.
 //!
 //! One worker by default, so the whole server runs on one thread (plus actix's idle
 //! accept thread) and can be pinned to one core.
@@ -169,10 +171,25 @@ async fn bare_stream() -> HttpResponse {
         .streaming(HeldStream { step: 0 })
 }
 
+/// Counts live heap bytes under `--count-heap` (and costs one relaxed load per
+/// allocation without).
+#[global_allocator]
+static ALLOCATOR: sockjs_bench::heap::CountingAllocator = sockjs_bench::heap::CountingAllocator;
+
+/// `GET /heap`: the live heap bytes, when counted.
+async fn heap() -> HttpResponse {
+    if sockjs_bench::heap::enabled() {
+        HttpResponse::Ok().body(sockjs_bench::heap::live().to_string())
+    } else {
+        HttpResponse::NotFound().body("bench-server runs without --count-heap")
+    }
+}
+
 struct Args {
     port: u16,
     workers: usize,
     redis: Option<RedisLink>,
+    count_heap: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -180,6 +197,7 @@ fn parse_args() -> Result<Args, String> {
         port: 8090,
         workers: 1,
         redis: None,
+        count_heap: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -193,11 +211,11 @@ fn parse_args() -> Result<Args, String> {
                 let url = value()?;
                 args.redis = Some(RedisLink::new(&url).map_err(|e| format!("--redis: {e}"))?);
             }
+            "--count-heap" => args.count_heap = true,
             "-h" | "--help" => {
-                return Err(
-                    "usage: bench-server [--port N] [--workers N] [--redis redis://HOST:PORT]"
-                        .into(),
-                );
+                return Err("usage: bench-server [--port N] [--workers N] \
+                     [--redis redis://HOST:PORT] [--count-heap]"
+                    .into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -210,6 +228,9 @@ async fn main() -> std::io::Result<()> {
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("warn"));
     let args =
         parse_args().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    if args.count_heap {
+        sockjs_bench::heap::enable();
+    }
     // The idle scenarios hold 5000+ connections.
     let nofile = sockjs_bench::raise_nofile_limit();
     let echo = SockJs::new("/echo", || Echo);
@@ -230,6 +251,7 @@ async fn main() -> std::io::Result<()> {
             .service(broadcast.clone())
             .route("/bare", web::get().to(bare))
             .route("/bare-stream", web::post().to(bare_stream))
+            .route("/heap", web::get().to(heap))
     })
     .workers(args.workers.max(1))
     // As in the examples: a client that goes away is noticed at once.

@@ -69,6 +69,25 @@ fn many_waiting_items_keep_their_order() {
 }
 
 #[test]
+fn a_burst_leaves_no_room_behind_once_taken() {
+    let (tx, mut rx) = queue();
+    let (_, waker) = waker();
+    let mut cx = Context::from_waker(&waker);
+    for i in 0..3 {
+        assert_eq!(tx.send(i), Ok(()));
+    }
+    assert!(tx.0.lock().rest.is_some());
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(0)));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
+    // The last item waits in the first slot; the overflow list is given back.
+    assert!(tx.0.lock().rest.is_none());
+    assert_eq!(tx.send(3), Ok(()));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(3)));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+}
+
+#[test]
 fn queued_items_outlive_the_sender() {
     let (tx, mut rx) = queue();
     assert_eq!(tx.send("a"), Ok(()));
