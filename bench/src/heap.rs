@@ -22,6 +22,7 @@ static LIVE: AtomicI64 = AtomicI64::new(0);
 /// The system allocator, counting live bytes once [`enable`]d.
 pub struct CountingAllocator;
 
+#[inline]
 fn count(bytes: usize, sign: i64) {
     if COUNTING.load(Ordering::Relaxed) {
         LIVE.fetch_add(
@@ -34,6 +35,7 @@ fn count(bytes: usize, sign: i64) {
 // SAFETY: every call is passed on to `System` unchanged; the counting around it
 // neither allocates nor touches the memory.
 unsafe impl GlobalAlloc for CountingAllocator {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's guarantees for `layout` are System's.
         let ptr = unsafe { System.alloc(layout) };
@@ -43,6 +45,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         ptr
     }
 
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
         let ptr = unsafe { System.alloc_zeroed(layout) };
@@ -52,12 +55,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
         ptr
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from `alloc` above with this `layout`, that is from System.
         unsafe { System.dealloc(ptr, layout) };
         count(layout.size(), -1);
     }
 
+    #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as in `dealloc`; System gets what it handed out.
         let new = unsafe { System.realloc(ptr, layout, new_size) };

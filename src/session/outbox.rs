@@ -68,9 +68,14 @@ impl Outbox {
     }
 
     pub(crate) fn push_text(&mut self, text: &str) {
-        match self.batch() {
-            Some(batch) => batch.push_text(text),
-            None => self.push_raw(ByteString::from(text)),
+        match self {
+            Outbox::Batch(batch) => batch.push_text(text),
+            Outbox::Raw { .. } => self.push_raw(ByteString::from(text)),
+            Outbox::Shared(_) => {
+                if let Some(batch) = self.batch() {
+                    batch.push_text(text);
+                }
+            }
         }
     }
 

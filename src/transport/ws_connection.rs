@@ -71,12 +71,12 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     /// Writes a close frame into `out`; the connection ends once it is out.
-    fn close(&mut self, out: &mut BytesMut, reason: Option<CloseReason>) {
-        Parser::write_close(out, reason, false);
+    fn close(&mut self, out: &mut Chunk, reason: Option<CloseReason>) {
+        Parser::write_close(out.buf(), reason, false);
         self.ending = true;
     }
 
-    fn refuse(&mut self, out: &mut BytesMut, code: u16, reason: &str) {
+    fn refuse(&mut self, out: &mut Chunk, code: u16, reason: &str) {
         log::warn!("websocket closed with {code} {reason:?}: the client broke a rule or a limit");
         self.close(
             out,
@@ -89,7 +89,7 @@ impl<H: SockJsHandler> WsConnection<H> {
 
     /// Handles one client frame; what it answers at once (a pong, a close) goes into
     /// `out`.
-    fn client_frame(&mut self, out: &mut BytesMut, frame: ClientFrame) {
+    fn client_frame(&mut self, out: &mut Chunk, frame: ClientFrame) {
         match frame {
             ClientFrame::Text(text) if self.raw => {
                 self.to_session(Command::Message(String::from(text)));
@@ -103,7 +103,7 @@ impl<H: SockJsHandler> WsConnection<H> {
                 // Broken JSON: the session ends (the client sees the socket close).
                 Err(_) => self.refuse(out, CLOSE_UNSUPPORTED, "Broken JSON encoding."),
             },
-            ClientFrame::Ping(bytes) => write(out, OpCode::Pong, &bytes),
+            ClientFrame::Ping(bytes) => write(out.buf(), OpCode::Pong, &bytes),
             ClientFrame::Pong => self.to_session(Command::Pong),
             ClientFrame::Close(reason) => {
                 self.to_session(Command::ClientClosed);
@@ -114,10 +114,10 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     /// Writes what the session sent into `out`.
-    fn outbound(&mut self, out: &mut BytesMut, item: Outbound) {
+    fn outbound(&mut self, out: &mut Chunk, item: Outbound) {
         match item {
-            Outbound::Text(text) => write(out, OpCode::Text, text.as_bytes()),
-            Outbound::Ping => write(out, OpCode::Ping, b""),
+            Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
+            Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
             Outbound::Close(close) => self.close(
                 out,
                 Some(CloseReason {
@@ -140,9 +140,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        // What this poll writes, handed out whole at its end: nothing is kept between
-        // polls, so an idle connection holds no buffer (nor room for one).
-        let mut out = BytesMut::new();
+        let mut out = Chunk::default();
         // The client's frames first (a batch at most, so a flooding client cannot
         // starve the rest), then the session, so it handles what was just read, then
         // what it sent; again while there is more.
@@ -172,8 +170,8 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                 break;
             }
         }
-        if !out.is_empty() {
-            return Poll::Ready(Some(Ok(out.freeze())));
+        if let Some(chunk) = out.take() {
+            return Poll::Ready(Some(Ok(chunk)));
         }
         if this.ending {
             Poll::Ready(None)
@@ -183,6 +181,25 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
     }
 }
 
+/// What one poll of the connection writes, handed out whole at its end: nothing is
+/// kept between polls (an idle connection holds no buffer, nor room for one), and a
+/// poll that writes nothing makes none.
+#[derive(Default)]
+struct Chunk(Option<BytesMut>);
+
+impl Chunk {
+    #[inline]
+    fn buf(&mut self) -> &mut BytesMut {
+        self.0.get_or_insert_with(BytesMut::new)
+    }
+
+    #[inline]
+    fn take(self) -> Option<Bytes> {
+        self.0.filter(|b| !b.is_empty()).map(BytesMut::freeze)
+    }
+}
+
+#[inline]
 fn write(out: &mut BytesMut, op: OpCode, payload: &[u8]) {
     Parser::write_message(out, payload, op, true, false);
 }
