@@ -92,7 +92,11 @@ impl Outbox {
         if let Outbox::Batch(batch) = self
             && batch.is_empty()
         {
-            *self = Outbox::Shared(frame.clone());
+            // The empty batch it replaces is dropped as a batch: the broadcast path
+            // does not go through the whole outbox's drop.
+            if let Outbox::Batch(empty) = std::mem::replace(self, Outbox::Shared(frame.clone())) {
+                drop(empty);
+            }
             return;
         }
         match self.batch() {

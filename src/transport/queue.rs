@@ -44,8 +44,11 @@ pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
 struct State<T> {
     /// The oldest waiting item, or none (then `rest` is empty too).
     first: Option<T>,
-    /// The items behind `first`, while more than one waits: given back once taken,
-    /// so a queue that once had a burst (or a prelude and a frame) keeps no room.
+    /// The items behind `first`, once more than one has waited. The room a new
+    /// queue needed for its first items (a streaming response's prelude and open
+    /// frame) is given back once they are taken, so an idle session keeps none; a
+    /// queue that has moved more keeps its room, rather than make it again for
+    /// every burst.
     #[expect(
         clippy::box_collection,
         reason = "one pointer in every queue instead of a VecDeque's four words"
@@ -75,16 +78,20 @@ fn store(slot: &mut Option<Waker>, waker: &Waker) {
     }
 }
 
-/// Moves the oldest item of `rest` into `first`, and gives `rest` back once it is
-/// empty. Out of line: the receiving end seldom finds more than one item waiting.
-#[cold]
+/// Moves the oldest item of `rest` into `first`; gives `rest` back once it is empty,
+/// if the queue is new (see [`State::rest`]). Out of line, so that the common case
+/// (one item waiting) stays small enough to be inlined into the receiving end.
 #[inline(never)]
 fn next_of_rest<T>(state: &mut State<T>) {
     state.first = state.rest.as_mut().and_then(|rest| rest.pop_front());
-    if state.rest.as_ref().is_some_and(|rest| rest.is_empty()) {
+    if state.taken < FIRST_ITEMS && state.rest.as_ref().is_some_and(|rest| rest.is_empty()) {
         state.rest = None;
     }
 }
+
+/// How many items a queue has moved while it is new: until then, the room its
+/// first items needed is given back.
+const FIRST_ITEMS: u32 = 4;
 
 /// The sending end (the session's).
 pub(crate) struct QueueTx<T>(Arc<Mutex<State<T>>>);

@@ -69,22 +69,33 @@ fn many_waiting_items_keep_their_order() {
 }
 
 #[test]
-fn a_burst_leaves_no_room_behind_once_taken() {
+fn a_new_queue_gives_back_the_room_of_its_first_items_and_a_busy_one_keeps_it() {
     let (tx, mut rx) = queue();
     let (_, waker) = waker();
     let mut cx = Context::from_waker(&waker);
-    for i in 0..3 {
-        assert_eq!(tx.send(i), Ok(()));
-    }
+    // A prelude and an open frame: the room they needed is given back.
+    assert_eq!(tx.send(0), Ok(()));
+    assert_eq!(tx.send(1), Ok(()));
     assert!(tx.0.lock().rest.is_some());
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(0)));
+    assert!(
+        tx.0.lock().rest.is_none(),
+        "an idle new queue keeps no room"
+    );
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
-    // The last item waits in the first slot; the overflow list is given back.
-    assert!(tx.0.lock().rest.is_none());
-    assert_eq!(tx.send(3), Ok(()));
-    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
-    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(3)));
+    // Once it has moved a few items, the room it grows stays.
+    for i in 2..6 {
+        assert_eq!(tx.send(i), Ok(()));
+    }
+    for i in 2..6 {
+        assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(i)));
+    }
+    assert!(tx.0.lock().rest.is_some(), "a busy queue keeps its room");
     assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+    assert_eq!(tx.send(6), Ok(()));
+    assert_eq!(tx.send(7), Ok(()));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(6)));
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(7)));
 }
 
 #[test]
