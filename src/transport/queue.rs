@@ -208,6 +208,21 @@ pub(crate) struct QueueRx<T>(Arc<Mutex<State<T>>>);
 impl<T: Weighed> QueueRx<T> {
     /// The next item; `None` once the sending end is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.next(Some(cx.waker()))
+    }
+
+    /// The next item, without asking to be woken for the next one: for a receiving
+    /// end that runs the sending end itself and looks again after each run (a
+    /// websocket connection and its hosted session), a wake-up would only poll its
+    /// task once more for nothing. `None` once the sending end is gone and the queue
+    /// is empty.
+    pub(crate) fn try_recv(&mut self) -> Poll<Option<T>> {
+        self.next(None)
+    }
+
+    /// The next item; pending, and `waker` woken by the next send, if none waits.
+    #[inline]
+    fn next(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
             if state.rest.is_some() {
@@ -220,7 +235,9 @@ impl<T: Weighed> QueueRx<T> {
         if state.tx_gone || state.abandoned {
             return Poll::Ready(None);
         }
-        store(&mut state.rx_waker, cx.waker());
+        if let Some(waker) = waker {
+            store(&mut state.rx_waker, waker);
+        }
         Poll::Pending
     }
 

@@ -158,8 +158,11 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                 }
             }
             this.drive_session(cx);
+            // Only the session sends here, and it runs only in `drive_session`: what
+            // it sent is all there now, and being woken for it would poll this task
+            // again for nothing.
             while !this.ending {
-                match this.outbound.poll_recv(cx) {
+                match this.outbound.try_recv() {
                     Poll::Ready(Some(item)) => this.outbound(&mut out, item),
                     // The session let go of this socket.
                     Poll::Ready(None) => this.ending = true,

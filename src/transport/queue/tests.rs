@@ -99,6 +99,28 @@ fn a_new_queue_gives_back_the_room_of_its_first_items_and_a_busy_one_keeps_it() 
 }
 
 #[test]
+fn try_recv_takes_what_waits_without_asking_to_be_woken() {
+    let (tx, mut rx) = queue();
+    let (count, waker) = waker();
+    assert_eq!(rx.try_recv(), Poll::Pending);
+    assert_eq!(tx.send(1), Ok(()));
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        0,
+        "no waker was left to wake"
+    );
+    assert_eq!(rx.try_recv(), Poll::Ready(Some(1)));
+    // A receiving end that did ask (poll_recv) is woken as before.
+    let mut cx = Context::from_waker(&waker);
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+    assert_eq!(tx.send(2), Ok(()));
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(rx.try_recv(), Poll::Ready(Some(2)));
+    drop(tx);
+    assert_eq!(rx.try_recv(), Poll::Ready(None));
+}
+
+#[test]
 fn queued_items_outlive_the_sender() {
     let (tx, mut rx) = queue();
     assert_eq!(tx.send("a"), Ok(()));
