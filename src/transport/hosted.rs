@@ -106,6 +106,13 @@ impl<H: SockJsHandler> HostedSession<H> {
         &self.inbox
     }
 
+    /// Whether the session still runs here (not stopped, nor let go).
+    pub(crate) fn hosting(&self) -> bool {
+        self.future
+            .try_borrow()
+            .map_or(true, |future| future.is_some())
+    }
+
     /// Runs the session if it was woken since it last ran.
     pub(crate) fn drive(&self, cx: &mut Context<'_>) {
         let Ok(mut future) = self.future.try_borrow_mut() else {
@@ -258,6 +265,13 @@ impl<H: SockJsHandler> MessageBody for HostingBody<H> {
         // The session first, so what it sends now goes out in this poll.
         if let Some(host) = &this.host {
             host.drive(cx);
+            // While the session runs here, it sends only in `drive`: what it sent is
+            // all there, and a wake-up for it would poll this task again for nothing.
+            // Once it has been handed off, it sends from a task of its own, and this
+            // body asks to be woken.
+            if host.hosting() {
+                return this.inner.next_chunk(None).map(|chunk| chunk.map(Ok));
+            }
         }
         Pin::new(&mut this.inner).poll_next(cx)
     }

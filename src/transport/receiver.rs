@@ -267,6 +267,26 @@ impl ReceiverBody {
     pub(crate) fn queue(&self) -> &QueueRx<Outbound> {
         &self.rx
     }
+
+    /// The next chunk; with `cx`, its task is woken by the next send if none waits
+    /// (without, the caller looks again itself: see [`QueueRx::try_recv`]).
+    pub(crate) fn next_chunk(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<Bytes>> {
+        loop {
+            let item = match cx.as_deref_mut() {
+                Some(cx) => self.rx.poll_recv(cx),
+                None => self.rx.try_recv(),
+            };
+            return match item {
+                Poll::Ready(Some(Outbound::Body(bytes) | Outbound::Prelude(bytes))) => {
+                    Poll::Ready(Some(bytes))
+                }
+                // Websocket items never reach an HTTP body; skip them defensively.
+                Poll::Ready(Some(_)) => continue,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
 }
 
 impl MessageBody for ReceiverBody {
@@ -280,17 +300,7 @@ impl MessageBody for ReceiverBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        loop {
-            return match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Outbound::Body(bytes) | Outbound::Prelude(bytes))) => {
-                    Poll::Ready(Some(Ok(bytes)))
-                }
-                // Websocket items never reach an HTTP body; skip them defensively.
-                Poll::Ready(Some(_)) => continue,
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            };
-        }
+        self.next_chunk(Some(cx)).map(|chunk| chunk.map(Ok))
     }
 }
 
