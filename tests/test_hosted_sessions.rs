@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use actix::AsyncContext;
+use actix::{Addr, AsyncContext, Handler, Message};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SockJs, SockJsConfig, SockJsContext, SockJsHandler,
+    CloseReason, ConnectionInfo, SessionHandle, SockJs, SockJsConfig, SockJsContext, SockJsHandler,
 };
 use actix_web::App;
 use common::{DEADLINE, session_id, text};
@@ -162,4 +162,113 @@ async fn a_stream_that_made_its_session_and_went_away_interrupts_it() {
         text(&mut poll).await,
         "c[1002,\"Connection interrupted\"]\n"
     );
+}
+
+/// Answers [`WhichTask`] with the task its session runs in; hands its handle and
+/// address to the test when it opens.
+struct TaskReporter {
+    opened: UnboundedSender<(SessionHandle, Addr<TaskReporter>)>,
+}
+
+impl actix::Actor for TaskReporter {
+    type Context = SockJsContext<Self>;
+}
+
+impl SockJsHandler for TaskReporter {
+    fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
+        let _ = self.opened.send((ctx.handle(), ctx.address()));
+    }
+
+    fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
+}
+
+/// Which tokio task the session runs in.
+#[derive(Message)]
+#[rtype(result = "String")]
+struct WhichTask;
+
+impl Handler<WhichTask> for TaskReporter {
+    type Result = String;
+
+    fn handle(&mut self, _: WhichTask, _: &mut SockJsContext<Self>) -> String {
+        format!("{:?}", tokio::task::try_id())
+    }
+}
+
+/// A stream that made its session and whose client stops reading: actix-http stops
+/// polling the response, so the session is handed off to a task of its own; it
+/// goes on there, and the response, once its client reads again, delivers every
+/// message in order, the ones sent after the hand-off included.
+#[actix_rt::test]
+async fn a_stalled_stream_gets_what_its_handed_off_session_sent_once_it_reads_again() {
+    let (tx, mut opened) = unbounded_channel();
+    let config = SockJsConfig::default()
+        .max_queued_bytes(512 * 1024 * 1024)
+        .response_limit(1024 * 1024 * 1024)
+        .heartbeat_delay(Duration::from_secs(3600))
+        .write_timeout(None);
+    let svc = SockJs::new("/probe", move || TaskReporter { opened: tx.clone() }).config(config);
+    let srv = actix_test::start(move || App::new().service(svc.clone()));
+    let path = format!("/probe/000/{}/xhr_streaming", session_id());
+    let mut stream = common::unread_stream(srv.addr(), &path).await;
+    let (handle, addr) = common::recv_within(&mut opened, "the session's open").await;
+    let which_task = || async {
+        actix_rt::time::timeout(DEADLINE, addr.send(WhichTask))
+            .await
+            .expect("the session answers in time")
+            .expect("the session is alive")
+    };
+    let hosted_in = which_task().await;
+    // Messages of 1 MiB, each a chunk of its own, until the session answers from
+    // another task: the response's socket took no more, actix-http stopped polling
+    // the response, and the session was handed off. 64 MiB at most.
+    let chunk = "y".repeat(1024 * 1024);
+    let mut sent = 0u32;
+    loop {
+        handle
+            .send(format!("{sent:06}{chunk}"))
+            .expect("within the bound");
+        sent += 1;
+        if which_task().await != hosted_in {
+            break;
+        }
+        assert!(sent < 64, "not handed off after {sent} MiB");
+    }
+    handle.send("the end").expect("within the bound");
+    // Everything, in order, then the last one.
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let marker = b"[\"the end\"]";
+    while !seen.ends_with(b"\n")
+        || !seen[seen.len().saturating_sub(64)..]
+            .windows(marker.len())
+            .any(|w| w == marker)
+    {
+        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .expect("the stream goes on once read")
+            .expect("read");
+        assert!(n > 0, "the server closed the stream");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&seen);
+    let numbers: Vec<u32> = body
+        .split("a[\"")
+        .skip(1)
+        .filter_map(|frame| frame.get(..6)?.parse().ok())
+        .collect();
+    assert_eq!(numbers, (0..sent).collect::<Vec<_>>());
+    // All read: the response waits for more, and what the session (now in a task of
+    // its own) sends next must wake it.
+    handle.send("and later").expect("open");
+    let mut later = Vec::new();
+    let marker = b"[\"and later\"]";
+    while !later.windows(marker.len()).any(|w| w == marker) {
+        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .expect("a message after the hand-off arrives")
+            .expect("read");
+        assert!(n > 0, "the server closed the stream");
+        later.extend_from_slice(&buf[..n]);
+    }
 }
