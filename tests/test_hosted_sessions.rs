@@ -140,16 +140,10 @@ async fn a_stream_that_made_its_session_and_went_away_interrupts_it() {
     let mut stream =
         common::unread_stream(srv.addr(), &format!("/tick/000/{id}/xhr_streaming")).await;
     // Up to the open frame: the session exists and runs in this response.
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("\no\n") {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
-            .await
-            .expect("the open frame in time")
-            .expect("read");
-        assert!(n > 0, "the server closed the stream");
-        seen.extend_from_slice(&chunk[..n]);
-    }
+    read_until(&mut stream, "the open frame", |seen| {
+        contains(seen, b"\no\n")
+    })
+    .await;
     drop(stream);
     let reason = common::recv_within(&mut closed, "the session's close").await;
     assert_eq!(reason, CloseReason::Interrupted);
@@ -236,21 +230,10 @@ async fn a_stalled_stream_gets_what_its_handed_off_session_sent_once_it_reads_ag
     }
     handle.send("the end").expect("within the bound");
     // Everything, in order, then the last one.
-    let mut seen = Vec::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let marker = b"[\"the end\"]";
-    while !seen.ends_with(b"\n")
-        || !seen[seen.len().saturating_sub(64)..]
-            .windows(marker.len())
-            .any(|w| w == marker)
-    {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut buf))
-            .await
-            .expect("the stream goes on once read")
-            .expect("read");
-        assert!(n > 0, "the server closed the stream");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let seen = read_until(&mut stream, "the stream once read", |seen| {
+        seen.ends_with(b"\n") && contains(&seen[seen.len().saturating_sub(64)..], b"[\"the end\"]")
+    })
+    .await;
     let body = String::from_utf8_lossy(&seen);
     let numbers: Vec<u32> = body
         .split("a[\"")
@@ -261,14 +244,33 @@ async fn a_stalled_stream_gets_what_its_handed_off_session_sent_once_it_reads_ag
     // All read: the response waits for more, and what the session (now in a task of
     // its own) sends next must wake it.
     handle.send("and later").expect("open");
-    let mut later = Vec::new();
-    let marker = b"[\"and later\"]";
-    while !later.windows(marker.len()).any(|w| w == marker) {
+    read_until(&mut stream, "a message after the hand-off", |seen| {
+        contains(seen, b"[\"and later\"]")
+    })
+    .await;
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reads `stream` until what it gave satisfies `done`, and returns that; each read
+/// must come within [`DEADLINE`] (`what` names what was awaited), and the stream must
+/// stay open.
+async fn read_until(
+    stream: &mut tokio::net::TcpStream,
+    what: &str,
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    while !done(&seen) {
         let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut buf))
             .await
-            .expect("a message after the hand-off arrives")
+            .unwrap_or_else(|_| panic!("{what} within {DEADLINE:?}"))
             .expect("read");
-        assert!(n > 0, "the server closed the stream");
-        later.extend_from_slice(&buf[..n]);
+        assert!(n > 0, "the server closed the stream before {what}");
+        seen.extend_from_slice(&buf[..n]);
     }
+    seen
 }

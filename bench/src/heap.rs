@@ -32,27 +32,28 @@ fn count(bytes: usize, sign: i64) {
     }
 }
 
+/// Counts a block of `layout` that `System` handed out, if it did.
+#[inline]
+fn allocated(ptr: *mut u8, layout: Layout) -> *mut u8 {
+    if !ptr.is_null() {
+        count(layout.size(), 1);
+    }
+    ptr
+}
+
 // SAFETY: every call is passed on to `System` unchanged; the counting around it
 // neither allocates nor touches the memory.
 unsafe impl GlobalAlloc for CountingAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's guarantees for `layout` are System's.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            count(layout.size(), 1);
-        }
-        ptr
+        allocated(unsafe { System.alloc(layout) }, layout)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            count(layout.size(), 1);
-        }
-        ptr
+        allocated(unsafe { System.alloc_zeroed(layout) }, layout)
     }
 
     #[inline]
