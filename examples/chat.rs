@@ -198,10 +198,8 @@ impl Handler<TopicMessage> for Rooms {
         }
         let line = Line(msg.message);
         for member in room.members.keys() {
-            // An address's mailbox is not bounded by `max_queued_bytes`: a member
-            // whose client stops reading is closed as a slow consumer once its
-            // session runs, or after `write_timeout`. For fan-out at high rates, see
-            // README.
+            // Never waits for a member: one whose client stops reading is closed as
+            // a slow consumer once more than `max_queued_bytes` waits for it.
             member.do_send(line.clone());
         }
     }

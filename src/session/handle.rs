@@ -6,7 +6,7 @@ use bytestring::ByteString;
 
 use super::inbox::InboxTx;
 use super::messages::Command;
-use super::shared::{MAILBOX_OVERHEAD, SessionId};
+use super::shared::{INBOX_ITEM_OVERHEAD, SessionId};
 use crate::error::Error;
 use crate::handler::CloseReason;
 use crate::protocol::Frame;
@@ -69,9 +69,9 @@ pub(crate) enum Deliver {
 }
 
 impl Deliver {
-    /// What the message counts in its session's mailbox.
+    /// What the message counts in its session's inbox.
     pub(crate) fn weight(&self) -> usize {
-        MAILBOX_OVERHEAD
+        INBOX_ITEM_OVERHEAD
             + match self {
                 Deliver::Text(text) => text.len(),
                 Deliver::Prepared(msg) => msg.frame().len(),
@@ -150,7 +150,7 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(Error::SessionClosed);
         }
-        // Never more than max_queued_bytes waits in the mailbox, even when the
+        // Never more than max_queued_bytes waits in the inbox, even when the
         // session cannot run (a websocket whose client stopped reading blocks the
         // task the session runs in).
         match self.inbox.shared().reserve(msg.weight(), self.max_queued) {

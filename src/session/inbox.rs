@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 
 use super::messages::Command;
-use super::shared::SessionShared;
+use super::shared::{HandOffSignal, SessionShared};
 use crate::handler::CloseReason;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
@@ -33,6 +33,7 @@ impl InboxState {
             queue: VecDeque::with_capacity(1),
             waker: None,
             host: None,
+            hand_off: None,
             closed: false,
             close_reason: None,
         }))
@@ -50,26 +51,47 @@ impl InboxState {
         self.0.lock().close_reason.as_deref().cloned()
     }
 
-    /// The task of the connection that runs the session: `waker`.
-    pub(crate) fn set_host(&self, waker: &Waker) {
+    /// The task of the connection that runs the session: `waker`, on the thread
+    /// whose hand-off signal is `signal`.
+    pub(crate) fn set_host(&self, waker: &Waker, signal: &Arc<HandOffSignal>) {
         let mut state = self.0.lock();
         if !state.host.as_ref().is_some_and(|h| h.will_wake(waker)) {
             state.host = Some(waker.clone());
+        }
+        if state.hand_off.is_none() {
+            state.hand_off = Some(Arc::clone(signal));
         }
     }
 
     /// No connection runs the session any more.
     pub(crate) fn clear_host(&self) {
-        let host = self.0.lock().host.take();
-        drop(host);
+        let (host, signal) = {
+            let mut state = self.0.lock();
+            (state.host.take(), state.hand_off.take())
+        };
+        drop((host, signal));
     }
 
-    /// Wakes the connection that runs the session, if one does.
-    pub(crate) fn wake_host(&self) {
+    /// Wakes the connection that runs the session, if one does; if that connection
+    /// cannot run it (`full`), asks its thread to hand the session off.
+    pub(crate) fn wake_host(&self, full: bool) {
         // Under the lock: a task's waker only schedules the task, it takes no lock
         // of ours, and waking by reference copies nothing.
-        if let Some(host) = &self.0.lock().host {
+        let state = self.0.lock();
+        if let Some(host) = &state.host {
             host.wake_by_ref();
+            if full {
+                if let Some(signal) = &state.hand_off {
+                    signal.raise();
+                }
+            }
+        }
+    }
+
+    /// Asks the thread of the connection that runs the session to look at it.
+    pub(crate) fn signal_hand_off(&self) {
+        if let Some(signal) = &self.0.lock().hand_off {
+            signal.raise();
         }
     }
 }
@@ -87,6 +109,8 @@ struct State {
     /// one does: what the session's own waker wakes. Under this lock rather than a
     /// lock of its own.
     host: Option<Waker>,
+    /// The hand-off signal of that connection's thread.
+    hand_off: Option<Arc<HandOffSignal>>,
     closed: bool,
     /// Why the session closed, once it has (kept under this lock, which the session
     /// has anyway, rather than one of its own; boxed, as it is set once).

@@ -41,7 +41,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// What waits for the client: not yet handled, queued, and handed to the request
     /// but not yet taken.
     fn backlog(&self) -> usize {
-        self.core.shared().mailbox_bytes()
+        self.core.shared().inbox_bytes()
             + self.core.outbox.bytes()
             + self
                 .core

@@ -44,8 +44,13 @@ pub(crate) struct SessionShared {
     closed: AtomicBool,
     /// A connection's session was woken since it last ran (`transport::hosted`).
     woken: AtomicBool,
+    /// The connection that runs the session handed its last poll's bytes to
+    /// actix-http and has not been polled since (`transport::hosted`): once its
+    /// task's poll ended that way, its write buffer is full and it will not run the
+    /// session until the client reads.
+    host_full: AtomicBool,
     /// Bytes sent to the session through handles and not yet handled by it.
-    mailbox_bytes: AtomicUsize,
+    inbox_bytes: AtomicUsize,
     /// A handle found the session over its bound (`max_queued_bytes`).
     overflowed: AtomicBool,
     /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
@@ -63,9 +68,9 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// What one message in a session's mailbox costs besides its text: the envelope
+/// What one message in a session's inbox costs besides its text: the command
 /// and queue node, so a flood of tiny messages is bounded too.
-pub(crate) const MAILBOX_OVERHEAD: usize = 64;
+pub(crate) const INBOX_ITEM_OVERHEAD: usize = 64;
 
 impl SessionShared {
     /// A session that is being attached to (so it cannot expire yet).
@@ -77,7 +82,8 @@ impl SessionShared {
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
-            mailbox_bytes: AtomicUsize::new(0),
+            host_full: AtomicBool::new(false),
+            inbox_bytes: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
         }
     }
@@ -87,25 +93,25 @@ impl SessionShared {
         self.ip.as_deref().copied()
     }
 
-    /// Counts `bytes` more in the mailbox unless that takes it past `max`. On a
+    /// Counts `bytes` more in the inbox unless that takes it past `max`. On a
     /// refusal, tells whether this was the first (the one that must tell the session).
     pub(crate) fn reserve(&self, bytes: usize, max: usize) -> Result<(), bool> {
-        let before = self.mailbox_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let before = self.inbox_bytes.fetch_add(bytes, Ordering::AcqRel);
         if before + bytes <= max {
             return Ok(());
         }
-        self.mailbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.inbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
         Err(!self.overflowed.swap(true, Ordering::AcqRel))
     }
 
-    /// The session handled a message of `bytes` from its mailbox.
+    /// The session handled a message of `bytes` from its inbox.
     pub(crate) fn release(&self, bytes: usize) {
-        self.mailbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.inbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
-    /// Bytes in the mailbox not yet handled.
-    pub(crate) fn mailbox_bytes(&self) -> usize {
-        self.mailbox_bytes.load(Ordering::Acquire)
+    /// Bytes sent through handles and not yet handled.
+    pub(crate) fn inbox_bytes(&self) -> usize {
+        self.inbox_bytes.load(Ordering::Acquire)
     }
 
     /// Whether a handle found the session over its bound.
@@ -161,12 +167,35 @@ impl SessionShared {
 
     /// Marks the session woken, so its first poll runs it.
     pub(crate) fn set_woken(&self) {
-        self.woken.store(true, Ordering::Release);
+        self.woken.store(true, Ordering::SeqCst);
     }
 
-    /// The task of the connection that runs the session: `waker`.
-    pub(crate) fn host_task(&self, waker: &Waker) {
-        self.inbox.set_host(waker);
+    /// The task of the connection that runs the session: `waker`, on the thread
+    /// whose hand-off signal is `signal`.
+    pub(crate) fn host_task(&self, waker: &Waker, signal: &Arc<HandOffSignal>) {
+        self.inbox.set_host(waker, signal);
+    }
+
+    /// The connection is being polled: it can run the session.
+    pub(crate) fn host_polled(&self) {
+        self.host_full.store(false, Ordering::Relaxed);
+    }
+
+    /// The connection hands actix-http its bytes and may not be polled again until
+    /// its client reads. If the session was woken meanwhile, its thread is asked to
+    /// look (the waker may have read the flag before it was set: with both sides
+    /// sequentially consistent, one of the two sees the other).
+    pub(crate) fn host_gave_bytes(&self) {
+        self.host_full.store(true, Ordering::SeqCst);
+        if self.woken.load(Ordering::SeqCst) {
+            self.inbox.signal_hand_off();
+        }
+    }
+
+    /// Whether the connection's last poll ended by handing out bytes (see
+    /// `host_full`).
+    pub(crate) fn host_full(&self) -> bool {
+        self.host_full.load(Ordering::SeqCst)
     }
 
     /// No connection runs the session any more: its task is not kept alive (nor
@@ -190,7 +219,39 @@ impl Wake for SessionShared {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.set_woken();
-        self.inbox.wake_host();
+        self.inbox.wake_host(self.host_full());
+    }
+}
+
+/// One worker thread's request to hand off the sessions its stalled connections
+/// hold (`transport::stall` answers it): raised by a session woken while its
+/// connection cannot run it, from any thread.
+#[derive(Debug, Default)]
+pub(crate) struct HandOffSignal {
+    raised: AtomicBool,
+    waker: parking_lot::Mutex<Option<Waker>>,
+}
+
+impl HandOffSignal {
+    /// Asks the thread to look; wakes the task that answers.
+    pub(crate) fn raise(&self) {
+        if !self.raised.swap(true, Ordering::AcqRel) {
+            if let Some(waker) = self.waker.lock().as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    /// Whether the signal was raised since the last call; if not, `cx` is woken by
+    /// the next raise.
+    pub(crate) fn poll_take(&self, cx: &mut std::task::Context<'_>) -> bool {
+        {
+            let mut waker = self.waker.lock();
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+        }
+        self.raised.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -200,15 +261,15 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn the_mailbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
+    fn the_inbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
         let shared = SessionShared::new(None);
         assert_eq!(shared.reserve(60, 100), Ok(()));
         assert_eq!(shared.reserve(40, 100), Ok(()));
         assert_eq!(shared.reserve(1, 100), Err(true));
         assert_eq!(shared.reserve(1, 100), Err(false));
-        assert_eq!(shared.mailbox_bytes(), 100);
+        assert_eq!(shared.inbox_bytes(), 100);
         shared.release(60);
-        assert_eq!(shared.mailbox_bytes(), 40);
+        assert_eq!(shared.inbox_bytes(), 40);
         assert!(shared.overflowed());
     }
 
@@ -252,6 +313,79 @@ mod tests {
         };
         assert!(!shared.detached_before(before));
         assert!(shared.detached_before(epoch() + Duration::from_millis(1)));
+    }
+
+    /// A waker that counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn a_raised_hand_off_signal_wakes_its_task_and_is_taken_once() {
+        let signal = HandOffSignal::default();
+        let (wakes, waker) = counting();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(!signal.poll_take(&mut cx));
+        signal.raise();
+        signal.raise();
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "raised twice, woken once"
+        );
+        assert!(signal.poll_take(&mut cx));
+        assert!(!signal.poll_take(&mut cx));
+    }
+
+    #[test]
+    fn a_session_woken_while_its_connection_is_full_raises_the_hand_off_signal() {
+        let shared = Arc::new(SessionShared::new(None));
+        let signal = Arc::new(HandOffSignal::default());
+        let (host_wakes, host) = counting();
+        let (signal_wakes, watch) = counting();
+        assert!(!signal.poll_take(&mut std::task::Context::from_waker(&watch)));
+        shared.host_task(&host, &signal);
+        let session_waker = Waker::from(shared.clone());
+
+        // The connection can run the session: a wake reaches the connection only.
+        shared.host_polled();
+        session_waker.wake_by_ref();
+        assert_eq!(host_wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 0);
+        assert!(shared.take_woken());
+
+        // Its last poll handed out bytes: a wake also raises the signal.
+        shared.host_gave_bytes();
+        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 0);
+        session_waker.wake_by_ref();
+        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 1);
+        assert!(shared.host_full());
+        assert!(signal.poll_take(&mut std::task::Context::from_waker(&watch)));
+
+        // Woken before the connection handed out its bytes: the connection raises it.
+        shared.host_polled();
+        session_waker.wake_by_ref();
+        assert!(!signal.poll_take(&mut std::task::Context::from_waker(&watch)));
+        shared.host_gave_bytes();
+        assert!(signal.poll_take(&mut std::task::Context::from_waker(&watch)));
+
+        // Once no connection runs it, nothing is raised.
+        shared.clear_host_task();
+        shared.host_gave_bytes();
+        session_waker.wake_by_ref();
+        assert!(!signal.poll_take(&mut std::task::Context::from_waker(&watch)));
     }
 
     #[test]

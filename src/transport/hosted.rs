@@ -32,7 +32,7 @@ use bytes::Bytes;
 use super::stall::{self, Progress, Stallable, Watched};
 use super::{Outbound, QueueRx, ReceiverBody, StallProbe};
 use crate::handler::SockJsHandler;
-use crate::session::{InboxTx, SessionFuture};
+use crate::session::{Command, InboxTx, SessionFuture};
 
 /// `woken_at_look` when the last look found the session not woken. Should `polls`
 /// (which wraps) be this while woken at two looks, the session is handed off all
@@ -67,6 +67,9 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     woken_at_look: Cell<u32>,
     outbound: StallProbe<Outbound>,
     let_go: WhenLetGo,
+    /// The session was handed off while its connection went on (the connection
+    /// could not run it): a websocket's is told when the connection ends.
+    handed_off: Cell<bool>,
 }
 
 impl<H: SockJsHandler> HostedSession<H> {
@@ -87,6 +90,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             woken_at_look: Cell::new(NOT_WOKEN),
             outbound: outbound.stall_probe(),
             let_go,
+            handed_off: Cell::new(false),
         }
     }
 
@@ -96,9 +100,9 @@ impl<H: SockJsHandler> HostedSession<H> {
         Waker::from(self.inbox.shared().clone())
     }
 
-    /// Whether the session was woken and has not run since.
+    /// Whether the session runs here, was woken and has not run since.
     pub(crate) fn woken(&self) -> bool {
-        self.inbox.shared().woken()
+        self.inbox.shared().woken() && self.hosting()
     }
 
     /// Where the connection sends the client's messages.
@@ -123,7 +127,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             return;
         };
         let shared = self.inbox.shared();
-        shared.host_task(cx.waker());
+        stall::with_hand_off_signal(|signal| shared.host_task(cx.waker(), signal));
         if !shared.take_woken() {
             return;
         }
@@ -139,15 +143,49 @@ impl<H: SockJsHandler> HostedSession<H> {
         }
     }
 
+    /// The connection is being polled: it can run the session.
+    pub(crate) fn polled(&self) {
+        self.inbox.shared().host_polled();
+    }
+
+    /// The connection hands actix-http a chunk: if its write buffer is full now, it
+    /// is not polled again until its client reads, and a session woken meanwhile is
+    /// handed off (see [`Stallable::hand_off`]).
+    pub(crate) fn gave_bytes(&self) {
+        if self.hosting() {
+            self.inbox.shared().host_gave_bytes();
+        }
+    }
+
     /// The connection is done with the session: it ends or is handed off, by its
     /// [`WhenLetGo`]. What comes back is to be dropped outside any borrow of the
     /// caller's (it may run application code, such as the session's `on_close`).
+    /// A websocket's session that was handed off already is told here that its
+    /// connection is gone.
     pub(crate) fn let_go(&self) -> Option<LetGo<H>> {
-        let session = self.future.try_borrow_mut().ok()?.take()?;
+        let Some(session) = self.future.try_borrow_mut().ok()?.take() else {
+            if self.let_go == WhenLetGo::Ends && self.handed_off.replace(false) {
+                let _ = self.inbox.send(Command::ConnectionGone);
+            }
+            return None;
+        };
         Some(LetGo {
             session: Some(session),
             hand_off: self.let_go == WhenLetGo::HandedOff,
         })
+    }
+
+    /// Hands the session off to a task of its own while the connection goes on
+    /// (reading the client's frames into the inbox, writing what the session
+    /// queues): the connection cannot run it now.
+    fn hand_off_now(&self) -> Option<Box<dyn Any>> {
+        let session = self.future.try_borrow_mut().ok()?.take()?;
+        self.handed_off.set(true);
+        self.inbox.shared().clear_host_task();
+        Some(Box::new(LetGo {
+            session: Some(session),
+            hand_off: true,
+        }))
     }
 }
 
@@ -159,21 +197,32 @@ impl<H: SockJsHandler> Drop for HostedSession<H> {
 
 impl<H: SockJsHandler> Stallable for HostedSession<H> {
     /// actix-http stops polling a response body while its write buffer is full, so
-    /// a stream whose client reads slowly (or not at all) would hold its session
-    /// still: no message handled, no slow-consumer close, no timer. A session that
-    /// can go on alone is handed off once two looks in a row (half a second or more
-    /// apart) found it woken and not run since; its queue stays with the response.
+    /// a connection whose client reads slowly (or not at all) would hold its
+    /// session still: no message handled, no slow-consumer close, no timer. The
+    /// session is handed off as soon as it is woken while its connection is full
+    /// ([`hand_off`](Stallable::hand_off)); should that signal ever be missed, once
+    /// two looks in a row (half a second or more apart) found it woken and not run
+    /// since. Its queue stays with the connection.
     fn look(&self) -> Option<Box<dyn Any>> {
-        if self.let_go != WhenLetGo::HandedOff {
-            return None;
-        }
         let polls = self.polls.get();
         let woken = self.woken();
         let seen = self
             .woken_at_look
             .replace(if woken { polls } else { NOT_WOKEN });
         if woken && seen == polls {
-            return self.let_go().map(|l| Box::new(l) as Box<dyn Any>);
+            return self.hand_off_now();
+        }
+        None
+    }
+
+    /// Asked when the thread's hand-off signal was raised: a session that was woken
+    /// while its connection's last poll ended by handing out bytes cannot run until
+    /// the client reads (actix-http polls a body again in the same poll unless its
+    /// write buffer is full), so it is handed off now, and whatever is sent to it
+    /// is handled (and counted against `max_queued_bytes`) at once.
+    fn hand_off(&self) -> Option<Box<dyn Any>> {
+        if self.woken() && self.inbox.shared().host_full() {
+            return self.hand_off_now();
         }
         None
     }
@@ -264,13 +313,18 @@ impl<H: SockJsHandler> MessageBody for HostingBody<H> {
         let this = self.get_mut();
         // The session first, so what it sends now goes out in this poll.
         if let Some(host) = &this.host {
+            host.polled();
             host.drive(cx);
             // While the session runs here, it sends only in `drive`: what it sent is
             // all there, and a wake-up for it would poll this task again for nothing.
             // Once it has been handed off, it sends from a task of its own, and this
             // body asks to be woken.
             if host.hosting() {
-                return this.inner.next_chunk(None).map(|chunk| chunk.map(Ok));
+                let next = this.inner.next_chunk(None);
+                if let Poll::Ready(Some(_)) = next {
+                    host.gave_bytes();
+                }
+                return next.map(|chunk| chunk.map(Ok));
             }
         }
         Pin::new(&mut this.inner).poll_next(cx)

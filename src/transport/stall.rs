@@ -24,7 +24,12 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
+
+use crate::session::HandOffSignal;
 
 /// How often the watch looks at its connections.
 pub(crate) const WATCH_PERIOD: Duration = Duration::from_millis(500);
@@ -45,6 +50,13 @@ pub(crate) trait Stallable {
     /// sat woken and unrun for a whole period. What it returns is dropped after the
     /// look, as [`abandon`](Self::abandon)'s is.
     fn look(&self) -> Option<Box<dyn Any>> {
+        None
+    }
+
+    /// Called when the thread's [`HandOffSignal`] was raised: a connection whose
+    /// session was woken while the connection cannot run it hands it off. What it
+    /// returns is dropped after the pass.
+    fn hand_off(&self) -> Option<Box<dyn Any>> {
         None
     }
 
@@ -147,6 +159,18 @@ fn push_growing_by_a_quarter<T>(list: &mut Vec<T>, item: T) {
 
 thread_local! {
     static WATCH: RefCell<Watch> = RefCell::default();
+    static HAND_OFF: Arc<HandOffSignal> = Arc::default();
+}
+
+/// This thread's hand-off signal: raised (from any thread) when a session is woken
+/// while the connection that runs it cannot, answered by this thread's watch task.
+fn hand_off_signal() -> Arc<HandOffSignal> {
+    HAND_OFF.with(Arc::clone)
+}
+
+/// Runs `f` with this thread's hand-off signal.
+pub(crate) fn with_hand_off_signal<R>(f: impl FnOnce(&Arc<HandOffSignal>) -> R) -> R {
+    HAND_OFF.with(f)
 }
 
 /// How many looks in a row make `timeout`.
@@ -191,14 +215,50 @@ impl Drop for Running {
     }
 }
 
+/// What woke the watch task.
+enum Turn {
+    /// A session was woken while its connection could not run it.
+    HandOff,
+    /// Time for the regular look.
+    Look,
+}
+
 async fn run() {
     let _running = Running;
+    let signal = hand_off_signal();
+    let mut timer = std::pin::pin!(actix_rt::time::sleep(WATCH_PERIOD));
     loop {
-        actix_rt::time::sleep(WATCH_PERIOD).await;
-        if !look() {
-            return;
+        let turn = std::future::poll_fn(|cx| {
+            if signal.poll_take(cx) {
+                return Poll::Ready(Turn::HandOff);
+            }
+            timer.as_mut().poll(cx).map(|()| Turn::Look)
+        })
+        .await;
+        match turn {
+            Turn::HandOff => hand_off(),
+            Turn::Look => {
+                timer
+                    .as_mut()
+                    .reset(actix_rt::time::Instant::now() + WATCH_PERIOD);
+                if !look() {
+                    return;
+                }
+            }
         }
     }
+}
+
+/// Hands off every session of this thread that was woken while its connection
+/// could not run it.
+fn hand_off() {
+    let mut handed_off = Vec::new();
+    WATCH.with(|w| {
+        for entry in &w.borrow().local {
+            entry.target.with(|t| handed_off.extend(t.hand_off()));
+        }
+    });
+    drop(handed_off);
 }
 
 /// Looks at every entry of `list` once, keeping those still watched.

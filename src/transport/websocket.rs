@@ -89,10 +89,10 @@ pub(crate) fn start<H: SockJsHandler>(
         &outbound,
         WhenLetGo::Ends,
     ));
-    if let Some(timeout) = svc.config().write_timeout {
-        let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&running);
-        stall::watch(Watched::Local(weak), Some(timeout));
-    }
+    // Watched even without a write timeout: its session is handed off when the
+    // connection cannot run it.
+    let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&running);
+    stall::watch(Watched::Local(weak), svc.config().write_timeout);
     let client = ClientFrames::new(payload, svc.config().max_message_size);
     Ok(response.streaming(WsConnection::new(client, running, outbound, raw)))
 }

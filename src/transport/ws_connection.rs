@@ -140,6 +140,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        this.session.polled();
         let mut out = Chunk::default();
         // The client's frames first (a batch at most, so a flooding client cannot
         // starve the rest), then the session, so it handles what was just read, then
@@ -158,11 +159,17 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                 }
             }
             this.drive_session(cx);
-            // Only the session sends here, and it runs only in `drive_session`: what
-            // it sent is all there now, and being woken for it would poll this task
-            // again for nothing.
+            // While the session runs here, it sends only in `drive_session`: what it
+            // sent is all there now, and being woken for it would poll this task
+            // again for nothing. Once handed off, it sends from a task of its own.
+            let hosting = this.session.hosting();
             while !this.ending {
-                match this.outbound.try_recv() {
+                let item = if hosting {
+                    this.outbound.try_recv()
+                } else {
+                    this.outbound.poll_recv(cx)
+                };
+                match item {
                     Poll::Ready(Some(item)) => this.outbound(&mut out, item),
                     // The session let go of this socket.
                     Poll::Ready(None) => this.ending = true,
@@ -174,6 +181,7 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
             }
         }
         if let Some(chunk) = out.take() {
+            this.session.gave_bytes();
             return Poll::Ready(Some(Ok(chunk)));
         }
         if this.ending {
