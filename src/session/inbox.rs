@@ -51,16 +51,17 @@ impl InboxState {
         self.0.lock().close_reason.as_deref().cloned()
     }
 
-    /// The task of the connection that runs the session: `waker`, on the thread
-    /// whose hand-off signal is `signal`.
-    pub(crate) fn set_host(&self, waker: &Waker, signal: &Arc<HandOffSignal>) {
+    /// The task of the connection that runs the session: `waker`.
+    pub(crate) fn set_host(&self, waker: &Waker) {
         let mut state = self.0.lock();
         if !state.host.as_ref().is_some_and(|h| h.will_wake(waker)) {
             state.host = Some(waker.clone());
         }
-        if state.hand_off.is_none() {
-            state.hand_off = Some(Arc::clone(signal));
-        }
+    }
+
+    /// The hand-off signal of the thread whose connection runs the session.
+    pub(crate) fn set_hand_off_signal(&self, signal: Arc<HandOffSignal>) {
+        self.0.lock().hand_off = Some(signal);
     }
 
     /// No connection runs the session any more.

@@ -170,10 +170,14 @@ impl SessionShared {
         self.woken.store(true, Ordering::SeqCst);
     }
 
-    /// The task of the connection that runs the session: `waker`, on the thread
-    /// whose hand-off signal is `signal`.
-    pub(crate) fn host_task(&self, waker: &Waker, signal: &Arc<HandOffSignal>) {
-        self.inbox.set_host(waker, signal);
+    /// A connection on the thread whose hand-off signal is `signal` runs the session.
+    pub(crate) fn hosted_on(&self, signal: Arc<HandOffSignal>) {
+        self.inbox.set_hand_off_signal(signal);
+    }
+
+    /// The task of the connection that runs the session: `waker`.
+    pub(crate) fn host_task(&self, waker: &Waker) {
+        self.inbox.set_host(waker);
     }
 
     /// The connection is being polled: it can run the session.
@@ -356,7 +360,8 @@ mod tests {
         let (host_wakes, host) = counting();
         let (signal_wakes, watch) = counting();
         assert!(!signal.poll_take(&mut std::task::Context::from_waker(&watch)));
-        shared.host_task(&host, &signal);
+        shared.hosted_on(signal.clone());
+        shared.host_task(&host);
         let session_waker = Waker::from(shared.clone());
 
         // The connection can run the session: a wake reaches the connection only.

@@ -83,6 +83,7 @@ impl<H: SockJsHandler> HostedSession<H> {
     ) -> Self {
         // The first poll starts the session.
         inbox.shared().set_woken();
+        inbox.shared().hosted_on(stall::hand_off_signal());
         HostedSession {
             future: RefCell::new(Some(session)),
             inbox,
@@ -127,7 +128,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             return;
         };
         let shared = self.inbox.shared();
-        stall::with_hand_off_signal(|signal| shared.host_task(cx.waker(), signal));
+        shared.host_task(cx.waker());
         if !shared.take_woken() {
             return;
         }

@@ -164,13 +164,8 @@ thread_local! {
 
 /// This thread's hand-off signal: raised (from any thread) when a session is woken
 /// while the connection that runs it cannot, answered by this thread's watch task.
-fn hand_off_signal() -> Arc<HandOffSignal> {
+pub(crate) fn hand_off_signal() -> Arc<HandOffSignal> {
     HAND_OFF.with(Arc::clone)
-}
-
-/// Runs `f` with this thread's hand-off signal.
-pub(crate) fn with_hand_off_signal<R>(f: impl FnOnce(&Arc<HandOffSignal>) -> R) -> R {
-    HAND_OFF.with(f)
 }
 
 /// How many looks in a row make `timeout`.
