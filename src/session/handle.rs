@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use bytestring::ByteString;
 
-use super::inbox::InboxTx;
-use super::messages::Command;
-use super::shared::{INBOX_ITEM_OVERHEAD, SessionId};
+use super::inbox::{InboxTx, Offer};
+use super::shared::SessionId;
 use crate::error::Error;
 use crate::handler::CloseReason;
 use crate::protocol::Frame;
@@ -67,6 +66,10 @@ pub(crate) enum Deliver {
     /// A handle found the session over `max_queued_bytes`.
     Overflow,
 }
+
+/// What one message in a session's inbox costs besides its text: the command and
+/// its share of the queue, so a flood of tiny messages is bounded too.
+const INBOX_ITEM_OVERHEAD: usize = 64;
 
 impl Deliver {
     /// What the message counts in its session's inbox.
@@ -150,23 +153,12 @@ impl SessionHandle {
         if self.is_closed() {
             return Err(Error::SessionClosed);
         }
-        // Never more than max_queued_bytes waits in the inbox, even when the
-        // session cannot run (a websocket whose client stopped reading blocks the
-        // task the session runs in).
-        match self.inbox.shared().reserve(msg.weight(), self.max_queued) {
-            Ok(()) => {
-                let weight = msg.weight();
-                self.inbox.send(Command::Deliver(msg)).map_err(|_| {
-                    self.inbox.shared().release(weight);
-                    Error::SessionClosed
-                })
-            }
-            Err(first) => {
-                if first {
-                    let _ = self.inbox.send(Command::Deliver(Deliver::Overflow));
-                }
-                Err(Error::SlowConsumer)
-            }
+        // Never more than max_queued_bytes waits in the inbox, whether or not the
+        // session can run now.
+        match self.inbox.offer(msg, self.max_queued) {
+            Offer::Queued => Ok(()),
+            Offer::Full => Err(Error::SlowConsumer),
+            Offer::Closed => Err(Error::SessionClosed),
         }
     }
 

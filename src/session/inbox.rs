@@ -7,53 +7,82 @@
 //! check of what waits in it, which is what makes expiry race-free: a request either
 //! got its command in before the inbox closed, and the session handles it, or is
 //! refused and treats the session as unknown.
+//!
+//! The inbox counts the bytes of what handles sent and the session has not taken
+//! yet, under the same lock as the queue: a handle's send past `max_queued_bytes` is
+//! refused there (the first refusal also queues [`Deliver::Overflow`], so the session
+//! closes as a slow consumer even if it never runs another handler), and the count
+//! goes down as the session takes each command.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
+use super::handle::Deliver;
 use super::messages::Command;
 use super::shared::{HandOffSignal, SessionShared};
 use crate::handler::CloseReason;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
 /// a session shares take one allocation and every holder one pointer.
-pub(crate) struct InboxState(Mutex<State>);
+pub(crate) struct InboxState {
+    state: Mutex<State>,
+    /// The bytes of the handles' messages waiting in the queue (changed only under
+    /// the lock, read without it).
+    bytes: AtomicUsize,
+    /// A handle's send was refused at the bound.
+    overflowed: AtomicBool,
+}
 
 impl InboxState {
     /// An open, empty inbox.
     pub(crate) fn new() -> Self {
-        InboxState(Mutex::new(State {
-            // Room for the first command (a session's first receiver), given back
-            // once it is taken: a first push into an empty VecDeque would reserve
-            // four, which an idle session would keep. A busy session grows it once,
-            // and keeps it.
-            queue: VecDeque::with_capacity(1),
-            waker: None,
-            host: None,
-            hand_off: None,
-            closed: false,
-            close_reason: None,
-        }))
+        InboxState {
+            bytes: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
+            state: Mutex::new(State {
+                // Room for the first command (a session's first receiver), given back
+                // once it is taken: a first push into an empty VecDeque would reserve
+                // four, which an idle session would keep. A busy session grows it once,
+                // and keeps it.
+                queue: VecDeque::with_capacity(1),
+                waker: None,
+                host: None,
+                hand_off: None,
+                closed: false,
+                close_reason: None,
+            }),
+        }
+    }
+
+    /// The bytes of the handles' messages waiting to be taken.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Whether a handle's send was refused at the bound.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
     }
 }
 
 impl InboxState {
     /// Notes why the session closed.
     pub(crate) fn set_close_reason(&self, reason: CloseReason) {
-        self.0.lock().close_reason = Some(Box::new(reason));
+        self.state.lock().close_reason = Some(Box::new(reason));
     }
 
     /// Why the session closed, if it has.
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
-        self.0.lock().close_reason.as_deref().cloned()
+        self.state.lock().close_reason.as_deref().cloned()
     }
 
     /// The task of the connection that runs the session: `waker`.
     pub(crate) fn set_host(&self, waker: &Waker) {
-        let mut state = self.0.lock();
+        let mut state = self.state.lock();
         if !state.host.as_ref().is_some_and(|h| h.will_wake(waker)) {
             state.host = Some(waker.clone());
         }
@@ -61,13 +90,13 @@ impl InboxState {
 
     /// The hand-off signal of the thread whose connection runs the session.
     pub(crate) fn set_hand_off_signal(&self, signal: Arc<HandOffSignal>) {
-        self.0.lock().hand_off = Some(signal);
+        self.state.lock().hand_off = Some(signal);
     }
 
     /// No connection runs the session any more.
     pub(crate) fn clear_host(&self) {
         let (host, signal) = {
-            let mut state = self.0.lock();
+            let mut state = self.state.lock();
             (state.host.take(), state.hand_off.take())
         };
         drop((host, signal));
@@ -78,7 +107,7 @@ impl InboxState {
     pub(crate) fn wake_host(&self, full: bool) {
         // Under the lock: a task's waker only schedules the task, it takes no lock
         // of ours, and waking by reference copies nothing.
-        let state = self.0.lock();
+        let state = self.state.lock();
         if let Some(host) = &state.host {
             host.wake_by_ref();
             if full {
@@ -91,7 +120,7 @@ impl InboxState {
 
     /// Asks the thread of the connection that runs the session to look at it.
     pub(crate) fn signal_hand_off(&self) {
-        if let Some(signal) = &self.0.lock().hand_off {
+        if let Some(signal) = &self.state.lock().hand_off {
             signal.raise();
         }
     }
@@ -118,6 +147,16 @@ struct State {
     close_reason: Option<Box<CloseReason>>,
 }
 
+/// What became of a handle's send ([`InboxTx::offer`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    Queued,
+    /// Refused: the handles' messages waiting would pass the bound.
+    Full,
+    /// Refused: the session has ended.
+    Closed,
+}
+
 /// The two ends of `shared`'s inbox.
 pub(crate) fn inbox(shared: SessionShared) -> (InboxTx, InboxRx) {
     let shared = Arc::new(shared);
@@ -140,7 +179,7 @@ impl InboxTx {
     /// Queues `command`; gives it back if the session has ended.
     pub(crate) fn send(&self, command: Command) -> Result<(), Command> {
         let waker = {
-            let mut state = self.0.inbox.0.lock();
+            let mut state = self.0.inbox.state.lock();
             if state.closed {
                 return Err(command);
             }
@@ -153,9 +192,38 @@ impl InboxTx {
         Ok(())
     }
 
+    /// Queues what a handle sends, unless the handles' messages waiting would then
+    /// pass `max` bytes ([`Offer::Full`]; the first such refusal queues
+    /// [`Deliver::Overflow`] for the session) or the session has ended.
+    pub(crate) fn offer(&self, deliver: Deliver, max: usize) -> Offer {
+        let inbox = &self.0.inbox;
+        let weight = deliver.weight();
+        let waker = {
+            let mut state = inbox.state.lock();
+            if state.closed {
+                return Offer::Closed;
+            }
+            let bytes = inbox.bytes.load(Ordering::Relaxed);
+            if bytes + weight > max {
+                if inbox.overflowed.swap(true, Ordering::AcqRel) {
+                    return Offer::Full;
+                }
+                state.queue.push_back(Command::Deliver(Deliver::Overflow));
+            } else {
+                inbox.bytes.store(bytes + weight, Ordering::Release);
+                state.queue.push_back(Command::Deliver(deliver));
+            }
+            (state.waker.take(), bytes + weight > max)
+        };
+        if let Some(waker) = waker.0 {
+            waker.wake();
+        }
+        if waker.1 { Offer::Full } else { Offer::Queued }
+    }
+
     /// Whether the session has ended (it takes no more commands).
     pub(crate) fn is_closed(&self) -> bool {
-        self.0.inbox.0.lock().closed
+        self.0.inbox.state.lock().closed
     }
 
     /// Whether two ends belong to one inbox.
@@ -185,8 +253,13 @@ impl InboxRx {
 
     /// The next command, or pending (the task is woken by the next send).
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Command> {
-        let mut state = self.0.inbox.0.lock();
+        let inbox = &self.0.inbox;
+        let mut state = inbox.state.lock();
         if let Some(command) = state.queue.pop_front() {
+            if let Command::Deliver(deliver) = &command {
+                let weight = deliver.weight();
+                inbox.bytes.fetch_sub(weight, Ordering::AcqRel);
+            }
             if state.queue.is_empty() && state.queue.capacity() == 1 {
                 // The room made for the first command (see `InboxState::new`): an
                 // idle session keeps none. Once it has grown, a queue keeps its room.
@@ -205,7 +278,7 @@ impl InboxRx {
     /// to do can end without losing a command sent at the same moment. Tells whether
     /// it closed.
     pub(crate) fn close_if_empty(&self) -> bool {
-        let mut state = self.0.inbox.0.lock();
+        let mut state = self.0.inbox.state.lock();
         if state.queue.is_empty() {
             state.closed = true;
         }
@@ -214,9 +287,10 @@ impl InboxRx {
 
     /// Closes the inbox and hands back what waits, to be answered.
     pub(crate) fn close(&self) -> VecDeque<Command> {
-        let mut state = self.0.inbox.0.lock();
+        let mut state = self.0.inbox.state.lock();
         state.closed = true;
         state.waker = None;
+        self.0.inbox.bytes.store(0, Ordering::Release);
         std::mem::take(&mut state.queue)
     }
 }
@@ -260,7 +334,7 @@ mod tests {
     }
 
     fn room(rx: &InboxRx) -> usize {
-        rx.0.inbox.0.lock().queue.capacity()
+        rx.0.inbox.state.lock().queue.capacity()
     }
 
     #[test]
@@ -292,6 +366,32 @@ mod tests {
             tx.send(Command::Message("refused".into())),
             Err(Command::Message(_))
         ));
+    }
+
+    #[test]
+    fn handle_sends_are_counted_until_taken_and_refused_past_the_bound() {
+        let (tx, mut rx) = inbox();
+        let text = |n: usize| Deliver::Text("x".repeat(n));
+        let weight = text(100).weight();
+        assert_eq!(tx.offer(text(100), 2 * weight), Offer::Queued);
+        assert_eq!(tx.offer(text(100), 2 * weight), Offer::Queued);
+        assert_eq!(tx.shared().inbox.bytes(), 2 * weight);
+        // Past the bound: refused, and the session is told once.
+        assert_eq!(tx.offer(text(1), 2 * weight), Offer::Full);
+        assert_eq!(tx.offer(text(1), 2 * weight), Offer::Full);
+        assert!(tx.shared().inbox.overflowed());
+        let mut overflows = 0;
+        while let Poll::Ready(command) = rx.poll_recv(&mut noop()) {
+            if let Command::Deliver(Deliver::Overflow) = command {
+                overflows += 1;
+            }
+        }
+        assert_eq!(overflows, 1);
+        assert_eq!(tx.shared().inbox.bytes(), 0, "taken, no longer counted");
+        assert_eq!(tx.offer(text(100), 2 * weight), Offer::Queued);
+        assert_eq!(rx.close().len(), 1);
+        assert_eq!(tx.shared().inbox.bytes(), 0, "closed, nothing counted");
+        assert_eq!(tx.offer(text(1), 2 * weight), Offer::Closed);
     }
 
     #[test]

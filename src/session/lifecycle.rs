@@ -41,7 +41,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// What waits for the client: not yet handled, queued, and handed to the request
     /// but not yet taken.
     fn backlog(&self) -> usize {
-        self.core.shared().inbox_bytes()
+        self.core.shared().inbox.bytes()
             + self.core.outbox.bytes()
             + self
                 .core
@@ -53,7 +53,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     fn check_backlog(&mut self, act: &mut A) {
         if self.core.state != State::Closed
             && (self.core.over_bound
-                || self.core.shared().overflowed()
+                || self.core.shared().inbox.overflowed()
                 || self.backlog() > self.core.config.max_queued_bytes)
         {
             self.core.stats.slow_consumer();
@@ -115,7 +115,6 @@ impl<A: SockJsHandler> SockJsContext<A> {
         for command in self.core.inbox_rx.close() {
             match command {
                 Command::Attach(receiver) => self.core.answer_closed(*receiver),
-                Command::Deliver(deliver) => self.core.shared().release(deliver.weight()),
                 Command::Shutdown(guard) => drop(guard),
                 _ => {}
             }
@@ -140,7 +139,6 @@ impl<A: SockJsHandler> SockJsContext<A> {
                 self.end();
             }
             Command::Deliver(deliver) => {
-                self.core.shared().release(deliver.weight());
                 match deliver {
                     Deliver::Text(text) => self.core.queue_text(&text),
                     Deliver::Prepared(msg) => self.core.queue_prepared(&msg),

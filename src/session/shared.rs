@@ -49,10 +49,6 @@ pub(crate) struct SessionShared {
     /// task's poll ended that way, its write buffer is full and it will not run the
     /// session until the client reads.
     host_full: AtomicBool,
-    /// Bytes sent to the session through handles and not yet handled by it.
-    inbox_bytes: AtomicUsize,
-    /// A handle found the session over its bound (`max_queued_bytes`).
-    overflowed: AtomicBool,
     /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
     /// as few services bind sessions, and every session would carry 17 bytes.
     ip: Option<Box<IpAddr>>,
@@ -68,10 +64,6 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// What one message in a session's inbox costs besides its text: the command
-/// and queue node, so a flood of tiny messages is bounded too.
-pub(crate) const INBOX_ITEM_OVERHEAD: usize = 64;
-
 impl SessionShared {
     /// A session that is being attached to (so it cannot expire yet).
     pub(crate) fn new(ip: Option<IpAddr>) -> Self {
@@ -83,40 +75,12 @@ impl SessionShared {
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
             host_full: AtomicBool::new(false),
-            inbox_bytes: AtomicUsize::new(0),
-            overflowed: AtomicBool::new(false),
         }
     }
 
     /// The address the session is bound to (`bind_session_to_ip`), if any.
     pub(crate) fn bound_ip(&self) -> Option<IpAddr> {
         self.ip.as_deref().copied()
-    }
-
-    /// Counts `bytes` more in the inbox unless that takes it past `max`. On a
-    /// refusal, tells whether this was the first (the one that must tell the session).
-    pub(crate) fn reserve(&self, bytes: usize, max: usize) -> Result<(), bool> {
-        let before = self.inbox_bytes.fetch_add(bytes, Ordering::AcqRel);
-        if before + bytes <= max {
-            return Ok(());
-        }
-        self.inbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
-        Err(!self.overflowed.swap(true, Ordering::AcqRel))
-    }
-
-    /// The session handled a message of `bytes` from its inbox.
-    pub(crate) fn release(&self, bytes: usize) {
-        self.inbox_bytes.fetch_sub(bytes, Ordering::AcqRel);
-    }
-
-    /// Bytes sent through handles and not yet handled.
-    pub(crate) fn inbox_bytes(&self) -> usize {
-        self.inbox_bytes.load(Ordering::Acquire)
-    }
-
-    /// Whether a handle found the session over its bound.
-    pub(crate) fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Acquire)
     }
 
     fn millis(&self, at: Instant) -> u64 {
@@ -263,19 +227,6 @@ impl HandOffSignal {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn the_inbox_bound_refuses_past_the_maximum_and_reports_the_first_refusal() {
-        let shared = SessionShared::new(None);
-        assert_eq!(shared.reserve(60, 100), Ok(()));
-        assert_eq!(shared.reserve(40, 100), Ok(()));
-        assert_eq!(shared.reserve(1, 100), Err(true));
-        assert_eq!(shared.reserve(1, 100), Err(false));
-        assert_eq!(shared.inbox_bytes(), 100);
-        shared.release(60);
-        assert_eq!(shared.inbox_bytes(), 40);
-        assert!(shared.overflowed());
-    }
 
     #[test]
     fn slots_are_refused_at_the_maximum_and_given_back_when_dropped() {
