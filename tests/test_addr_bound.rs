@@ -10,104 +10,29 @@
 //! allocator that the process's heap never grows by 16 MiB over what it was before
 //! the flood, and comes back near it once the stalled clients leave. The allocator is
 //! shared by every test in this file, so the tests take [`HEAP`] in turn.
+mod addr_bound;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, Arbiter, AsyncContext, Context, Handler, Message, Recipient};
-use actix_sockjs::multiplex::{
-    ChannelCloseReason, ChannelContext, ChannelHandle, ChannelHandler, Multiplex, broadcast_channel,
-};
-use actix_sockjs::{
-    CloseReason, ConnectionInfo, PreparedMessage, SockJs, SockJsConfig, SockJsContext,
-    SockJsHandler,
-};
-use actix_web::App;
+use addr_bound::heap::{HEAP, live, peak, reset_peak};
+use addr_bound::room::{Kind, Members, Report, Room, Say, start};
+
+use actix::Addr;
+use actix_sockjs::CloseReason;
 use common::clients::WsClient;
 use common::raw_ws::RawWs;
 use common::{DEADLINE, recv_within, session_id, small_buffer_websocket, unread_stream, ws_send};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{oneshot, watch};
 
-/// Counts the process's live heap bytes, and the most there were at once.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let live = LIVE.fetch_add(bytes, Relaxed) + bytes;
-    PEAK.fetch_max(live, Relaxed);
-}
-
-// SAFETY: every call goes to `System` unchanged; only the counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller keeps `alloc`'s contract, which is `System`'s.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` with `layout`, as the caller promises.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, and `new_size` is valid as the caller promises.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            match new_size.checked_sub(layout.size()) {
-                Some(more) => grew(more),
-                None => drop(LIVE.fetch_sub(layout.size() - new_size, Relaxed)),
-            }
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// The live heap bytes now.
-fn live() -> usize {
-    LIVE.load(Relaxed)
-}
-
-/// Starts a new peak from the live heap now, which it returns.
-fn reset_peak() -> usize {
-    let now = live();
-    PEAK.store(now, Relaxed);
-    now
-}
-
-/// Taken by each test for its whole run: they share the allocator's counters.
-static HEAP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-const BOUND: usize = 256 * 1024;
 const LINE_BYTES: usize = 1024;
 const LINES: usize = 100_000;
 /// The most lines the flood is ahead of the reader: the test's own flow control, so a
-/// member that reads never has more than 32 KiB waiting anywhere (under [`BOUND`],
+/// member that reads never has more than 32 KiB waiting anywhere (under the bound, 256 KiB,
 /// and in frames under the client's 64 KiB limit).
 const WINDOW: usize = 32;
 const FLOOD_DEADLINE: Duration = Duration::from_secs(120);
@@ -120,13 +45,6 @@ const PEAK_LIMIT: usize = 16 << 20;
 /// How far above its level before the flood the heap may stay once the victims left.
 const SETTLED_LIMIT: usize = 16 << 20;
 
-fn config() -> SockJsConfig {
-    SockJsConfig::default()
-        .max_queued_bytes(BOUND)
-        .heartbeat_delay(Duration::from_secs(3600))
-        .response_limit(64 * 1024 * 1024)
-}
-
 /// Line `n`: its number, padded to [`LINE_BYTES`].
 fn line(n: usize) -> String {
     format!("{n:08}{:x<pad$}", "", pad = LINE_BYTES - 8)
@@ -134,206 +52,6 @@ fn line(n: usize) -> String {
 
 fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-}
-
-/// What a room sends its members.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-struct Line(PreparedMessage);
-
-/// How a room reaches one member.
-enum Member {
-    Addr(Addr<RoomMember>),
-    Recipient(Recipient<Line>),
-    Channel(ChannelHandle),
-}
-
-/// A member joins, under its session id.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Join(String, Member);
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Leave(String);
-
-/// A line for every member.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Say(String);
-
-/// How many members the room has; answered after everything sent to it before.
-#[derive(Message)]
-#[rtype(result = "usize")]
-struct Members;
-
-#[derive(Default)]
-struct Room {
-    members: HashMap<String, Member>,
-}
-
-impl Actor for Room {
-    type Context = Context<Self>;
-}
-
-impl Handler<Join> for Room {
-    type Result = ();
-    fn handle(&mut self, Join(id, member): Join, _: &mut Context<Self>) {
-        self.members.insert(id, member);
-    }
-}
-
-impl Handler<Leave> for Room {
-    type Result = ();
-    fn handle(&mut self, Leave(id): Leave, _: &mut Context<Self>) {
-        self.members.remove(&id);
-    }
-}
-
-impl Handler<Say> for Room {
-    type Result = ();
-    fn handle(&mut self, Say(text): Say, _: &mut Context<Self>) {
-        // Encoded once, for the members that take a `Line`.
-        let mut prepared = None;
-        let mut channels = Vec::new();
-        for member in self.members.values() {
-            let mut line = || {
-                prepared
-                    .get_or_insert_with(|| Line(PreparedMessage::new(text.as_str())))
-                    .clone()
-            };
-            match member {
-                Member::Addr(addr) => addr.do_send(line()),
-                Member::Recipient(recipient) => recipient.do_send(line()),
-                Member::Channel(channel) => channels.push(channel),
-            }
-        }
-        broadcast_channel(channels, &text);
-    }
-}
-
-impl Handler<Members> for Room {
-    type Result = usize;
-    fn handle(&mut self, _: Members, _: &mut Context<Self>) -> usize {
-        self.members.len()
-    }
-}
-
-/// What members tell the test, with their session id.
-#[derive(Debug)]
-enum Report {
-    Joined(String),
-    Closed(String, CloseReason),
-    /// A channel closed without its session (shown when a test fails).
-    #[allow(dead_code, reason = "read through Debug")]
-    ChannelClosed(String, ChannelCloseReason),
-}
-
-/// A session that joins the room as its actor's `Addr` or as a `Recipient<Line>`.
-struct RoomMember {
-    room: Addr<Room>,
-    as_recipient: bool,
-    reports: UnboundedSender<Report>,
-}
-
-impl Actor for RoomMember {
-    type Context = SockJsContext<Self>;
-}
-
-impl SockJsHandler for RoomMember {
-    fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
-        let id = ctx.id().to_owned();
-        let member = if self.as_recipient {
-            Member::Recipient(ctx.address().recipient())
-        } else {
-            Member::Addr(ctx.address())
-        };
-        self.room.do_send(Join(id.clone(), member));
-        let _ = self.reports.send(Report::Joined(id));
-    }
-
-    fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
-
-    fn on_close(&mut self, reason: &CloseReason, ctx: &mut SockJsContext<Self>) {
-        let id = ctx.id().to_owned();
-        self.room.do_send(Leave(id.clone()));
-        let _ = self.reports.send(Report::Closed(id, reason.clone()));
-    }
-}
-
-impl Handler<Line> for RoomMember {
-    type Result = ();
-    fn handle(&mut self, Line(line): Line, ctx: &mut SockJsContext<Self>) {
-        ctx.send_prepared(&line);
-    }
-}
-
-/// A subscription to the multiplexed channel `room`: joins the room as its handle.
-struct RoomChannel {
-    room: Addr<Room>,
-    reports: UnboundedSender<Report>,
-}
-
-impl ChannelHandler for RoomChannel {
-    fn on_open(&mut self, _: &ConnectionInfo, channel: &mut ChannelContext<'_>) {
-        let id = channel.session().id().to_owned();
-        self.room
-            .do_send(Join(id.clone(), Member::Channel(channel.handle())));
-        let _ = self.reports.send(Report::Joined(id));
-    }
-
-    fn on_message(&mut self, _: String, _: &mut ChannelContext<'_>) {}
-
-    fn on_close(&mut self, reason: &ChannelCloseReason, channel: &mut ChannelContext<'_>) {
-        let id = channel.session().id().to_owned();
-        self.room.do_send(Leave(id.clone()));
-        let report = match reason {
-            ChannelCloseReason::Session(reason) => Report::Closed(id, reason.clone()),
-            other => Report::ChannelClosed(id, other.clone()),
-        };
-        let _ = self.reports.send(report);
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Addr,
-    Recipient,
-    Channel,
-}
-
-/// A room on an arbiter of its own (so the test's flood never runs it inline), and a
-/// server at `/room` whose sessions join it as `kind`.
-fn start(
-    kind: Kind,
-) -> (
-    actix_test::TestServer,
-    Addr<Room>,
-    Arbiter,
-    UnboundedReceiver<Report>,
-) {
-    let arbiter = Arbiter::new();
-    let room = Room::start_in_arbiter(&arbiter.handle(), |_| Room::default());
-    let (reports, rx) = unbounded_channel();
-    let member_room = room.clone();
-    let srv = if kind == Kind::Channel {
-        let channels = Multiplex::new().channel("room", move || RoomChannel {
-            room: member_room.clone(),
-            reports: reports.clone(),
-        });
-        let service = SockJs::new("/room", move || channels.session()).config(config());
-        actix_test::start(move || App::new().service(service.clone()))
-    } else {
-        let as_recipient = kind == Kind::Recipient;
-        let service = SockJs::new("/room", move || RoomMember {
-            room: member_room.clone(),
-            as_recipient,
-            reports: reports.clone(),
-        })
-        .config(config());
-        actix_test::start(move || App::new().service(service.clone()))
-    };
-    (srv, room, arbiter, rx)
 }
 
 async fn joined(reports: &mut UnboundedReceiver<Report>) -> String {
@@ -541,7 +259,7 @@ async fn stalled_members_are_closed_and_the_heap_stays_bounded(kind: Kind, lines
         watch_victims(&mut reports, (ws_id, ws), (stream_id, stream), over),
     );
     let reader = actix_rt::time::timeout(FLOOD_DEADLINE, reading).await;
-    let peak = PEAK.load(Relaxed);
+    let peak = peak();
     let read = *progress.borrow();
     // The victims' clients left at the end of `watch_victims`.
     let settled = heap_settles(before + SETTLED_LIMIT).await;
