@@ -1,6 +1,8 @@
-//! A `/broadcast` member that sends a numbered stream of messages and reads every one
-//! back in order: the well-behaved client next to the stuck ones of the `stuck`
-//! scenario and of the broadcast attacks. It must get everything, whoever else stalls.
+//! A member of a broadcasting service (`/broadcast`, or `/room`, where a room actor
+//! fans out to its members' addresses) that sends a numbered stream of messages and
+//! reads every one back in order: the well-behaved client next to the stuck ones of
+//! the `stuck` and `stuck-addr` scenarios and of the broadcast attacks. It must get
+//! everything, whoever else stalls.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +12,8 @@ use tokio::time::Instant;
 use crate::net::{Ws, WsMessage};
 use crate::sockjs::{bad_frame, closed, session_path, sockjs_items};
 
-/// A SockJS websocket session on `/broadcast` that checks its own broadcasts come back.
+/// A SockJS websocket session of a broadcasting service that checks its own broadcasts
+/// come back.
 pub(crate) struct Broadcaster {
     ws: Ws,
     size: usize,
@@ -21,15 +24,17 @@ pub(crate) struct Broadcaster {
 }
 
 impl Broadcaster {
-    /// Opens a session on `/broadcast` and waits for its open frame. Each message will
-    /// carry `size` bytes; at most `window` are sent and not yet back.
+    /// Opens a session of the service at `prefix` (`/broadcast`, `/room`) and waits for
+    /// its open frame. Each message will carry `size` bytes; at most `window` are sent
+    /// and not yet back.
     pub(crate) async fn open(
         addr: SocketAddr,
+        prefix: &str,
         size: usize,
         window: usize,
         deadline: Instant,
     ) -> io::Result<Broadcaster> {
-        let path = session_path("/broadcast", 0, "websocket");
+        let path = session_path(prefix, 0, "websocket");
         let mut ws = Ws::connect(addr, &path, deadline).await?;
         match ws.recv(deadline).await? {
             WsMessage::Text(b"o") => {}

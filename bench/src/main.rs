@@ -8,6 +8,7 @@
 //! sockjs-bench report FILE..      # the markdown table of BENCHMARKS.md
 //! sockjs-bench list               # the scenario names
 //! sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [...]   # see attacks/mod.rs
+//! sockjs-bench room-attack --addr 127.0.0.1:PORT --pid PID [...]      # see room_attack.rs
 //! ```
 //!
 //! `run` speaks SockJS as a client (websocket, xhr polling, xhr streaming) and the plain
@@ -25,6 +26,7 @@ mod broadcast;
 mod broadcaster;
 mod net;
 mod report;
+mod room_attack;
 mod rss;
 mod scenario;
 mod sockjs;
@@ -48,7 +50,9 @@ const USAGE: &str = "usage:
   sockjs-bench list
   sockjs-bench attacks --addr 127.0.0.1:PORT --server-pid PID [--attack NAME[,NAME..]|all]
                        [--duration SECS] [--stall-wait SECS] [--settle SECS] [--json FILE]
-  sockjs-bench attacks --list";
+  sockjs-bench attacks --list
+  sockjs-bench room-attack --addr 127.0.0.1:PORT --pid PID [--path /chat/lobby]
+                           [--lines 100000] [--size 1024] [--window 256]";
 
 struct RunArgs {
     settings: Settings,
@@ -214,6 +218,11 @@ fn main() -> ExitCode {
         Some("attacks") => attacks::main(&args[1..]).inspect(|&ok| {
             if !ok {
                 eprintln!("some attacks were not ok");
+            }
+        }),
+        Some("room-attack") => room_attack::main(&args[1..]).inspect(|&ok| {
+            if !ok {
+                eprintln!("the room attack was not ok");
             }
         }),
         Some("list") => {

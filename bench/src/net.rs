@@ -81,19 +81,28 @@ impl Conn {
         }
     }
 
-    /// Reads at least one more byte; end of stream is an error.
-    async fn fill(&mut self, deadline: Instant) -> io::Result<()> {
+    /// Makes room at the end of the buffer, moving what is unread to its start or
+    /// growing it; false when it holds [`MAX_BUFFER`] bytes unread.
+    fn make_room(&mut self) -> bool {
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() >= MAX_BUFFER {
-                return Err(invalid("response too large"));
+                return false;
             } else {
                 let len = self.buf.len() * 2;
                 self.buf.resize(len, 0);
             }
+        }
+        true
+    }
+
+    /// Reads at least one more byte; end of stream is an error.
+    async fn fill(&mut self, deadline: Instant) -> io::Result<()> {
+        if !self.make_room() {
+            return Err(invalid("response too large"));
         }
         let n = timeout_at(deadline, self.stream.read(&mut self.buf[self.end..]))
             .await
@@ -112,6 +121,46 @@ impl Conn {
         timeout_at(deadline, self.stream.write_all(data))
             .await
             .map_err(|_| timed_out("write"))?
+    }
+
+    /// Writes all of `data` while reading into the buffer whatever arrives meanwhile
+    /// (while the buffer has room), so a peer that answers as it reads is never
+    /// blocked by us. Reading comes first: what is there is read before each write.
+    /// End of stream is an error, what was read before it stays buffered.
+    async fn write_all_reading(&mut self, data: &[u8], deadline: Instant) -> io::Result<()> {
+        /// What one step of the loop did.
+        enum Step {
+            Wrote(io::Result<usize>),
+            Read(io::Result<usize>),
+        }
+        let mut written = 0;
+        while written < data.len() {
+            let room = self.make_room();
+            let (mut reader, mut writer) = self.stream.split();
+            let buf = &mut self.buf[self.end..];
+            let step = timeout_at(deadline, async {
+                tokio::select! {
+                    biased;
+                    read = reader.read(buf), if room => Step::Read(read),
+                    wrote = writer.write(&data[written..]) => Step::Wrote(wrote),
+                }
+            })
+            .await
+            .map_err(|_| timed_out("write"))?;
+            match step {
+                Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Step::Wrote(Ok(n)) => written += n,
+                Step::Read(Ok(0)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed",
+                    ));
+                }
+                Step::Read(Ok(n)) => self.end += n,
+                Step::Wrote(Err(e)) | Step::Read(Err(e)) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Reads an HTTP response head; returns its status and headers (lower-cased names),
@@ -186,6 +235,18 @@ impl Head {
 pub(crate) enum WsMessage<'a> {
     /// A whole text (or binary) message.
     Text(&'a [u8]),
+    /// The server's close frame.
+    Close,
+}
+
+/// Where [`Ws::advance`] found the next message.
+enum Next {
+    /// No whole message is buffered.
+    Incomplete,
+    /// An unfragmented message: its payload's place in the read buffer.
+    Whole { at: usize, len: usize },
+    /// A fragmented message, now whole in `Ws::fragments`.
+    Fragmented,
     /// The server's close frame.
     Close,
 }
@@ -351,52 +412,93 @@ impl Ws {
     /// The next message; pings are answered, pongs skipped.
     pub(crate) async fn recv(&mut self, deadline: Instant) -> io::Result<WsMessage<'_>> {
         loop {
-            match parse_frame(self.conn.available())? {
-                Parsed::Incomplete => self.conn.fill(deadline).await?,
-                Parsed::Data {
-                    fin,
-                    opcode,
-                    offset,
-                    len,
-                    total,
-                } => {
-                    let at = self.conn.start + offset;
-                    match opcode {
-                        1 | 2 if fin && !self.in_fragmented => {
-                            self.conn.consume(total);
-                            // Nothing is read into the buffer while the slice lives.
-                            return Ok(WsMessage::Text(&self.conn.buf[at..at + len]));
-                        }
-                        0..=2 => {
-                            if opcode != 0 {
-                                self.fragments.clear();
-                            }
-                            self.in_fragmented = !fin;
-                            self.fragments
-                                .extend_from_slice(&self.conn.buf[at..at + len]);
-                            self.conn.consume(total);
-                            if fin {
-                                return Ok(WsMessage::Text(&self.fragments));
-                            }
-                        }
-                        8 => {
-                            if len >= 2 {
-                                let code = &self.conn.buf[at..at + 2];
-                                self.close_code = Some(u16::from_be_bytes([code[0], code[1]]));
-                            }
-                            self.conn.consume(total);
-                            return Ok(WsMessage::Close);
-                        }
-                        9 => {
-                            let payload = self.conn.buf[at..at + len].to_vec();
-                            self.conn.consume(total);
-                            self.encode(10, &payload);
-                            self.flush(deadline).await?;
-                        }
-                        _ => self.conn.consume(total),
+            let next = self.advance()?;
+            // Pongs to the pings just read.
+            self.flush(deadline).await?;
+            match next {
+                Next::Incomplete => self.conn.fill(deadline).await?,
+                next => return Ok(self.message(next)),
+            }
+        }
+    }
+
+    /// The next message already read from the connection (by
+    /// [`flush_reading`](Self::flush_reading) or an earlier [`recv`](Self::recv)),
+    /// without waiting: `None` when no whole one is buffered. Pings are answered with
+    /// the next flush.
+    pub(crate) fn try_recv(&mut self) -> io::Result<Option<WsMessage<'_>>> {
+        match self.advance()? {
+            Next::Incomplete => Ok(None),
+            next => Ok(Some(self.message(next))),
+        }
+    }
+
+    /// Writes every queued frame while reading what the server sends meanwhile, for
+    /// [`try_recv`](Self::try_recv): a client that sends a long stream and reads the
+    /// answers on the same connection.
+    pub(crate) async fn flush_reading(&mut self, deadline: Instant) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let result = self.conn.write_all_reading(&out, deadline).await;
+        self.out = out;
+        self.out.clear();
+        result
+    }
+
+    /// Consumes the buffered frames up to the next message (a pong queued for each
+    /// ping on the way) and says where it is.
+    fn advance(&mut self) -> io::Result<Next> {
+        loop {
+            let Parsed::Data {
+                fin,
+                opcode,
+                offset,
+                len,
+                total,
+            } = parse_frame(self.conn.available())?
+            else {
+                return Ok(Next::Incomplete);
+            };
+            let at = self.conn.start + offset;
+            // The payload stays where it is until the buffer is next filled.
+            self.conn.consume(total);
+            match opcode {
+                1 | 2 if fin && !self.in_fragmented => return Ok(Next::Whole { at, len }),
+                0..=2 => {
+                    if opcode != 0 {
+                        self.fragments.clear();
+                    }
+                    self.in_fragmented = !fin;
+                    self.fragments
+                        .extend_from_slice(&self.conn.buf[at..at + len]);
+                    if fin {
+                        return Ok(Next::Fragmented);
                     }
                 }
+                8 => {
+                    if len >= 2 {
+                        let code = &self.conn.buf[at..at + 2];
+                        self.close_code = Some(u16::from_be_bytes([code[0], code[1]]));
+                    }
+                    return Ok(Next::Close);
+                }
+                9 => {
+                    let payload = self.conn.buf[at..at + len].to_vec();
+                    self.encode(10, &payload);
+                }
+                _ => {}
             }
+        }
+    }
+
+    /// The message [`advance`](Self::advance) found.
+    fn message(&self, next: Next) -> WsMessage<'_> {
+        match next {
+            Next::Whole { at, len } => WsMessage::Text(&self.conn.buf[at..at + len]),
+            Next::Fragmented => WsMessage::Text(&self.fragments),
+            Next::Close | Next::Incomplete => WsMessage::Close,
         }
     }
 

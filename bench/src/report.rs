@@ -35,7 +35,7 @@ impl Spec {
     fn memory_unit(&self) -> Option<&'static str> {
         if self.name.starts_with("idle-") {
             Some("B/session")
-        } else if self.name == "stuck" {
+        } else if self.name.starts_with("stuck") {
             Some("B/stuck session")
         } else {
             None
@@ -163,6 +163,12 @@ const SPECS: &[Spec] = &[
         name: "stuck",
         what: "peak server memory growth per stuck session: 50 websocket + 50 xhr_streaming `/broadcast` sessions that never read (4 KiB SO_RCVBUF) while 5000 broadcasts of 1 KiB flow; a reading member gets all",
         // Nothing to compare with: the target is the bound itself.
+        baseline: "",
+        target: Target::Bytes(STUCK_BYTES),
+    },
+    Spec {
+        name: "stuck-addr",
+        what: "the same on `/room`, where the broadcast reaches the sessions through a room actor's `Addr`s (`do_send` of a `PreparedMessage` to each member actor, which writes it with `send_prepared`) instead of their `SessionHandle`s, with 50,000 broadcasts",
         baseline: "",
         target: Target::Bytes(STUCK_BYTES),
     },

@@ -23,8 +23,13 @@ pub(crate) struct PeakRss {
 }
 
 impl PeakRss {
-    /// Starts sampling `pid`; the first reading is taken at once.
+    /// Starts sampling `pid` every 20 ms; the first reading is taken at once.
     pub(crate) fn start(pid: &str) -> PeakRss {
+        PeakRss::every(pid, EVERY)
+    }
+
+    /// Starts sampling `pid` every `interval`; the first reading is taken at once.
+    pub(crate) fn every(pid: &str, interval: Duration) -> PeakRss {
         let peak = Arc::new(AtomicU64::new(rss_bytes(pid).unwrap_or(0)));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -36,7 +41,7 @@ impl PeakRss {
                         if let Ok(rss) = rss_bytes(&pid) {
                             peak.fetch_max(rss, Ordering::Relaxed);
                         }
-                        std::thread::sleep(EVERY);
+                        std::thread::sleep(interval);
                     }
                 })
                 .ok()

@@ -47,9 +47,9 @@ pub(crate) struct Settings {
     pub(crate) redis_pid: Option<String>,
 }
 
-/// Every scenario, in the order `all` runs them. The idle ones and `stuck` are best
-/// run each on a fresh server (scripts/bench does), so earlier runs' freed memory does
-/// not hide their growth.
+/// Every scenario, in the order `all` runs them. The idle ones, `stuck` and
+/// `stuck-addr` are best run each on a fresh server (scripts/bench does), so earlier
+/// runs' freed memory does not hide their growth.
 pub(crate) const SCENARIOS: &[&str] = &[
     "bare-echo",
     "ws-echo",
@@ -69,6 +69,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "idle-bare-stream",
     "idle-xhr-streaming",
     "stuck",
+    "stuck-addr",
 ];
 
 /// Runs one scenario once and returns its JSON result.
@@ -92,7 +93,8 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
         "idle-bare-stream" => idle(s, Idle::BareStream, name).await,
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
-        "stuck" => crate::stuck::stuck(s).await,
+        "stuck" => crate::stuck::stuck(s, crate::stuck::HANDLES).await,
+        "stuck-addr" => crate::stuck::stuck(s, crate::stuck::ADDRS).await,
         other => Err(format!("unknown scenario {other}")),
     }
 }

@@ -1,8 +1,20 @@
-//! `stuck`: sessions whose clients never read while a broadcast stream flows past
-//! them. What the server holds for such a session is bounded by `max_queued_bytes`
-//! (bench-server's `/broadcast` uses the default, 1 MiB), so its resident memory may
-//! grow by at most that plus a small constant per stuck session, however long the
-//! stream; and the one client that reads must still get every message, in order.
+//! `stuck` and `stuck-addr`: sessions whose clients never read while a broadcast
+//! stream flows past them. What the server holds for such a session is bounded by
+//! `max_queued_bytes` (bench-server's `/broadcast` and `/room` use the default, 1 MiB),
+//! so its resident memory may grow by at most that plus a small constant per stuck
+//! session, however long the stream; and the one client that reads must still get
+//! every message, in order.
+//!
+//! The two differ in how the broadcast reaches the sessions: `stuck` on `/broadcast`,
+//! through their `SessionHandle`s (`actix_sockjs::broadcast`); `stuck-addr` on
+//! `/room`, through a room actor that sends each member's actor a message with
+//! `Addr::do_send`, which the member's handler writes with `send_prepared`. And in how
+//! long the stream is by default: 5000 broadcasts for `stuck`, 50,000 for
+//! `stuck-addr`. A line held in a mailbox costs its session only its envelope (some
+//! 50 B: the frame is shared by every member), so a mailbox that is not bounded grows
+//! past the target only with a long stream: with 5000 broadcasts the library
+//! before the fix for issue 26 measured some 530 KB per stuck session, as it does
+//! after; with 50,000, 2.6 MB before and 510 KB after.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,7 +31,7 @@ use crate::scenario::{GRACE, SETUP, Settings, open_concurrently};
 use crate::stalled::Stalled;
 use sockjs_bench::rss_bytes;
 
-/// `max_queued_bytes` of bench-server's `/broadcast` (the default).
+/// `max_queued_bytes` of bench-server's `/broadcast` and `/room` (the default).
 const BOUND: u64 = 1 << 20;
 /// What a stuck session may hold beyond the bound: its connection, actor and buffers.
 const SLACK: u64 = 256 << 10;
@@ -29,11 +41,42 @@ const MESSAGE_SIZE: usize = 1024;
 /// `disconnect_delay` (5 s), so their sessions are gone.
 const AFTER_LEAVING: Duration = Duration::from_secs(6);
 
-/// Opens `ws` websocket and `xhr` xhr_streaming stuck sessions, 32 at a time.
-async fn open_all(addr: SocketAddr, ws: usize, xhr: usize) -> Result<Vec<Stalled>, String> {
+/// Which service a stuck scenario runs on, and the name it reports.
+#[derive(Clone, Copy)]
+pub(crate) struct Service {
+    /// The scenario's name: `stuck` or `stuck-addr`.
+    pub(crate) scenario: &'static str,
+    /// The SockJS service's prefix on bench-server: `/broadcast` or `/room`.
+    pub(crate) prefix: &'static str,
+    /// Broadcasts streamed unless `--messages` says otherwise.
+    pub(crate) messages: u64,
+}
+
+/// `stuck`: the broadcast reaches the sessions through their handles.
+pub(crate) const HANDLES: Service = Service {
+    scenario: "stuck",
+    prefix: "/broadcast",
+    messages: 5000,
+};
+
+/// `stuck-addr`: the broadcast reaches the sessions through a room actor's `Addr`s.
+pub(crate) const ADDRS: Service = Service {
+    scenario: "stuck-addr",
+    prefix: "/room",
+    messages: 50_000,
+};
+
+/// Opens `ws` websocket and `xhr` xhr_streaming stuck sessions of the service at
+/// `prefix`, 32 at a time.
+async fn open_all(
+    addr: SocketAddr,
+    prefix: &'static str,
+    ws: usize,
+    xhr: usize,
+) -> Result<Vec<Stalled>, String> {
     let deadline = Instant::now() + SETUP;
     open_concurrently(0..ws + xhr, 32, deadline, move |n| {
-        Stalled::open(addr, "/broadcast", n, n < ws, deadline)
+        Stalled::open(addr, prefix, n, n < ws, deadline)
     })
     .await
     .map_err(|(failed, e)| format!("{failed} stuck session(s) failed to open: {e}"))
@@ -67,17 +110,19 @@ async fn endings(stuck: Vec<Stalled>) -> BTreeMap<String, u64> {
     counts
 }
 
-/// The `stuck` scenario: N sessions (half websocket, half xhr_streaming) that never
-/// read, one reading broadcaster, `messages` broadcasts of 1 KiB.
-pub(crate) async fn stuck(s: Arc<Settings>) -> Result<Value, String> {
+/// A stuck scenario on `service`: N sessions (half websocket, half xhr_streaming) that
+/// never read, one reading broadcaster, `messages` broadcasts of 1 KiB (by default the
+/// service's).
+pub(crate) async fn stuck(s: Arc<Settings>, service: Service) -> Result<Value, String> {
     let sessions = s.sessions.unwrap_or(100).max(2);
     let (ws, xhr) = (sessions / 2, sessions - sessions / 2);
-    let messages = s.messages.unwrap_or(5000).max(1) as u64;
+    let messages = s.messages.map_or(service.messages, |m| m as u64).max(1);
     let window = s.window.unwrap_or(16).max(1);
     let pid = s.server_pid.as_str();
     let rss = || rss_bytes(pid).map_err(|e| format!("server pid {pid}: {e}"));
 
-    let mut reader = Broadcaster::open(s.addr, MESSAGE_SIZE, window, Instant::now() + SETUP)
+    let setup = Instant::now() + SETUP;
+    let mut reader = Broadcaster::open(s.addr, service.prefix, MESSAGE_SIZE, window, setup)
         .await
         .map_err(|e| format!("broadcaster: {e}"))?;
     // A few broadcasts first, so what the first ones allocate once is not counted.
@@ -88,7 +133,7 @@ pub(crate) async fn stuck(s: Arc<Settings>) -> Result<Value, String> {
         .map_err(|e| format!("warm-up: {e}"))?;
     sleep(Duration::from_millis(300)).await;
     let before = rss()?;
-    let stuck = open_all(s.addr, ws, xhr).await?;
+    let stuck = open_all(s.addr, service.prefix, ws, xhr).await?;
     sleep(Duration::from_millis(500)).await;
     let connected = rss()?;
 
@@ -123,7 +168,8 @@ pub(crate) async fn stuck(s: Arc<Settings>) -> Result<Value, String> {
         Ok(()) => None,
     };
     Ok(json!({
-        "scenario": "stuck",
+        "scenario": service.scenario,
+        "service": service.prefix,
         "unit": "bytes/stuck session",
         "sessions": sessions,
         "ws_sessions": ws,

@@ -37,7 +37,7 @@ pub(crate) async fn unread_member(t: &Target) -> Result<Observed, String> {
     let stalled = Stalled::open(t.addr, "/broadcast", 1, true, setup)
         .await
         .map_err(|e| format!("stalled member: {e}"))?;
-    let mut sender = Broadcaster::open(t.addr, MESSAGE_SIZE, WINDOW, setup)
+    let mut sender = Broadcaster::open(t.addr, "/broadcast", MESSAGE_SIZE, WINDOW, setup)
         .await
         .map_err(|e| format!("broadcaster: {e}"))?;
     let t0 = Instant::now();
@@ -88,7 +88,7 @@ pub(crate) async fn stalled_peers(t: &Target) -> Result<Observed, String> {
                 .map_err(|e| format!("stalled member: {e}"))?,
         );
     }
-    let mut sender = Broadcaster::open(t.addr, MESSAGE_SIZE, WINDOW, setup)
+    let mut sender = Broadcaster::open(t.addr, "/broadcast", MESSAGE_SIZE, WINDOW, setup)
         .await
         .map_err(|e| format!("broadcaster: {e}"))?;
     let ports: Vec<u16> = peers.iter().map(Stalled::local_port).collect();

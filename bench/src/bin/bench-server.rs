@@ -17,6 +17,11 @@
 //!   `/broadcast` session of every instance started with that URL instead, through an
 //!   [`actix_sockjs::pubsub::Broadcaster`] relayed by that Redis (topic `broadcast`):
 //!   the `broadcast-redis` scenario's topology;
+//! - `/room`: SockJS, every message to every open session of `/room` as a room of
+//!   actors does it: each session's actor joins one [`Room`] actor with its `Addr`,
+//!   and the room sends every member a [`Line`] carrying one `PreparedMessage` with
+//!   `Addr::do_send`, which the member writes with `send_prepared` (the `stuck-addr`
+//!   scenario; default configuration, as `/broadcast`);
 //! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
 //!   the crate (and version) the SockJS websocket transport uses, no SockJS at all;
 //! - `/bare-stream` (POST): a plain actix-web streaming response that sends what an
@@ -34,10 +39,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix::{Actor, ActorContext, Addr, StreamHandler};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Handler, Message, StreamHandler};
 use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, UnsubscribeAll};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, SessionHandle, SockJs, SockJsContext, SockJsHandler,
+    CloseReason, ConnectionInfo, PreparedMessage, SessionHandle, SockJs, SockJsContext,
+    SockJsHandler,
 };
 use actix_web::{App, Error, HttpRequest, HttpResponse, HttpServer, web};
 use actix_web_actors::ws;
@@ -112,6 +118,90 @@ impl SockJsHandler for Broadcast {
             }
             Audience::Topic(topics) => topics.do_send(UnsubscribeAll::new(session.handle())),
         }
+    }
+}
+
+/// A line of `/room`, encoded once for every member.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+struct Line(PreparedMessage);
+
+/// What a `/room` member tells its room.
+#[derive(Message)]
+#[rtype(result = "()")]
+enum ToRoom {
+    /// A session opened: its actor's address joins.
+    Join(Addr<RoomMember>),
+    /// A session closed: its actor's address leaves.
+    Leave(Addr<RoomMember>),
+    /// A member said something: to every member, the sayer included.
+    Say(String),
+}
+
+/// The one room of `/room`, an ordinary actor: its members' addresses.
+#[derive(Default)]
+struct Room {
+    members: HashSet<Addr<RoomMember>>,
+}
+
+impl Actor for Room {
+    type Context = actix::Context<Self>;
+}
+
+impl Handler<ToRoom> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToRoom, _: &mut actix::Context<Self>) {
+        match msg {
+            ToRoom::Join(member) => {
+                self.members.insert(member);
+            }
+            ToRoom::Leave(member) => {
+                self.members.remove(&member);
+            }
+            ToRoom::Say(text) => {
+                let line = Line(PreparedMessage::new(text));
+                // `do_send`, as a room does: it never waits for, nor drops on, a
+                // member's full mailbox. What bounds a member that does not read is
+                // the library's business (`max_queued_bytes`).
+                for member in &self.members {
+                    member.do_send(line.clone());
+                }
+            }
+        }
+    }
+}
+
+/// A `/room` session: an actor whose context is the session, in the room from open to
+/// close.
+struct RoomMember {
+    room: Addr<Room>,
+}
+
+impl Actor for RoomMember {
+    type Context = SockJsContext<Self>;
+}
+
+impl SockJsHandler for RoomMember {
+    fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
+        self.room.do_send(ToRoom::Join(ctx.address()));
+    }
+
+    fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
+        self.room.do_send(ToRoom::Say(msg));
+    }
+
+    fn on_close(&mut self, _: &CloseReason, ctx: &mut SockJsContext<Self>) {
+        self.room.do_send(ToRoom::Leave(ctx.address()));
+    }
+}
+
+/// A room's line reaches the member's session as the member's own message.
+impl Handler<Line> for RoomMember {
+    type Result = ();
+
+    fn handle(&mut self, Line(line): Line, ctx: &mut SockJsContext<Self>) {
+        ctx.send_prepared(&line);
     }
 }
 
@@ -244,11 +334,16 @@ async fn main() -> std::io::Result<()> {
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
         audience: audience.clone(),
     });
+    // One room for the process, started here (on the system's arbiter), shared by
+    // every worker.
+    let room = Room::default().start();
+    let room = SockJs::new("/room", move || RoomMember { room: room.clone() });
     let server = HttpServer::new(move || {
         App::new()
             .service(echo.clone())
             .service(echo4k.clone())
             .service(broadcast.clone())
+            .service(room.clone())
             .route("/bare", web::get().to(bare))
             .route("/bare-stream", web::post().to(bare_stream))
             .route("/heap", web::get().to(heap))

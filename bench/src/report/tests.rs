@@ -34,6 +34,28 @@ fn stuck_is_a_memory_row_held_to_the_bound() {
 }
 
 #[test]
+fn stuck_addr_is_held_to_the_same_bound() {
+    let lines = vec![
+        json!({"scenario": "stuck-addr", "bytes_per_stuck_session": 1_200_000.0, "errors": 0}),
+        json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let row = t
+        .lines()
+        .find(|l| l.starts_with("| `stuck-addr`"))
+        .expect("stuck-addr row");
+    assert!(
+        row.contains("| 1,200,000 B/stuck session | – |")
+            && row.contains("≤ 1,310,720 B/stuck session")
+            && row.contains("**PASS**"),
+        "{row}"
+    );
+    let over =
+        table(&[json!({"scenario": "stuck-addr", "bytes_per_stuck_session": 3e6, "errors": 0})]);
+    assert!(over.contains("**MISS**"), "{over}");
+}
+
+#[test]
 fn ratios_are_taken_per_server_cpu_second() {
     let lines = vec![
         json!({"scenario": "bare-echo", "rate": 100.0, "per_server_cpu_s": 200.0, "errors": 0}),
