@@ -25,6 +25,12 @@ use crate::handler::SockJsHandler;
 /// session: what one call (a handler method, a message, a timer tick) sends leaves as
 /// a single `a[...]` frame when the call returns.
 ///
+/// Messages to the actor's address are handled as they arrive, whatever the state of
+/// the session's connection, and what their handlers send counts against
+/// [`max_queued_bytes`](crate::SockJsConfig::max_queued_bytes) right after each
+/// call: a session whose client stops reading is closed as a slow consumer at the
+/// bound, and a sender never waits for it.
+///
 /// ```
 /// use actix::{Actor, AsyncContext, Handler, Message};
 /// use actix_sockjs::{SockJsContext, SockJsHandler};
