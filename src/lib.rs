@@ -160,6 +160,8 @@ mod service;
 mod session;
 mod shutdown;
 mod stats;
+#[cfg(test)]
+mod test_waker;
 mod transport;
 mod web;
 

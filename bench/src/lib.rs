@@ -13,6 +13,16 @@ pub fn flag_number<T: std::str::FromStr>(flag: &str, value: String) -> Result<T,
         .map_err(|_| format!("{flag}: not a number: {value}"))
 }
 
+/// The value that follows `flag` on the command line, or an error naming the flag.
+pub fn flag_value<'a>(
+    flag: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+) -> Result<String, String> {
+    rest.next()
+        .cloned()
+        .ok_or_else(|| format!("{flag} needs a value"))
+}
+
 /// What every load-generating command sets up: the open-file limit raised, a
 /// single-threaded tokio runtime, and the JSON-lines results file (appended to), if
 /// one was named.

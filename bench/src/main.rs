@@ -78,11 +78,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut redis_pid: Option<String> = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || sockjs_bench::flag_value(flag, &mut it);
         match flag.as_str() {
             "--addr" => addr = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--server-pid" => {

@@ -99,11 +99,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut window = WINDOW;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || sockjs_bench::flag_value(flag, &mut it);
         match flag.as_str() {
             "--addr" => addr = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--pid" | "--server-pid" => pid = Some(sockjs_bench::flag_number(flag, value()?)?),

@@ -270,36 +270,15 @@ mod tests {
         assert!(shared.detached_before(epoch() + Duration::from_millis(1)));
     }
 
-    /// A waker that counts its wakes.
-    struct Count(std::sync::atomic::AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counting() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        (count.clone(), Waker::from(count))
-    }
-
     #[test]
     fn a_raised_hand_off_signal_wakes_its_task_and_is_taken_once() {
         let signal = HandOffSignal::default();
-        let (wakes, waker) = counting();
+        let (wakes, waker) = crate::test_waker::counting_waker();
         let mut cx = std::task::Context::from_waker(&waker);
         assert!(!signal.poll_take(&mut cx));
         signal.raise();
         signal.raise();
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            1,
-            "raised twice, woken once"
-        );
+        assert_eq!(wakes.get(), 1, "raised twice, woken once");
         assert!(signal.poll_take(&mut cx));
         assert!(!signal.poll_take(&mut cx));
     }
@@ -308,8 +287,8 @@ mod tests {
     fn a_session_woken_while_its_connection_is_full_raises_the_hand_off_signal() {
         let shared = Arc::new(SessionShared::new(None));
         let signal = Arc::new(HandOffSignal::default());
-        let (host_wakes, host) = counting();
-        let (signal_wakes, watch) = counting();
+        let (host_wakes, host) = crate::test_waker::counting_waker();
+        let (signal_wakes, watch) = crate::test_waker::counting_waker();
         assert!(!signal.poll_take(&mut std::task::Context::from_waker(&watch)));
         shared.hosted_on(signal.clone());
         shared.host_task(&host);
@@ -318,15 +297,15 @@ mod tests {
         // The connection can run the session: a wake reaches the connection only.
         shared.host_polled();
         session_waker.wake_by_ref();
-        assert_eq!(host_wakes.0.load(Ordering::SeqCst), 1);
-        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 0);
+        assert_eq!(host_wakes.get(), 1);
+        assert_eq!(signal_wakes.get(), 0);
         assert!(shared.take_woken());
 
         // Its last poll handed out bytes: a wake also raises the signal.
         shared.host_gave_bytes();
-        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 0);
+        assert_eq!(signal_wakes.get(), 0);
         session_waker.wake_by_ref();
-        assert_eq!(signal_wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(signal_wakes.get(), 1);
         assert!(shared.host_full());
         assert!(signal.poll_take(&mut std::task::Context::from_waker(&watch)));
 

@@ -110,11 +110,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut json = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || sockjs_bench::flag_value(flag, &mut it);
         match flag.as_str() {
             "--list" => {
                 for (name, expect) in ATTACKS {

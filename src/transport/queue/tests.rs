@@ -1,10 +1,7 @@
 //! The queue between a session and its receiver: order, weights, ends, stalls.
 
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Wake;
-
-struct Count(AtomicUsize);
+use crate::test_waker::counting_waker as waker;
 
 impl Weighed for i32 {
     fn weight(&self) -> usize {
@@ -24,17 +21,6 @@ impl Weighed for &str {
     }
 }
 
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn waker() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (count.clone(), Waker::from(count))
-}
-
 #[test]
 fn items_arrive_in_order_and_wake_the_receiver() {
     let (tx, mut rx) = queue();
@@ -43,7 +29,7 @@ fn items_arrive_in_order_and_wake_the_receiver() {
     assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
     assert_eq!(tx.send(1), Ok(()));
     assert_eq!(tx.send(2), Ok(()));
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
     drop(tx);
@@ -104,17 +90,13 @@ fn try_recv_takes_what_waits_without_asking_to_be_woken() {
     let (count, waker) = waker();
     assert_eq!(rx.try_recv(), Poll::Pending);
     assert_eq!(tx.send(1), Ok(()));
-    assert_eq!(
-        count.0.load(Ordering::SeqCst),
-        0,
-        "no waker was left to wake"
-    );
+    assert_eq!(count.get(), 0, "no waker was left to wake");
     assert_eq!(rx.try_recv(), Poll::Ready(Some(1)));
     // A receiving end that did ask (poll_recv) is woken as before.
     let mut cx = Context::from_waker(&waker);
     assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
     assert_eq!(tx.send(2), Ok(()));
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert_eq!(rx.try_recv(), Poll::Ready(Some(2)));
     drop(tx);
     assert_eq!(rx.try_recv(), Poll::Ready(None));
@@ -140,7 +122,7 @@ fn a_gone_receiver_refuses_items_and_resolves_closed() {
     assert_eq!(Pin::new(&mut closed).poll(&mut cx), Poll::Pending);
     assert!(!tx.is_closed());
     drop(rx);
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(count.get(), 1);
     assert!(tx.is_closed());
     assert_eq!(Pin::new(&mut closed).poll(&mut cx), Poll::Ready(()));
     assert_eq!(tx.send(7), Err(7));
@@ -206,7 +188,7 @@ fn the_write_timeout_sees_waiting_items_and_what_was_taken_and_can_give_up() {
             moved: 1
         }
     );
-    let (watcher, watcher_waker) = super::tests::waker();
+    let (watcher, watcher_waker) = crate::test_waker::counting_waker();
     let mut closed = tx.closed();
     assert_eq!(
         Pin::new(&mut closed).poll(&mut Context::from_waker(&watcher_waker)),
@@ -214,7 +196,7 @@ fn the_write_timeout_sees_waiting_items_and_what_was_taken_and_can_give_up() {
     );
     probe.abandon();
     // The sending end sees the receiving end gone, with an item left.
-    assert_eq!(watcher.0.load(Ordering::SeqCst), 1);
+    assert_eq!(watcher.get(), 1);
     assert!(tx.is_closed() && tx.left_items());
     assert_eq!(tx.queued_bytes(), 0);
     assert_eq!(tx.send(7), Err(7));
@@ -232,5 +214,5 @@ fn a_dropped_watcher_is_not_woken() {
     assert_eq!(Pin::new(&mut closed).poll(&mut cx), Poll::Pending);
     drop(closed);
     drop(rx);
-    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    assert_eq!(count.get(), 0);
 }
