@@ -146,3 +146,57 @@ async fn protocol_errors_are_closed_with_1002() {
     ws.send_text(r#"["still here"]"#).await;
     assert_eq!(ws.next_text().await, r#"a["still here"]"#);
 }
+
+/// RFC 6455 §7.1.7: a message received before the frame that broke a rule is a
+/// message; the handler's answer to it is written before the close frame.
+#[actix_rt::test]
+async fn messages_before_a_protocol_error_are_answered_before_the_close_frame() {
+    let (srv, _) = server(SockJsConfig::default());
+    for (what, broken, code) in [
+        ("reserved bits", vec![0xc1, 0x80, 1, 2, 3, 4], 1002),
+        ("a reserved opcode", client_frame(true, 0x3, b""), 1002),
+        (
+            "a continuation with no message",
+            client_frame(true, 0x0, b"x"),
+            1002,
+        ),
+        ("broken JSON", client_frame(true, 0x1, b"[\"x"), 1003),
+    ] {
+        let mut ws = opened("echo", &srv).await;
+        // One write: the valid messages and the broken frame reach the server
+        // together.
+        let mut bytes = client_frame(true, 0x1, br#"["first"]"#);
+        bytes.extend(client_frame(true, 0x1, br#"["second","third"]"#));
+        bytes.extend(broken);
+        assert!(ws.send_raw(&bytes).await, "{what}");
+        let mut answers = Vec::new();
+        let closed = loop {
+            match ws.next().await {
+                Some(ServerFrame::Text(t)) => answers.push(t),
+                Some(ServerFrame::Close(code, _)) => break code,
+                other => panic!("{what}: {other:?} before the close frame"),
+            }
+        };
+        assert_eq!(
+            answers.concat(),
+            r#"a["first"]a["second","third"]"#,
+            "{what}"
+        );
+        assert_eq!(closed, Some(code), "{what}");
+    }
+}
+
+/// The same on the raw websocket endpoint, which echoes plain text.
+#[actix_rt::test]
+async fn raw_messages_before_a_protocol_error_are_answered_before_the_close_frame() {
+    let (srv, _) = server(SockJsConfig::default());
+    let mut ws = RawWs::connect(srv.addr(), "/echo/websocket").await;
+    let mut bytes = client_frame(true, 0x1, b"first");
+    bytes.extend(client_frame(true, 0x1, b"second"));
+    bytes.extend(client_frame(true, 0x3, b""));
+    assert!(ws.send_raw(&bytes).await);
+    assert_eq!(ws.next().await, Some(ServerFrame::Text("first".into())));
+    assert_eq!(ws.next().await, Some(ServerFrame::Text("second".into())));
+    let (code, _) = ws.close_frame().await;
+    assert_eq!(code, Some(1002));
+}

@@ -25,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use super::hosted::HostedSession;
-use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames};
+use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
@@ -76,7 +76,8 @@ impl<H: SockJsHandler> WsConnection<H> {
         self.ending = true;
     }
 
-    fn refuse(&mut self, out: &mut Chunk, code: u16, reason: &str) {
+    fn refuse(&mut self, out: &mut Chunk, refusal: Refusal) {
+        let Refusal { code, reason } = refusal;
         log::warn!("websocket closed with {code} {reason:?}: the client broke a rule or a limit");
         self.close(
             out,
@@ -88,8 +89,9 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     /// Handles one client frame; what it answers at once (a pong, a close) goes into
-    /// `out`.
-    fn client_frame(&mut self, out: &mut Chunk, frame: ClientFrame) {
+    /// `out`. A frame that breaks a rule is given back, to be answered once the
+    /// session has answered what came before it.
+    fn client_frame(&mut self, out: &mut Chunk, frame: ClientFrame) -> Option<Refusal> {
         match frame {
             ClientFrame::Text(text) if self.raw => {
                 self.to_session(Command::Message(String::from(text)));
@@ -101,7 +103,12 @@ impl<H: SockJsHandler> WsConnection<H> {
                     self.to_session(Command::Messages(messages));
                 }
                 // Broken JSON: the session ends (the client sees the socket close).
-                Err(_) => self.refuse(out, CLOSE_UNSUPPORTED, "Broken JSON encoding."),
+                Err(_) => {
+                    return Some(Refusal {
+                        code: CLOSE_UNSUPPORTED,
+                        reason: "Broken JSON encoding.",
+                    });
+                }
             },
             ClientFrame::Ping(bytes) => write(out.buf(), OpCode::Pong, &bytes),
             ClientFrame::Pong => self.to_session(Command::Pong),
@@ -109,8 +116,9 @@ impl<H: SockJsHandler> WsConnection<H> {
                 self.to_session(Command::ClientClosed);
                 self.close(out, reason);
             }
-            ClientFrame::Refuse(refusal) => self.refuse(out, refusal.code, refusal.reason),
+            ClientFrame::Refuse(refusal) => return Some(refusal),
         }
+        None
     }
 
     /// Writes what the session sent into `out`.
@@ -129,9 +137,27 @@ impl<H: SockJsHandler> WsConnection<H> {
         }
     }
 
-    /// Runs the session if it was woken since it last ran.
-    fn drive_session(&mut self, cx: &mut Context<'_>) {
+    /// Runs the session if it was woken since it last ran, then writes what it sent
+    /// into `out`.
+    fn run_session(&mut self, out: &mut Chunk, cx: &mut Context<'_>) {
         self.session.drive(cx);
+        // While the session runs here, it sends only in `drive`: what it sent is all
+        // there now, and being woken for it would poll this task again for nothing.
+        // Once handed off, it sends from a task of its own.
+        let hosting = self.session.hosting();
+        while !self.ending {
+            let item = if hosting {
+                self.outbound.try_recv()
+            } else {
+                self.outbound.poll_recv(cx)
+            };
+            match item {
+                Poll::Ready(Some(item)) => self.outbound(out, item),
+                // The session let go of this socket.
+                Poll::Ready(None) => self.ending = true,
+                Poll::Pending => break,
+            }
+        }
     }
 }
 
@@ -147,34 +173,36 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
         // what it sent; again while there is more.
         while !this.ending {
             let mut frames = 0;
+            let mut refused = None;
             while !this.ending && frames < CLIENT_FRAMES_PER_TURN {
                 match Pin::new(&mut this.client).poll_next(cx) {
                     Poll::Ready(Some(frame)) => {
-                        this.client_frame(&mut out, frame);
+                        refused = this.client_frame(&mut out, frame);
                         frames += 1;
+                        if refused.is_some() {
+                            break;
+                        }
                     }
                     // The client's side of the connection is gone.
                     Poll::Ready(None) => this.ending = true,
                     Poll::Pending => break,
                 }
             }
-            this.drive_session(cx);
-            // While the session runs here, it sends only in `drive_session`: what it
-            // sent is all there now, and being woken for it would poll this task
-            // again for nothing. Once handed off, it sends from a task of its own.
-            let hosting = this.session.hosting();
-            while !this.ending {
-                let item = if hosting {
-                    this.outbound.try_recv()
-                } else {
-                    this.outbound.poll_recv(cx)
-                };
-                match item {
-                    Poll::Ready(Some(item)) => this.outbound(&mut out, item),
-                    // The session let go of this socket.
-                    Poll::Ready(None) => this.ending = true,
-                    Poll::Pending => break,
+            this.run_session(&mut out, cx);
+            if let Some(refusal) = refused {
+                // The messages read before the broken rule are messages (RFC 6455
+                // §7.1.7): what the session answers to them goes out before the
+                // close frame.
+                for _ in 0..SETTLE_TURNS {
+                    if this.ending || !this.session.woken() {
+                        break;
+                    }
+                    this.run_session(&mut out, cx);
                 }
+                if !this.ending {
+                    this.refuse(&mut out, refusal);
+                }
+                break;
             }
             if frames < CLIENT_FRAMES_PER_TURN && !this.session.woken() {
                 break;
@@ -217,6 +245,10 @@ fn write(out: &mut BytesMut, op: OpCode, payload: &[u8]) {
 
 /// How many client frames one turn of the connection takes before it runs the session.
 const CLIENT_FRAMES_PER_TURN: usize = 64;
+
+/// How many more runs a session gets to answer the messages that came before a
+/// frame that broke a rule (it handles 64 commands per run, more than one turn reads).
+const SETTLE_TURNS: usize = 4;
 
 impl<H: SockJsHandler> Drop for WsConnection<H> {
     fn drop(&mut self) {
