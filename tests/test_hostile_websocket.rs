@@ -200,3 +200,28 @@ async fn raw_messages_before_a_protocol_error_are_answered_before_the_close_fram
     let (code, _) = ws.close_frame().await;
     assert_eq!(code, Some(1002));
 }
+
+/// RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it arrives, not once
+/// the frame is whole: here the rest of the frame is never sent.
+#[actix_rt::test]
+async fn invalid_utf8_is_refused_at_the_first_bad_piece_of_a_frame() {
+    let (srv, _) = server(SockJsConfig::default());
+    for path in [ws_path("echo"), "/echo/websocket".to_owned()] {
+        let mut ws = RawWs::connect(srv.addr(), &path).await;
+        if path.contains("/000/") {
+            assert_eq!(ws.next_text().await, "o");
+        }
+        let mut payload = br#"["valid start "#.to_vec();
+        payload.push(0xfe);
+        payload.extend_from_slice(&[b'x'; 4096]);
+        let frame = client_frame(true, 0x1, &payload);
+        // The header, the valid start and the bad byte; the 4 KiB after it never.
+        let sent = frame.len() - 4096;
+        assert!(ws.send_raw(&frame[..sent]).await, "{path}");
+        assert_eq!(
+            ws.close_frame().await,
+            (Some(1007), "Invalid UTF-8.".into()),
+            "{path}"
+        );
+    }
+}

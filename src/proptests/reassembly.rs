@@ -34,12 +34,18 @@ fn push() -> impl Strategy<Value = Push> {
 }
 
 /// For any sequence of data frames and any limit, `Reassembly` follows RFC 6455
-/// §5.4: a text or binary frame starts a message (refused with 1002 while one is in
-/// progress), a continuation adds to it (1002 when none is), a message over the limit
-/// is refused with 1009, and the last fragment gives the whole text message (1007 if
-/// the joined message is not UTF-8, while a character cut between fragments is fine;
-/// 1003 for binary); `len()` is the size of the message in progress. Checked up to
-/// the first refusal, after which the reader stops.
+/// §5.4 and §8.1: a text frame starts a message (refused with 1002 while one is in
+/// progress), a binary one is refused (1003), a continuation adds to it (1002 when
+/// none is), a message over the limit is refused with 1009, a fragment is refused
+/// with 1007 as soon as the message so far cannot begin a UTF-8 text (a character
+/// cut between fragments is fine), and the last fragment gives the whole text
+/// message (1007 if it ends inside a character); `len()` is the size of the message
+/// in progress. Checked up to the first refusal, after which the reader stops.
+/// Whether `bytes` can begin a UTF-8 text: valid, or cut inside its last character.
+fn utf8_prefix(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).map_or_else(|e| e.error_len().is_none(), |_| true)
+}
+
 #[test]
 fn reassembly_joins_fragments_by_the_rules() {
     let max = prop_oneof![0usize..64, Just(1 << 20)];
@@ -56,6 +62,8 @@ fn reassembly_joins_fragments_by_the_rules() {
                     (OpCode::Continue, None) => Err(1002),
                     (OpCode::Text | OpCode::Binary, Some(_)) => Err(1002),
                     _ if parts.len() + push.data.len() > max => Err(1009),
+                    (OpCode::Binary, _) => Err(1003),
+                    _ if !utf8_prefix(&[&parts[..], &push.data[..]].concat()) => Err(1007),
                     (opcode, _) => {
                         let kind_now = kind.unwrap_or(opcode);
                         parts.extend_from_slice(&push.data);

@@ -4,14 +4,22 @@
 //! anything, and checks the size limit only once a whole frame has arrived: a header
 //! announcing 2^62 bytes made it read and keep everything the client sent. It also
 //! hands over fragments one by one, and ends the stream on a protocol error without
-//! saying why. This reader stops reading as soon as it holds a whole frame, refuses a
-//! frame or a fragmented message as soon as its announced size is over the limit,
-//! reassembles fragmented messages, and says which close code each broken rule earns.
+//! saying why. This reader refuses a frame or a fragmented message as soon as its
+//! announced size is over the limit, reassembles fragmented messages, and says which
+//! close code each broken rule earns.
+//!
+//! A frame that arrives whole (the usual case) is unmasked in place and its text
+//! checked once, without a copy. A text frame whose payload arrives in pieces, and
+//! every fragment of a fragmented message, is taken as it comes: each piece is
+//! unmasked, checked as UTF-8 (a character may be cut between pieces or fragments)
+//! and added to the message, so a message that cannot be text is refused with 1007
+//! at the first impossible byte (RFC 6455 §8.1), and the whole message is never
+//! checked a second time.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use actix_http::ws::{CloseReason, OpCode, Parser, ProtocolError};
+use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_core::Stream;
@@ -49,6 +57,16 @@ const TOO_BIG: Refusal = Refusal {
     reason: "Message too big.",
 };
 
+const NOT_UTF8: Refusal = Refusal {
+    code: CLOSE_INVALID_DATA,
+    reason: "Invalid UTF-8.",
+};
+
+const BINARY: Refusal = Refusal {
+    code: CLOSE_UNSUPPORTED,
+    reason: "Binary messages are not supported.",
+};
+
 fn protocol_error(reason: &'static str) -> Refusal {
     Refusal {
         code: CLOSE_PROTOCOL_ERROR,
@@ -73,7 +91,62 @@ pub(crate) fn announced_payload_len(src: &[u8]) -> Option<u64> {
     }
 }
 
-/// A message being received in fragments (RFC 6455 §5.4).
+/// A frame header (RFC 6455 §5.2).
+#[derive(Clone, Copy, Debug)]
+struct Header {
+    fin: bool,
+    /// The three reserved bits.
+    rsv: u8,
+    opcode: u8,
+    /// The masking key; `None` for an unmasked frame.
+    mask: Option<[u8; 4]>,
+    len: u64,
+    /// The header's own length in bytes.
+    size: usize,
+}
+
+/// The header at the start of `src`, once all of it is there.
+fn header(src: &[u8]) -> Option<Header> {
+    let first = *src.first()?;
+    let second = *src.get(1)?;
+    let len = announced_payload_len(src)?;
+    let at = match second & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    let (mask, size) = if second & 0x80 == 0 {
+        (None, at)
+    } else {
+        (Some(src.get(at..at + 4)?.try_into().ok()?), at + 4)
+    };
+    Some(Header {
+        fin: first & 0x80 != 0,
+        rsv: first & 0x70,
+        opcode: first & 0x0f,
+        mask,
+        len,
+        size,
+    })
+}
+
+/// Unmasks `bytes`, the payload from its `offset`-th byte on, with `mask`.
+fn unmask(bytes: &mut [u8], mask: [u8; 4], offset: usize) {
+    let m: [u8; 4] = std::array::from_fn(|i| mask[(offset + i) % 4]);
+    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
+    let mut words = bytes.chunks_exact_mut(8);
+    for chunk in &mut words {
+        if let Ok(eight) = <[u8; 8]>::try_from(&*chunk) {
+            chunk.copy_from_slice(&(u64::from_ne_bytes(eight) ^ word).to_ne_bytes());
+        }
+    }
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= m[i % 4];
+    }
+}
+
+/// A text message being received in pieces: fragments (RFC 6455 §5.4), or a frame
+/// whose payload arrives in several reads. What has arrived is checked as it comes.
 #[derive(Default)]
 pub(crate) struct Reassembly {
     /// Boxed: most messages come whole, and an idle connection then carries one
@@ -81,20 +154,113 @@ pub(crate) struct Reassembly {
     partial: Option<Box<Partial>>,
 }
 
-/// The fragments so far, and the opcode of the first.
+/// The text so far, and the start of a character cut at its end.
+#[derive(Default)]
 struct Partial {
-    kind: OpCode,
-    parts: BytesMut,
+    text: String,
+    cut: [u8; 4],
+    cut_len: u8,
+}
+
+impl Partial {
+    /// Adds `bytes` to the text, refusing them as soon as they cannot continue it.
+    fn extend(&mut self, mut bytes: &[u8]) -> Result<(), Refusal> {
+        if self.cut_len > 0 {
+            // The cut character first, with the new bytes it needs (a character is
+            // at most four bytes).
+            let held = usize::from(self.cut_len);
+            let more = bytes.len().min(4 - held);
+            let mut joined = [0u8; 4];
+            joined[..held].copy_from_slice(&self.cut[..held]);
+            joined[held..held + more].copy_from_slice(&bytes[..more]);
+            let joined = &joined[..held + more];
+            let valid = match std::str::from_utf8(joined) {
+                Ok(_) => joined.len(),
+                Err(e) if e.error_len().is_some() => return Err(NOT_UTF8),
+                Err(e) => e.valid_up_to(),
+            };
+            if valid == 0 {
+                // Still cut: all the new bytes went into it.
+                self.cut[..joined.len()].copy_from_slice(joined);
+                self.cut_len = joined.len() as u8;
+                return Ok(());
+            }
+            self.text
+                .push_str(std::str::from_utf8(&joined[..valid]).map_err(|_| NOT_UTF8)?);
+            self.cut_len = 0;
+            bytes = &bytes[valid - held..];
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.text.push_str(text),
+            Err(e) if e.error_len().is_some() => return Err(NOT_UTF8),
+            Err(e) => {
+                let (valid, cut) = bytes.split_at(e.valid_up_to());
+                self.text
+                    .push_str(std::str::from_utf8(valid).map_err(|_| NOT_UTF8)?);
+                self.cut[..cut.len()].copy_from_slice(cut);
+                self.cut_len = cut.len() as u8;
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.text.len() + usize::from(self.cut_len)
+    }
 }
 
 impl Reassembly {
     /// How many bytes of the message in progress have arrived.
     pub(crate) fn len(&self) -> usize {
-        self.partial.as_ref().map_or(0, |p| p.parts.len())
+        self.partial.as_ref().map_or(0, |p| p.len())
     }
 
-    /// Takes one data frame (text, binary or continuation); gives the whole message
-    /// once its last fragment arrived.
+    /// Whether a message is in progress.
+    fn in_progress(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// A data frame (text, binary or continuation) starts: checks that it may, and
+    /// that the message stays within `max` bytes with its `len` more.
+    fn begin(&mut self, opcode: OpCode, len: u64, max: usize) -> Result<(), Refusal> {
+        match (opcode, self.in_progress()) {
+            (OpCode::Continue, false) => Err(protocol_error("Unexpected continuation frame.")),
+            (OpCode::Text | OpCode::Binary, true) => {
+                Err(protocol_error("Expected a continuation frame."))
+            }
+            _ if len.saturating_add(self.len() as u64) > max as u64 => Err(TOO_BIG),
+            (OpCode::Binary, _) => Err(BINARY),
+            (OpCode::Text, _) => {
+                self.partial = Some(Box::default());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Payload bytes of the current frame, unmasked.
+    fn piece(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        match self.partial.as_mut() {
+            Some(partial) => partial.extend(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// The current frame ended: with `fin`, the message is whole.
+    fn end(&mut self, fin: bool) -> Result<Option<ClientFrame>, Refusal> {
+        if !fin {
+            return Ok(None);
+        }
+        match self.partial.take() {
+            Some(partial) if partial.cut_len > 0 => Err(NOT_UTF8),
+            Some(partial) => Ok(Some(ClientFrame::Text(ByteString::from(partial.text)))),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes one whole data frame (text, binary or continuation); gives the whole
+    /// message once its last fragment arrived.
+    #[cfg(test)]
     pub(crate) fn push(
         &mut self,
         fin: bool,
@@ -103,46 +269,19 @@ impl Reassembly {
         max: usize,
     ) -> Result<Option<ClientFrame>, Refusal> {
         let data = data.unwrap_or_default();
-        let kind = match (opcode, self.partial.as_ref().map(|p| p.kind)) {
-            (OpCode::Continue, Some(kind)) => kind,
-            (OpCode::Continue, None) => {
-                return Err(protocol_error("Unexpected continuation frame."));
-            }
-            (_, Some(_)) => return Err(protocol_error("Expected a continuation frame.")),
-            (kind, None) => kind,
-        };
-        if self.len() + data.len() > max {
-            return Err(TOO_BIG);
-        }
-        let whole = match self.partial.take() {
-            // The usual case: one frame is the whole message; no copy.
-            None if fin => data,
-            None => {
-                self.partial = Some(Box::new(Partial { kind, parts: data }));
-                return Ok(None);
-            }
-            Some(mut partial) => {
-                partial.parts.extend_from_slice(&data);
-                if !fin {
-                    self.partial = Some(partial);
-                    return Ok(None);
-                }
-                partial.parts
-            }
-        };
-        match kind {
-            OpCode::Text => ByteString::try_from(whole.freeze())
-                .map(|text| Some(ClientFrame::Text(text)))
-                .map_err(|_| Refusal {
-                    code: CLOSE_INVALID_DATA,
-                    reason: "Invalid UTF-8.",
-                }),
-            _ => Err(Refusal {
-                code: CLOSE_UNSUPPORTED,
-                reason: "Binary messages are not supported.",
-            }),
-        }
+        self.begin(opcode, data.len() as u64, max)?;
+        self.piece(&data)?;
+        self.end(fin)
     }
+}
+
+/// A data frame whose payload is still arriving.
+struct Arriving {
+    fin: bool,
+    mask: [u8; 4],
+    /// Payload bytes taken so far.
+    taken: u64,
+    len: u64,
 }
 
 /// The frames of a websocket request's body, as [`ClientFrame`]s.
@@ -153,6 +292,8 @@ pub(crate) struct ClientFrames<S> {
     /// every websocket for its whole life.
     max: u32,
     message: Reassembly,
+    /// Boxed, as it is there only while a frame arrives in pieces.
+    arriving: Option<Box<Arriving>>,
     done: bool,
 }
 
@@ -165,14 +306,45 @@ impl<S> ClientFrames<S> {
             buf: BytesMut::new(),
             max: u32::try_from(max).unwrap_or(u32::MAX),
             message: Reassembly::default(),
+            arriving: None,
             done: false,
         }
+    }
+
+    /// Takes what has arrived of the frame in progress; the message, if the frame
+    /// was its last.
+    fn take_arriving(&mut self) -> Result<Option<ClientFrame>, Refusal> {
+        let Some(arriving) = self.arriving.as_mut() else {
+            return Ok(None);
+        };
+        let want = arriving.len - arriving.taken;
+        let n = usize::try_from(want).map_or(self.buf.len(), |want| want.min(self.buf.len()));
+        if n > 0 {
+            let mut piece = self.buf.split_to(n);
+            let offset = usize::try_from(arriving.taken % 4).unwrap_or(0);
+            unmask(&mut piece, arriving.mask, offset);
+            arriving.taken += n as u64;
+            self.message.piece(&piece)?;
+        }
+        if arriving.taken < arriving.len {
+            return Ok(None);
+        }
+        let fin = arriving.fin;
+        self.arriving = None;
+        self.message.end(fin)
     }
 
     /// The next complete message or control frame in the buffer, if there is one.
     fn decode(&mut self) -> Result<Option<ClientFrame>, Refusal> {
         let max = usize::try_from(self.max).unwrap_or(usize::MAX);
         loop {
+            if self.arriving.is_some() {
+                let frame = self.take_arriving()?;
+                if frame.is_some() || self.arriving.is_some() {
+                    return Ok(frame);
+                }
+                continue;
+            }
             let Some(announced) = announced_payload_len(&self.buf) else {
                 return Ok(None);
             };
@@ -181,46 +353,63 @@ impl<S> ClientFrames<S> {
             if announced.saturating_add(so_far as u64) > u64::from(self.max) {
                 return Err(TOO_BIG);
             }
-            let Some((fin, opcode, data)) =
-                Parser::parse(&mut self.buf, true, max).map_err(refusal)?
-            else {
+            let Some(header) = header(&self.buf) else {
                 return Ok(None);
             };
+            if header.rsv != 0 {
+                return Err(protocol_error("Reserved bits set."));
+            }
+            let Some(mask) = header.mask else {
+                return Err(protocol_error("Unmasked frame."));
+            };
+            let opcode = OpCode::from(header.opcode);
             match opcode {
                 OpCode::Text | OpCode::Binary | OpCode::Continue => {
-                    if let Some(frame) = self.message.push(fin, opcode, data, max)? {
-                        return Ok(Some(frame));
+                    self.message.begin(opcode, header.len, max)?;
+                    let whole = header.size as u64 + header.len;
+                    if opcode == OpCode::Text && header.fin && whole <= self.buf.len() as u64 {
+                        // The usual case: the whole message in one frame, here; no
+                        // copy, one check.
+                        self.message = Reassembly::default();
+                        let _ = self.buf.split_to(header.size);
+                        let mut payload = self.buf.split_to(header.len as usize);
+                        unmask(&mut payload, mask, 0);
+                        return ByteString::try_from(payload.freeze())
+                            .map(|text| Some(ClientFrame::Text(text)))
+                            .map_err(|_| NOT_UTF8);
                     }
-                }
-                _ if !fin => return Err(protocol_error("Fragmented control frame.")),
-                OpCode::Ping => {
-                    return Ok(Some(ClientFrame::Ping(
-                        data.map(BytesMut::freeze).unwrap_or_default(),
-                    )));
-                }
-                OpCode::Pong => return Ok(Some(ClientFrame::Pong)),
-                OpCode::Close => {
-                    let payload = data.unwrap_or_default();
-                    return match Parser::try_parse_close_payload(&payload) {
-                        Ok(reason) => Ok(Some(ClientFrame::Close(reason))),
-                        Err(_) => Err(protocol_error("Invalid close frame.")),
-                    };
+                    let _ = self.buf.split_to(header.size);
+                    self.arriving = Some(Box::new(Arriving {
+                        fin: header.fin,
+                        mask,
+                        taken: 0,
+                        len: header.len,
+                    }));
                 }
                 OpCode::Bad => return Err(protocol_error("Invalid opcode.")),
+                _ if !header.fin => return Err(protocol_error("Fragmented control frame.")),
+                _ if header.len > 125 => {
+                    return Err(protocol_error("Invalid control frame length."));
+                }
+                _ => {
+                    let whole = header.size + header.len as usize;
+                    if self.buf.len() < whole {
+                        return Ok(None);
+                    }
+                    let _ = self.buf.split_to(header.size);
+                    let mut payload = self.buf.split_to(header.len as usize);
+                    unmask(&mut payload, mask, 0);
+                    return match opcode {
+                        OpCode::Ping => Ok(Some(ClientFrame::Ping(payload.freeze()))),
+                        OpCode::Pong => Ok(Some(ClientFrame::Pong)),
+                        _ => match Parser::try_parse_close_payload(&payload) {
+                            Ok(reason) => Ok(Some(ClientFrame::Close(reason))),
+                            Err(_) => Err(protocol_error("Invalid close frame.")),
+                        },
+                    };
+                }
             }
         }
-    }
-}
-
-fn refusal(err: ProtocolError) -> Refusal {
-    match err {
-        ProtocolError::Overflow => TOO_BIG,
-        ProtocolError::UnmaskedFrame => protocol_error("Unmasked frame."),
-        ProtocolError::InvalidOpcode(_) | ProtocolError::BadOpCode => {
-            protocol_error("Invalid opcode.")
-        }
-        ProtocolError::InvalidLength(_) => protocol_error("Invalid control frame length."),
-        _ => protocol_error("Protocol error."),
     }
 }
 
@@ -243,6 +432,7 @@ where
                     this.done = true;
                     this.buf = BytesMut::new();
                     this.message = Reassembly::default();
+                    this.arriving = None;
                     return Poll::Ready(Some(ClientFrame::Refuse(refusal)));
                 }
             }
@@ -435,6 +625,58 @@ mod tests {
             &frames[..],
             [ClientFrame::Close(Some(r))] if u16::from(r.code) == 1000 && r.description.as_deref() == Some("bye")
         ));
+    }
+
+    #[test]
+    fn a_frame_arriving_in_pieces_is_refused_at_its_first_impossible_byte() {
+        let mut payload = "ok ✓ ".as_bytes().to_vec();
+        payload.push(0xff);
+        payload.extend_from_slice(&[b'x'; 1000]);
+        let whole = frame(true, 0x1, &payload);
+        // The header and the valid start, then the bad byte, then the rest.
+        let cut = whole.len() - 1000;
+        let chunks = vec![
+            whole[..cut - 1].to_vec(),
+            whole[cut - 1..cut].to_vec(),
+            whole[cut..].to_vec(),
+        ];
+        let (frames, read) = read_all(chunks, 1 << 20);
+        assert_eq!(
+            frames,
+            [ClientFrame::Refuse(Refusal {
+                code: 1007,
+                reason: "Invalid UTF-8."
+            })]
+        );
+        assert_eq!(read, 2, "refused before the rest of the frame was read");
+    }
+
+    #[test]
+    fn a_character_cut_between_pieces_and_fragments_is_fine() {
+        let text = "é😀€ end";
+        let bytes = text.as_bytes();
+        // Fragments cut inside characters, each fragment in one-byte chunks.
+        let mut stream = frame(false, 0x1, &bytes[..1]);
+        stream.extend(frame(false, 0x0, &bytes[1..4]));
+        stream.extend(frame(true, 0x0, &bytes[4..]));
+        let chunks = stream.iter().map(|b| vec![*b]).collect();
+        let (frames, _) = read_all(chunks, 100);
+        assert_eq!(frames, [self::text(text)]);
+    }
+
+    #[test]
+    fn a_fragment_that_cannot_continue_the_text_is_refused_before_the_last() {
+        let mut stream = frame(false, 0x1, b"fine");
+        stream.extend(frame(false, 0x0, b"\xc3("));
+        let fin = frame(true, 0x0, b"never read");
+        let (frames, read) = read_all(vec![stream, fin], 100);
+        assert_eq!(
+            frames
+                .last()
+                .map(|f| matches!(f, ClientFrame::Refuse(r) if r.code == 1007)),
+            Some(true)
+        );
+        assert_eq!(read, 1);
     }
 
     #[test]
