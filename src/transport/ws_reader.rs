@@ -365,12 +365,14 @@ impl<S> ClientFrames<S> {
             let opcode = OpCode::from(header.opcode);
             match opcode {
                 OpCode::Text | OpCode::Binary | OpCode::Continue => {
-                    self.message.begin(opcode, header.len, max)?;
                     let whole = header.size as u64 + header.len;
-                    if opcode == OpCode::Text && header.fin && whole <= self.buf.len() as u64 {
-                        // The usual case: the whole message in one frame, here; no
-                        // copy, one check.
-                        self.message = Reassembly::default();
+                    if opcode == OpCode::Text
+                        && header.fin
+                        && !self.message.in_progress()
+                        && whole <= self.buf.len() as u64
+                    {
+                        // The usual case: the whole message in one frame, here (its
+                        // size was checked above); no copy, one check.
                         let _ = self.buf.split_to(header.size);
                         let mut payload = self.buf.split_to(header.len as usize);
                         unmask(&mut payload, mask, 0);
@@ -378,6 +380,7 @@ impl<S> ClientFrames<S> {
                             .map(|text| Some(ClientFrame::Text(text)))
                             .map_err(|_| NOT_UTF8);
                     }
+                    self.message.begin(opcode, header.len, max)?;
                     let _ = self.buf.split_to(header.size);
                     self.arriving = Some(Box::new(Arriving {
                         fin: header.fin,
