@@ -88,6 +88,8 @@ async fn main() -> std::io::Result<()> {
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
     .on_connect(socket_options(Some(Duration::from_secs(30))))
+    // A websocket whose closing handshake is done is closed at once (README).
+    .client_disconnect_timeout(Duration::ZERO)
     // Signals are handled by GracefulShutdown below.
     .disable_signals()
     .bind(("127.0.0.1", port))

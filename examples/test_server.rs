@@ -309,6 +309,9 @@ async fn main() -> std::io::Result<()> {
     // A client that stops reading: the kernel ends its connection once the library
     // gave up on it (SockJsConfig::write_timeout, 30 s).
     .on_connect(socket_options(Some(Duration::from_secs(30))))
+    // A websocket whose closing handshake is done is closed at once (RFC 6455
+    // §7.1.1), not after actix-web's one-second wait for the client to hang up.
+    .client_disconnect_timeout(Duration::ZERO)
     // Signals are handled by GracefulShutdown below.
     .disable_signals();
     if let Some(workers) = args.workers {

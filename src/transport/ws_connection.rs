@@ -15,11 +15,14 @@
 //! context and timers; it ends with the connection.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
+use actix_rt::time::Sleep;
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -44,6 +47,10 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     /// A close frame went out, or the client is gone: the body ends once what was
     /// written is out.
     ending: bool,
+    /// The server closed (its close frame went out) and waits, until this timer at
+    /// most, for the client's close frame before it ends the connection (RFC 6455
+    /// §7.1.1). Boxed, as only a closing connection has one.
+    closing: Option<Pin<Box<Sleep>>>,
     _in_flight: InFlight,
 }
 
@@ -60,6 +67,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             outbound,
             raw,
             ending: false,
+            closing: None,
             _in_flight: InFlight::new(),
         }
     }
@@ -126,14 +134,38 @@ impl<H: SockJsHandler> WsConnection<H> {
         match item {
             Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
             Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
-            Outbound::Close(close) => self.close(
-                out,
-                Some(CloseReason {
+            Outbound::Close(close) => {
+                // The server starts the closing handshake: its close frame, then it
+                // waits for the client's.
+                let reason = CloseReason {
                     code: CloseCode::from(close.code),
                     description: Some(close.reason),
-                }),
-            ),
+                };
+                Parser::write_close(out.buf(), Some(reason), false);
+                self.closing = Some(Box::pin(actix_rt::time::sleep(CLOSE_WAIT)));
+            }
             Outbound::Body(_) | Outbound::Prelude(_) => {}
+        }
+    }
+
+    /// After the server's close frame: reads the client's frames, answering none,
+    /// until its close frame (or its end, or a broken rule, or [`CLOSE_WAIT`]).
+    /// Whether the connection may end now.
+    fn closing_done(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            match Pin::new(&mut self.client).poll_next(cx) {
+                Poll::Ready(Some(ClientFrame::Close(_) | ClientFrame::Refuse(_)) | None) => {
+                    return true;
+                }
+                // What the client sent before it saw the close frame is dropped.
+                Poll::Ready(Some(_)) => {}
+                Poll::Pending => {
+                    return self
+                        .closing
+                        .as_mut()
+                        .is_none_or(|timer| timer.as_mut().poll(cx).is_ready());
+                }
+            }
         }
     }
 
@@ -145,7 +177,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         // there now, and being woken for it would poll this task again for nothing.
         // Once handed off, it sends from a task of its own.
         let hosting = self.session.hosting();
-        while !self.ending {
+        while !self.ending && self.closing.is_none() {
             let item = if hosting {
                 self.outbound.try_recv()
             } else {
@@ -167,14 +199,20 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         this.session.polled();
+        if this.closing.is_some() && !this.ending {
+            if !this.closing_done(cx) {
+                return Poll::Pending;
+            }
+            this.ending = true;
+        }
         let mut out = Chunk::default();
         // The client's frames first (a batch at most, so a flooding client cannot
         // starve the rest), then the session, so it handles what was just read, then
         // what it sent; again while there is more.
-        while !this.ending {
+        while !this.ending && this.closing.is_none() {
             let mut frames = 0;
             let mut refused = None;
-            while !this.ending && frames < CLIENT_FRAMES_PER_TURN {
+            while !this.ending && this.closing.is_none() && frames < CLIENT_FRAMES_PER_TURN {
                 match Pin::new(&mut this.client).poll_next(cx) {
                     Poll::Ready(Some(frame)) => {
                         refused = this.client_frame(&mut out, frame);
@@ -194,12 +232,12 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
                 // §7.1.7): what the session answers to them goes out before the
                 // close frame.
                 for _ in 0..SETTLE_TURNS {
-                    if this.ending || !this.session.woken() {
+                    if this.ending || this.closing.is_some() || !this.session.woken() {
                         break;
                     }
                     this.run_session(&mut out, cx);
                 }
-                if !this.ending {
+                if !this.ending && this.closing.is_none() {
                     this.refuse(&mut out, refusal);
                 }
                 break;
@@ -211,6 +249,13 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
         if let Some(chunk) = out.take() {
             this.session.gave_bytes();
             return Poll::Ready(Some(Ok(chunk)));
+        }
+        if this.closing.is_some() && !this.ending {
+            // The close frame went out in an earlier chunk: wait for the client's.
+            if !this.closing_done(cx) {
+                return Poll::Pending;
+            }
+            this.ending = true;
         }
         if this.ending {
             Poll::Ready(None)
@@ -245,6 +290,10 @@ fn write(out: &mut BytesMut, op: OpCode, payload: &[u8]) {
 
 /// How many client frames one turn of the connection takes before it runs the session.
 const CLIENT_FRAMES_PER_TURN: usize = 64;
+
+/// How long a connection whose server sent a close frame waits for the client's
+/// before it ends.
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// How many more runs a session gets to answer the messages that came before a
 /// frame that broke a rule (it handles 64 commands per run, more than one turn reads).
