@@ -24,6 +24,9 @@
 //! any origin, as the protocol suite expects; entries as `OriginPattern` documents,
 //! e.g. `http://localhost:*`).
 //!
+//! `--permessage-deflate` offers websocket compression (RFC 7692) on every service
+//! (`SockJsConfig::permessage_deflate`); off without it.
+//!
 //! `--redis URL` makes `/broadcast` span instances: every message goes, through a
 //! [`Broadcaster`] relayed by that Redis (topic `broadcast`), to the `/broadcast`
 //! sessions of every instance started with the same URL. Without it, `/broadcast`
@@ -39,8 +42,8 @@ use actix::{Actor, Addr, AsyncContext};
 use actix_sockjs::multiplex::{ChannelContext, ChannelHandler, Multiplex};
 use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, UnsubscribeAll};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, SessionHandle, SockJs,
-    SockJsConfig, SockJsContext, SockJsHandler, socket_options,
+    CloseReason, ConnectionInfo, GracefulShutdown, OriginPattern, PermessageDeflate, SessionHandle,
+    SockJs, SockJsConfig, SockJsContext, SockJsHandler, socket_options,
 };
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
@@ -189,6 +192,7 @@ struct Args {
     trusted_proxies: Vec<IpAddr>,
     allowed_origins: Option<Vec<OriginPattern>>,
     redis: Option<RedisLink>,
+    permessage_deflate: bool,
 }
 
 fn parse_ips(list: &str) -> Result<Vec<IpAddr>, String> {
@@ -209,6 +213,7 @@ fn parse_args() -> Result<Args, String> {
         trusted_proxies: Vec::new(),
         allowed_origins: None,
         redis: None,
+        permessage_deflate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -235,11 +240,12 @@ fn parse_args() -> Result<Args, String> {
                 let url = value()?;
                 args.redis = Some(RedisLink::new(&url).map_err(|e| format!("--redis: {e}"))?);
             }
+            "--permessage-deflate" => args.permessage_deflate = true,
             "-h" | "--help" => {
                 return Err(
                     "usage: test_server [--port N] [--workers N] [--sockjs-url URL] \
                      [--trusted-proxies IP[,IP...]] [--allowed-origins ORIGIN[,ORIGIN...]] \
-                     [--redis redis://HOST:PORT]"
+                     [--redis redis://HOST:PORT] [--permessage-deflate]"
                         .into(),
                 );
             }
@@ -261,6 +267,9 @@ async fn main() -> std::io::Result<()> {
     base = base.trusted_proxies(args.trusted_proxies);
     if let Some(origins) = args.allowed_origins {
         base = base.allowed_origins(origins);
+    }
+    if args.permessage_deflate {
+        base = base.permessage_deflate(PermessageDeflate::default());
     }
     let echo = SockJs::new("/echo", || Echo).config(base.clone().response_limit(4096));
     let close = SockJs::new("/close", || Close).config(base.clone());

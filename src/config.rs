@@ -111,6 +111,47 @@ pub struct SockJsConfig {
     /// the middle of a session, and clients behind a pool of NAT addresses may too.
     /// Websocket sessions are one connection and need no binding. Default: false.
     pub bind_session_to_ip: bool,
+    /// permessage-deflate (RFC 7692) on websockets (SockJS and raw), or `None` for
+    /// none. When set, a client that offers it (every current browser does) may send
+    /// compressed messages: they are inflated, and refused with 1009 `Message too
+    /// big.` as soon as one inflates past [`max_message_size`](Self::max_message_size)
+    /// (a small frame cannot make the server inflate more). The server's own messages
+    /// go out uncompressed, which the RFC allows for any message. Default: `None`.
+    pub permessage_deflate: Option<PermessageDeflate>,
+}
+
+/// How a service agrees to permessage-deflate ([`SockJsConfig::permessage_deflate`]).
+///
+/// ```
+/// use actix_sockjs::{PermessageDeflate, SockJsConfig};
+/// let config = SockJsConfig::default().permessage_deflate(PermessageDeflate::default());
+/// assert!(config.permessage_deflate.is_some_and(|d| d.client_no_context_takeover));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermessageDeflate {
+    /// Ask clients to compress each message on its own (`client_no_context_takeover`
+    /// in the answer): the server then keeps no inflate window between messages, so
+    /// an idle connection holds nothing for it; otherwise each connection that sent
+    /// a compressed message keeps its inflater (about 43 KB) for its whole life.
+    /// Default: true.
+    pub client_no_context_takeover: bool,
+}
+
+impl Default for PermessageDeflate {
+    fn default() -> Self {
+        PermessageDeflate {
+            client_no_context_takeover: true,
+        }
+    }
+}
+
+impl PermessageDeflate {
+    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
+    pub fn client_no_context_takeover(mut self, ask: bool) -> Self {
+        self.client_no_context_takeover = ask;
+        self
+    }
 }
 
 impl Default for SockJsConfig {
@@ -133,6 +174,7 @@ impl Default for SockJsConfig {
             write_timeout: Some(Duration::from_secs(30)),
             allowed_origins: None,
             bind_session_to_ip: false,
+            permessage_deflate: None,
         }
     }
 }
@@ -262,6 +304,12 @@ impl SockJsConfig {
     /// Sets [`bind_session_to_ip`](Self::bind_session_to_ip).
     pub fn bind_session_to_ip(mut self, bind: bool) -> Self {
         self.bind_session_to_ip = bind;
+        self
+    }
+
+    /// Turns on [`permessage_deflate`](Self::permessage_deflate) with `deflate`.
+    pub fn permessage_deflate(mut self, deflate: PermessageDeflate) -> Self {
+        self.permessage_deflate = Some(deflate);
         self
     }
 

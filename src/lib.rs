@@ -170,7 +170,7 @@ mod web;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use config::SockJsConfig;
+pub use config::{PermessageDeflate, SockJsConfig};
 pub use error::Error;
 pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;

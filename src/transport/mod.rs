@@ -12,6 +12,7 @@ mod receiver;
 mod stall;
 pub(crate) mod websocket;
 mod ws_connection;
+mod ws_deflate;
 pub(crate) mod ws_reader;
 pub(crate) mod xhr;
 

@@ -12,6 +12,7 @@ use actix_web_actors::ws;
 use super::hosted::{HostedSession, WhenLetGo};
 use super::stall::{self, Watched};
 use super::ws_connection::WsConnection;
+use super::ws_deflate;
 use super::ws_reader::ClientFrames;
 use super::{Budget, FrameWriter, Outbound, Receiver};
 use crate::handler::{SockJsHandler, Transport};
@@ -78,6 +79,19 @@ pub(crate) fn start<H: SockJsHandler>(
     {
         response.append_header((header::SET_COOKIE, cookie));
     }
+    // permessage-deflate, if the service offers it and the client asked for it.
+    let deflate = svc.config().permessage_deflate.and_then(|ours| {
+        let offers = req
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .filter_map(|v| v.to_str().ok());
+        ws_deflate::negotiate(offers, ours.client_no_context_takeover)
+    });
+    if let Some(value) =
+        deflate.and_then(|agreed| header::HeaderValue::from_str(&agreed.header_value()).ok())
+    {
+        response.insert_header((header::SEC_WEBSOCKET_EXTENSIONS, value));
+    }
     let (entry, session_future) = svc.websocket_session(req, session, transport)?;
     let (mut receiver, outbound) = Receiver::new(writer, Budget::Unlimited);
     svc.count_connection(&mut receiver);
@@ -93,6 +107,9 @@ pub(crate) fn start<H: SockJsHandler>(
     // connection cannot run it.
     let weak: std::rc::Weak<HostedSession<H>> = Rc::downgrade(&running);
     stall::watch(Watched::Local(weak), svc.config().write_timeout);
-    let client = ClientFrames::new(payload, svc.config().max_message_size);
+    let mut client = ClientFrames::new(payload, svc.config().max_message_size);
+    if let Some(agreed) = deflate {
+        client = client.inflating(!agreed.client_no_context_takeover);
+    }
     Ok(response.streaming(WsConnection::new(client, running, outbound, raw)))
 }

@@ -24,6 +24,8 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_core::Stream;
 
+use super::ws_deflate::{InflateError, InflateOrSink, Inflater};
+
 /// Close codes of RFC 6455 §7.4.1 that the reader gives.
 pub(crate) const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 pub(crate) const CLOSE_UNSUPPORTED: u16 = 1003;
@@ -66,6 +68,18 @@ const BINARY: Refusal = Refusal {
     code: CLOSE_UNSUPPORTED,
     reason: "Binary messages are not supported.",
 };
+
+/// The close a message that does not inflate earns.
+fn inflate_refusal(error: InflateOrSink<Refusal>) -> Refusal {
+    match error {
+        InflateOrSink::Inflate(InflateError::TooBig) => TOO_BIG,
+        InflateOrSink::Inflate(InflateError::Corrupt) => Refusal {
+            code: CLOSE_INVALID_DATA,
+            reason: "Invalid compressed data.",
+        },
+        InflateOrSink::Sink(refusal) => refusal,
+    }
+}
 
 fn protocol_error(reason: &'static str) -> Refusal {
     Refusal {
@@ -160,6 +174,9 @@ struct Partial {
     text: String,
     cut: [u8; 4],
     cut_len: u8,
+    /// The message is compressed (permessage-deflate): its frames' payloads are
+    /// inflated before they are text.
+    compressed: bool,
 }
 
 impl Partial {
@@ -220,9 +237,20 @@ impl Reassembly {
         self.partial.is_some()
     }
 
+    /// Whether the message in progress is compressed.
+    fn compressed(&self) -> bool {
+        self.partial.as_ref().is_some_and(|p| p.compressed)
+    }
+
     /// A data frame (text, binary or continuation) starts: checks that it may, and
     /// that the message stays within `max` bytes with its `len` more.
-    fn begin(&mut self, opcode: OpCode, len: u64, max: usize) -> Result<(), Refusal> {
+    fn begin(
+        &mut self,
+        opcode: OpCode,
+        len: u64,
+        max: usize,
+        compressed: bool,
+    ) -> Result<(), Refusal> {
         match (opcode, self.in_progress()) {
             (OpCode::Continue, false) => Err(protocol_error("Unexpected continuation frame.")),
             (OpCode::Text | OpCode::Binary, true) => {
@@ -231,7 +259,10 @@ impl Reassembly {
             _ if len.saturating_add(self.len() as u64) > max as u64 => Err(TOO_BIG),
             (OpCode::Binary, _) => Err(BINARY),
             (OpCode::Text, _) => {
-                self.partial = Some(Box::default());
+                self.partial = Some(Box::new(Partial {
+                    compressed,
+                    ..Partial::default()
+                }));
                 Ok(())
             }
             _ => Ok(()),
@@ -269,7 +300,7 @@ impl Reassembly {
         max: usize,
     ) -> Result<Option<ClientFrame>, Refusal> {
         let data = data.unwrap_or_default();
-        self.begin(opcode, data.len() as u64, max)?;
+        self.begin(opcode, data.len() as u64, max, false)?;
         self.piece(&data)?;
         self.end(fin)
     }
@@ -294,6 +325,12 @@ pub(crate) struct ClientFrames<S> {
     message: Reassembly,
     /// Boxed, as it is there only while a frame arrives in pieces.
     arriving: Option<Box<Arriving>>,
+    /// permessage-deflate was agreed: `Some(takeover)`, where `takeover` says whether
+    /// the client keeps its compression context between messages.
+    deflate: Option<bool>,
+    /// The inflater of the compressed message in progress (kept between messages
+    /// only with the client's context takeover).
+    inflater: Option<Box<Inflater>>,
     done: bool,
 }
 
@@ -307,8 +344,51 @@ impl<S> ClientFrames<S> {
             max: u32::try_from(max).unwrap_or(u32::MAX),
             message: Reassembly::default(),
             arriving: None,
+            deflate: None,
+            inflater: None,
             done: false,
         }
+    }
+
+    /// Takes compressed messages (permessage-deflate), from a client that keeps its
+    /// compression context between messages or not (`takeover`).
+    pub(crate) fn inflating(mut self, takeover: bool) -> Self {
+        self.deflate = Some(takeover);
+        self
+    }
+
+    /// Payload bytes of the message in progress, unmasked: inflated first if the
+    /// message is compressed.
+    fn feed(&mut self, piece: &[u8]) -> Result<(), Refusal> {
+        if !self.message.compressed() {
+            return self.message.piece(piece);
+        }
+        let max = u64::from(self.max);
+        let takeover = self.deflate.unwrap_or(false);
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| Box::new(Inflater::new(takeover)));
+        let message = &mut self.message;
+        inflater
+            .piece(piece, max, &mut |out| message.piece(out))
+            .map_err(inflate_refusal)
+    }
+
+    /// The frame in progress ended: with `fin`, its message is whole.
+    fn end_frame(&mut self, fin: bool) -> Result<Option<ClientFrame>, Refusal> {
+        if fin && self.message.compressed() {
+            let max = u64::from(self.max);
+            if let Some(inflater) = self.inflater.as_mut() {
+                let message = &mut self.message;
+                inflater
+                    .finish(max, &mut |out| message.piece(out))
+                    .map_err(inflate_refusal)?;
+            }
+            if self.deflate != Some(true) {
+                self.inflater = None;
+            }
+        }
+        self.message.end(fin)
     }
 
     /// Takes what has arrived of the frame in progress; the message, if the frame
@@ -324,14 +404,17 @@ impl<S> ClientFrames<S> {
             let offset = usize::try_from(arriving.taken % 4).unwrap_or(0);
             unmask(&mut piece, arriving.mask, offset);
             arriving.taken += n as u64;
-            self.message.piece(&piece)?;
-        }
-        if arriving.taken < arriving.len {
+            let done = arriving.taken == arriving.len;
+            self.feed(&piece)?;
+            if !done {
+                return Ok(None);
+            }
+        } else if arriving.taken < arriving.len {
             return Ok(None);
         }
-        let fin = arriving.fin;
+        let fin = self.arriving.as_ref().is_some_and(|a| a.fin);
         self.arriving = None;
-        self.message.end(fin)
+        self.end_frame(fin)
     }
 
     /// The next complete message or control frame in the buffer, if there is one.
@@ -356,18 +439,28 @@ impl<S> ClientFrames<S> {
             let Some(header) = header(&self.buf) else {
                 return Ok(None);
             };
-            if header.rsv != 0 {
-                return Err(protocol_error("Reserved bits set."));
-            }
+            let opcode = OpCode::from(header.opcode);
+            // RSV1 marks the first frame of a compressed message, once
+            // permessage-deflate is agreed (RFC 7692 §6); any other reserved bit, or
+            // RSV1 anywhere else, breaks the protocol.
+            let compressed = match header.rsv {
+                0 => false,
+                0x40 if self.deflate.is_some()
+                    && matches!(opcode, OpCode::Text | OpCode::Binary) =>
+                {
+                    true
+                }
+                _ => return Err(protocol_error("Reserved bits set.")),
+            };
             let Some(mask) = header.mask else {
                 return Err(protocol_error("Unmasked frame."));
             };
-            let opcode = OpCode::from(header.opcode);
             match opcode {
                 OpCode::Text | OpCode::Binary | OpCode::Continue => {
                     let whole = header.size as u64 + header.len;
                     if opcode == OpCode::Text
                         && header.fin
+                        && !compressed
                         && !self.message.in_progress()
                         && whole <= self.buf.len() as u64
                     {
@@ -380,7 +473,7 @@ impl<S> ClientFrames<S> {
                             .map(|text| Some(ClientFrame::Text(text)))
                             .map_err(|_| NOT_UTF8);
                     }
-                    self.message.begin(opcode, header.len, max)?;
+                    self.message.begin(opcode, header.len, max, compressed)?;
                     let _ = self.buf.split_to(header.size);
                     self.arriving = Some(Box::new(Arriving {
                         fin: header.fin,
@@ -436,6 +529,7 @@ where
                     this.buf = BytesMut::new();
                     this.message = Reassembly::default();
                     this.arriving = None;
+                    this.inflater = None;
                     return Poll::Ready(Some(ClientFrame::Refuse(refusal)));
                 }
             }

@@ -66,10 +66,26 @@ impl RawWs {
     }
 
     /// Completes the handshake for `path` on a connected `stream` (asserts a 101).
-    pub async fn handshake_on(mut stream: TcpStream, addr: SocketAddr, path: &str) -> RawWs {
+    pub async fn handshake_on(stream: TcpStream, addr: SocketAddr, path: &str) -> RawWs {
+        Self::handshake_with(stream, addr, path, "").await.0
+    }
+
+    /// Opens `path` on `addr` with `headers` (lines ending in `\r\n`) added to the
+    /// request and completes the handshake (asserts a 101); the response head too.
+    pub async fn connect_with(addr: SocketAddr, path: &str, headers: &str) -> (RawWs, String) {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Self::handshake_with(stream, addr, path, headers).await
+    }
+
+    async fn handshake_with(
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+    ) -> (RawWs, String) {
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
         );
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut ws = RawWs {
@@ -85,7 +101,7 @@ impl RawWs {
         let head = String::from_utf8_lossy(&ws.buf[..head_end]).to_string();
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         ws.buf.drain(..head_end);
-        ws
+        (ws, head)
     }
 
     /// The status code a websocket handshake for `path` gets.

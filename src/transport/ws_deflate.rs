@@ -1,0 +1,403 @@
+//! permessage-deflate (RFC 7692): choosing what to agree to from a client's offers,
+//! and inflating the messages it compresses, within the message size limit. Pure code:
+//! no sockets, no actors.
+//!
+//! The server agrees to the first offer it can honour and answers with the
+//! parameters that bind it. It inflates what the client compresses; what it sends
+//! goes out uncompressed (RSV1 clear), which RFC 7692 §6 allows for any message, so
+//! the agreement binds the server's own compressor to nothing yet.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+/// The extension's name in `Sec-WebSocket-Extensions`.
+const NAME: &str = "permessage-deflate";
+
+/// What the server answers a client's permessage-deflate offer with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Agreement {
+    /// The client asked that the server keep no compression context between messages.
+    pub(crate) server_no_context_takeover: bool,
+    /// The client will keep no compression context between messages (it offered it,
+    /// or the server asked for it): its messages are inflated each on its own.
+    pub(crate) client_no_context_takeover: bool,
+    /// The largest window the server may compress with, as the client limited it.
+    pub(crate) server_max_window_bits: Option<u8>,
+}
+
+impl Agreement {
+    /// The `Sec-WebSocket-Extensions` response value.
+    pub(crate) fn header_value(&self) -> String {
+        let mut value = NAME.to_owned();
+        if self.server_no_context_takeover {
+            value.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            value.push_str("; client_no_context_takeover");
+        }
+        if let Some(bits) = self.server_max_window_bits {
+            value.push_str("; server_max_window_bits=");
+            value.push_str(&bits.to_string());
+        }
+        value
+    }
+}
+
+/// The first permessage-deflate offer in `headers` (the values of every
+/// `Sec-WebSocket-Extensions` request header, in order) that the server can honour,
+/// as agreed; `ask_client_no_context_takeover` asks the client to compress each
+/// message on its own. An offer with an unknown or repeated parameter, or a value
+/// out of range, is declined (RFC 7692 §5.1, §7.1), and the next one is tried.
+pub(crate) fn negotiate<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+    ask_client_no_context_takeover: bool,
+) -> Option<Agreement> {
+    headers
+        .into_iter()
+        .flat_map(|value| split_outside_quotes(value, ','))
+        .find_map(|offer| accept(offer, ask_client_no_context_takeover))
+}
+
+/// One offer (`name; param; param=value ...`), accepted or not.
+fn accept(offer: &str, ask_client_no_context_takeover: bool) -> Option<Agreement> {
+    let mut parts = split_outside_quotes(offer, ';');
+    if !parts.next()?.trim().eq_ignore_ascii_case(NAME) {
+        return None;
+    }
+    let mut agreed = Agreement {
+        client_no_context_takeover: ask_client_no_context_takeover,
+        ..Agreement::default()
+    };
+    let mut seen = [false; 4];
+    for param in parts {
+        let (name, value) = match param.split_once('=') {
+            Some((name, value)) => (name.trim(), Some(unquote(value.trim())?)),
+            None => (param.trim(), None),
+        };
+        let index = match name.to_ascii_lowercase().as_str() {
+            "server_no_context_takeover" if value.is_none() => {
+                agreed.server_no_context_takeover = true;
+                0
+            }
+            "client_no_context_takeover" if value.is_none() => {
+                agreed.client_no_context_takeover = true;
+                1
+            }
+            "server_max_window_bits" => {
+                agreed.server_max_window_bits = Some(window_bits(value?)?);
+                2
+            }
+            // The client's window: any up to 15 is inflated, so no answer is needed.
+            "client_max_window_bits" => {
+                if let Some(value) = value {
+                    window_bits(value)?;
+                }
+                3
+            }
+            _ => return None,
+        };
+        if std::mem::replace(&mut seen[index], true) {
+            return None;
+        }
+    }
+    Some(agreed)
+}
+
+/// A window size parameter: 8 to 15, in plain digits.
+fn window_bits(value: &str) -> Option<u8> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) || value.len() > 2 {
+        return None;
+    }
+    value.parse().ok().filter(|bits| (8..=15).contains(bits))
+}
+
+/// A parameter value without the quotes of a quoted string (RFC 7230 §3.2.6); `None`
+/// for a quoted string that does not end.
+fn unquote(value: &str) -> Option<&str> {
+    match value.strip_prefix('"') {
+        Some(inner) => inner.strip_suffix('"'),
+        None => Some(value),
+    }
+}
+
+/// Splits `value` at `sep`, except inside a quoted string.
+fn split_outside_quotes(value: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    value
+        .split(move |c: char| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == sep && !quoted
+        })
+        .filter(|part| !part.trim().is_empty())
+}
+
+/// Why a compressed message could not be inflated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// It inflates past the message size limit.
+    TooBig,
+    /// It is not a deflate stream.
+    Corrupt,
+}
+
+/// Inflates one client's compressed messages: a piece at a time, never more than
+/// the limit of output per message, into the caller's sink.
+pub(crate) struct Inflater {
+    inflate: Decompress,
+    /// Keep the window between messages (the client's context takeover).
+    takeover: bool,
+    /// Output of the message in progress so far.
+    out: u64,
+}
+
+/// How much is inflated at a time.
+const STEP: usize = 8 * 1024;
+
+/// The bytes RFC 7692 §7.2.2 has the receiver append to a message before inflating
+/// it (the sender removed them).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+impl Inflater {
+    /// An inflater for a client that keeps its context between messages or not.
+    pub(crate) fn new(takeover: bool) -> Self {
+        Inflater {
+            inflate: Decompress::new(false),
+            takeover,
+            out: 0,
+        }
+    }
+
+    /// Inflates `input`, part of the message in progress, handing the output to
+    /// `sink` in pieces; refuses once the message inflates past `max` bytes, having
+    /// produced at most `max` (plus one step).
+    pub(crate) fn piece<E>(
+        &mut self,
+        input: &[u8],
+        max: u64,
+        sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), InflateOrSink<E>> {
+        let mut input = input;
+        let mut step = [0u8; STEP];
+        loop {
+            let before_in = self.inflate.total_in();
+            let before_out = self.inflate.total_out();
+            let status = self
+                .inflate
+                .decompress(input, &mut step, FlushDecompress::Sync)
+                .map_err(|_| InflateOrSink::Inflate(InflateError::Corrupt))?;
+            let used = (self.inflate.total_in() - before_in) as usize;
+            let made = (self.inflate.total_out() - before_out) as usize;
+            input = &input[used..];
+            self.out += made as u64;
+            if self.out > max {
+                return Err(InflateOrSink::Inflate(InflateError::TooBig));
+            }
+            if made > 0 {
+                sink(&step[..made]).map_err(InflateOrSink::Sink)?;
+            }
+            match status {
+                // A final block ends the stream: nothing after it may follow.
+                Status::StreamEnd if !input.is_empty() => {
+                    return Err(InflateOrSink::Inflate(InflateError::Corrupt));
+                }
+                Status::StreamEnd => return Ok(()),
+                _ if made == STEP => {}
+                _ if input.is_empty() => return Ok(()),
+                _ if used == 0 && made == 0 => {
+                    return Err(InflateOrSink::Inflate(InflateError::Corrupt));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The message in progress is complete: inflates the tail RFC 7692 removes, and
+    /// gets ready for the next message.
+    pub(crate) fn finish<E>(
+        &mut self,
+        max: u64,
+        sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), InflateOrSink<E>> {
+        let result = self.piece(&TAIL, max, sink);
+        self.out = 0;
+        if !self.takeover {
+            self.inflate.reset(false);
+        }
+        result
+    }
+}
+
+/// An inflate error, or the sink's.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum InflateOrSink<E> {
+    Inflate(InflateError),
+    Sink(E),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    fn agreed(headers: &[&str]) -> Option<Agreement> {
+        negotiate(headers.iter().copied(), false)
+    }
+
+    #[test]
+    fn a_plain_offer_is_accepted_with_no_parameters() {
+        let a = agreed(&["permessage-deflate"]).expect("accepted");
+        assert_eq!(a, Agreement::default());
+        assert_eq!(a.header_value(), "permessage-deflate");
+    }
+
+    #[test]
+    fn what_browsers_send_is_accepted() {
+        // Chromium and Firefox.
+        let a = agreed(&["permessage-deflate; client_max_window_bits"]).expect("accepted");
+        assert_eq!(a.header_value(), "permessage-deflate");
+    }
+
+    #[test]
+    fn each_parameter_is_answered_as_the_rfc_says() {
+        let a = agreed(&[
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=10; client_max_window_bits=\"12\"",
+        ])
+        .expect("accepted");
+        assert!(a.server_no_context_takeover && a.client_no_context_takeover);
+        assert_eq!(a.server_max_window_bits, Some(10));
+        assert_eq!(
+            a.header_value(),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=10"
+        );
+        // The server may ask the client to keep no context.
+        let asked = negotiate(["permessage-deflate"], true).expect("accepted");
+        assert_eq!(
+            asked.header_value(),
+            "permessage-deflate; client_no_context_takeover"
+        );
+    }
+
+    #[test]
+    fn offers_the_server_cannot_honour_are_declined_and_the_next_is_tried() {
+        for bad in [
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; client_max_window_bits=99",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; x_unknown",
+            "x-webkit-deflate-frame",
+        ] {
+            assert_eq!(agreed(&[bad]), None, "{bad}");
+            let fallback = format!("{bad}, permessage-deflate; client_no_context_takeover");
+            let a = agreed(&[&fallback]).unwrap_or_else(|| panic!("{fallback}"));
+            assert!(a.client_no_context_takeover, "{fallback}");
+        }
+        assert_eq!(agreed(&[]), None);
+        // A quoted string that does not end takes the rest of the header with it.
+        assert_eq!(
+            agreed(&["permessage-deflate; server_max_window_bits=\"10, permessage-deflate"]),
+            None
+        );
+        // Offers may come in several headers.
+        let a = agreed(&["foo", "permessage-deflate; server_max_window_bits=15"]);
+        assert_eq!(a.and_then(|a| a.server_max_window_bits), Some(15));
+    }
+
+    /// Compresses `text` as a permessage-deflate sender does (raw deflate, sync flush,
+    /// the final 00 00 ff ff removed), keeping `compress`'s context.
+    fn compress(compress: &mut Compress, text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        compress
+            .compress_vec(text, &mut out, FlushCompress::Sync)
+            .expect("compress");
+        assert!(out.ends_with(&TAIL));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn inflate(
+        inflater: &mut Inflater,
+        pieces: &[&[u8]],
+        max: u64,
+    ) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        let mut sink = |bytes: &[u8]| -> Result<(), ()> {
+            out.extend_from_slice(bytes);
+            Ok(())
+        };
+        for piece in pieces {
+            inflater
+                .piece(piece, max, &mut sink)
+                .map_err(unwrap_inflate)?;
+        }
+        inflater.finish(max, &mut sink).map_err(unwrap_inflate)?;
+        Ok(out)
+    }
+
+    fn unwrap_inflate(e: InflateOrSink<()>) -> InflateError {
+        match e {
+            InflateOrSink::Inflate(e) => e,
+            InflateOrSink::Sink(()) => InflateError::Corrupt,
+        }
+    }
+
+    #[test]
+    fn messages_inflate_in_any_pieces_with_and_without_context_takeover() {
+        for takeover in [true, false] {
+            let mut compressor = Compress::new(Compression::default(), false);
+            let mut inflater = Inflater::new(takeover);
+            for round in 0..3 {
+                if !takeover {
+                    compressor.reset();
+                }
+                let text = format!("round {round}: {}", "the same words again ".repeat(50));
+                let wire = compress(&mut compressor, text.as_bytes());
+                let pieces: Vec<&[u8]> = wire.chunks(7).collect();
+                assert_eq!(
+                    inflate(&mut inflater, &pieces, 1 << 20),
+                    Ok(text.into_bytes()),
+                    "takeover {takeover}, round {round}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bomb_is_refused_after_at_most_the_limit_of_output() {
+        let mut compressor = Compress::new(Compression::best(), false);
+        let zeros = vec![0u8; 8 << 20];
+        let wire = compress(&mut compressor, &zeros);
+        assert!(
+            wire.len() < 16 << 10,
+            "8 MiB of zeros compress to {}",
+            wire.len()
+        );
+        let mut inflater = Inflater::new(true);
+        let mut produced = 0u64;
+        let mut sink = |bytes: &[u8]| -> Result<(), ()> {
+            produced += bytes.len() as u64;
+            Ok(())
+        };
+        let max = 64 << 10;
+        assert_eq!(
+            inflater.piece(&wire, max, &mut sink),
+            Err(InflateOrSink::Inflate(InflateError::TooBig))
+        );
+        assert!(produced <= max, "{produced} bytes out before the refusal");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let mut inflater = Inflater::new(true);
+        assert_eq!(
+            inflate(&mut inflater, &[&[0xff, 0xff, 0xff, 0xff]], 1 << 20),
+            Err(InflateError::Corrupt)
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! permessage-deflate (RFC 7692) on the SockJS websocket and the raw endpoint: what
+//! the server agrees to, compressed client messages inflated (whole, fragmented, with
+//! and without context takeover), a decompression bomb refused with 1009, and RSV1
+//! refused where nothing was agreed. The compressing side is flate2's raw deflate, an
+//! implementation independent of the server's inflater (miniz_oxide).
+mod common;
+
+use actix_sockjs::{PermessageDeflate, SockJsConfig};
+use common::raw_ws::{RawWs, ServerFrame, client_frame};
+use common::{server, session_id};
+use flate2::{Compress, Compression, FlushCompress};
+
+const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
+fn deflating() -> SockJsConfig {
+    SockJsConfig::default().permessage_deflate(PermessageDeflate::default())
+}
+
+/// The `Sec-WebSocket-Extensions` value of a response head, if any.
+fn extensions(head: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-extensions")
+            .then(|| value.trim().to_owned())
+    })
+}
+
+/// `text` as a permessage-deflate sender compresses it (raw deflate, sync flush, the
+/// final `00 00 ff ff` removed), in `compress`'s context.
+fn compressed(compress: &mut Compress, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() / 2 + 64);
+    let start = compress.total_in();
+    loop {
+        let taken = (compress.total_in() - start) as usize;
+        out.reserve(64 * 1024);
+        compress
+            .compress_vec(&text[taken..], &mut out, FlushCompress::Sync)
+            .expect("compress");
+        if (compress.total_in() - start) as usize == text.len()
+            && out.ends_with(&[0, 0, 0xff, 0xff])
+        {
+            break;
+        }
+    }
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// A client frame with RSV1 set (the first frame of a compressed message).
+fn rsv1(frame: Vec<u8>) -> Vec<u8> {
+    let mut frame = frame;
+    frame[0] |= 0x40;
+    frame
+}
+
+async fn sockjs_ws(srv: &actix_test::TestServer, headers: &str) -> (RawWs, String) {
+    let path = format!("/echo/000/{}/websocket", session_id());
+    let (mut ws, head) = RawWs::connect_with(srv.addr(), &path, headers).await;
+    assert_eq!(ws.next_text().await, "o");
+    (ws, head)
+}
+
+#[actix_rt::test]
+async fn offers_are_answered_by_the_rfc_and_only_where_configured() {
+    let (srv, _) = server(deflating());
+    for (offer, answer) in [
+        (
+            "permessage-deflate; client_max_window_bits",
+            Some("permessage-deflate; client_no_context_takeover"),
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+            Some(
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+                 server_max_window_bits=10",
+            ),
+        ),
+        ("permessage-deflate; server_max_window_bits=20", None),
+        ("permessage-deflate; bogus", None),
+        (
+            "permessage-deflate; bogus, permessage-deflate",
+            Some("permessage-deflate; client_no_context_takeover"),
+        ),
+    ] {
+        let header = format!("Sec-WebSocket-Extensions: {offer}\r\n");
+        let (_, head) = sockjs_ws(&srv, &header).await;
+        assert_eq!(extensions(&head).as_deref(), answer, "{offer}");
+    }
+    let (plain, _) = server(SockJsConfig::default());
+    let (_, head) = sockjs_ws(&plain, OFFER).await;
+    assert_eq!(extensions(&head), None, "a service without the setting");
+}
+
+#[actix_rt::test]
+async fn compressed_messages_are_inflated_whole_or_fragmented() {
+    let (srv, _) = server(deflating());
+    let (mut ws, _) = sockjs_ws(&srv, OFFER).await;
+    let mut compress = Compress::new(Compression::default(), false);
+    let text = format!(r#"["{}"]"#, "compressed ✓ ".repeat(100));
+    ws.send_raw(&rsv1(client_frame(
+        true,
+        0x1,
+        &compressed(&mut compress, text.as_bytes()),
+    )))
+    .await;
+    let echoed = ws.next().await;
+    assert_eq!(
+        echoed,
+        Some(ServerFrame::Text(format!("a{text}"))),
+        "inflated, echoed uncompressed"
+    );
+    // Fragmented: RSV1 on the first frame only.
+    compress.reset();
+    let wire = compressed(&mut compress, br#"["in three fragments"]"#);
+    let (a, rest) = wire.split_at(wire.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut bytes = rsv1(client_frame(false, 0x1, a));
+    bytes.extend(client_frame(false, 0x0, b));
+    bytes.extend(client_frame(true, 0x0, c));
+    ws.send_raw(&bytes).await;
+    assert_eq!(ws.next_text().await, r#"a["in three fragments"]"#);
+    // An uncompressed message is still fine.
+    ws.send_text(r#"["plain"]"#).await;
+    assert_eq!(ws.next_text().await, r#"a["plain"]"#);
+}
+
+#[actix_rt::test]
+async fn with_context_takeover_a_message_may_refer_to_the_ones_before() {
+    let config = SockJsConfig::default()
+        .permessage_deflate(PermessageDeflate::default().client_no_context_takeover(false));
+    let (srv, _) = server(config);
+    let (mut ws, head) = RawWs::connect_with(srv.addr(), "/echo/websocket", OFFER).await;
+    assert_eq!(extensions(&head).as_deref(), Some("permessage-deflate"));
+    let mut compress = Compress::new(Compression::default(), false);
+    let line = "the same line, again and again";
+    let first = compressed(&mut compress, line.as_bytes());
+    let second = compressed(&mut compress, line.as_bytes());
+    assert!(second.len() < first.len(), "the second refers to the first");
+    ws.send_raw(&rsv1(client_frame(true, 0x1, &first))).await;
+    ws.send_raw(&rsv1(client_frame(true, 0x1, &second))).await;
+    assert_eq!(ws.next_text().await, line);
+    assert_eq!(ws.next_text().await, line);
+}
+
+#[actix_rt::test]
+async fn a_decompression_bomb_is_refused_with_1009() {
+    let (srv, _) = server(deflating());
+    let (mut ws, _) = sockjs_ws(&srv, OFFER).await;
+    let mut compress = Compress::new(Compression::best(), false);
+    // 64 MiB of text in a few tens of KiB, against the default 1 MiB limit.
+    let bomb = compressed(&mut compress, &vec![b'a'; 64 << 20]);
+    assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
+    ws.send_raw(&rsv1(client_frame(true, 0x1, &bomb))).await;
+    assert_eq!(
+        ws.close_frame().await,
+        (Some(1009), "Message too big.".into())
+    );
+}
+
+#[actix_rt::test]
+async fn rsv1_is_a_protocol_error_where_nothing_was_agreed() {
+    let (srv, _) = server(SockJsConfig::default());
+    let (mut ws, _) = sockjs_ws(&srv, OFFER).await;
+    ws.send_raw(&rsv1(client_frame(true, 0x1, b"[\"x\"]")))
+        .await;
+    assert_eq!(ws.close_frame().await.0, Some(1002));
+    // And on a continuation, where it was.
+    let (srv, _) = server(deflating());
+    let (mut ws, _) = sockjs_ws(&srv, OFFER).await;
+    let mut bytes = client_frame(false, 0x1, b"[\"x");
+    bytes.extend(rsv1(client_frame(true, 0x0, b"\"]")));
+    ws.send_raw(&bytes).await;
+    assert_eq!(ws.close_frame().await.0, Some(1002));
+}
