@@ -115,8 +115,11 @@ pub struct SockJsConfig {
     /// none. When set, a client that offers it (every current browser does) may send
     /// compressed messages: they are inflated, and refused with 1009 `Message too
     /// big.` as soon as one inflates past [`max_message_size`](Self::max_message_size)
-    /// (a small frame cannot make the server inflate more). The server's own messages
-    /// go out uncompressed, which the RFC allows for any message. Default: `None`.
+    /// (a small frame cannot make the server inflate more). The server compresses its
+    /// messages of 256 bytes or more, each on its own (no context between messages):
+    /// one compressor per worker thread serves all its connections, none holds one of
+    /// its own, and a broadcast's frame is compressed once per thread for all its
+    /// members there. Shorter messages go out as they are. Default: `None`.
     pub permessage_deflate: Option<PermessageDeflate>,
 }
 

@@ -1,14 +1,15 @@
 //! permessage-deflate (RFC 7692) on the SockJS websocket and the raw endpoint: what
 //! the server agrees to, compressed client messages inflated (whole, fragmented, with
 //! and without context takeover), a decompression bomb refused with 1009, and RSV1
-//! refused where nothing was agreed. The compressing side is flate2's raw deflate, an
-//! implementation independent of the server's inflater (miniz_oxide).
+//! refused where nothing was agreed; the server's own long messages compressed, its
+//! short ones not. The client side is flate2's raw deflate and inflate, used as any
+//! client would.
 mod common;
 
 use actix_sockjs::{PermessageDeflate, SockJsConfig};
 use common::raw_ws::{RawWs, ServerFrame, client_frame};
 use common::{server, session_id};
-use flate2::{Compress, Compression, FlushCompress};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
 const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
 
@@ -104,12 +105,11 @@ async fn compressed_messages_are_inflated_whole_or_fragmented() {
         &compressed(&mut compress, text.as_bytes()),
     )))
     .await;
-    let echoed = ws.next().await;
-    assert_eq!(
-        echoed,
-        Some(ServerFrame::Text(format!("a{text}"))),
-        "inflated, echoed uncompressed"
-    );
+    let echoed = match ws.next().await {
+        Some(ServerFrame::Compressed(payload)) => inflated(&payload),
+        other => panic!("a long echo goes out compressed: {other:?}"),
+    };
+    assert_eq!(echoed, format!("a{text}"));
     // Fragmented: RSV1 on the first frame only.
     compress.reset();
     let wire = compressed(&mut compress, br#"["in three fragments"]"#);
@@ -141,6 +141,70 @@ async fn with_context_takeover_a_message_may_refer_to_the_ones_before() {
     ws.send_raw(&rsv1(client_frame(true, 0x1, &second))).await;
     assert_eq!(ws.next_text().await, line);
     assert_eq!(ws.next_text().await, line);
+}
+
+/// What a client inflates a compressed server message to (each message on its own:
+/// the server keeps no context between them).
+fn inflated(payload: &[u8]) -> String {
+    let mut inflate = Decompress::new(false);
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut out = Vec::with_capacity(64 * 1024);
+    inflate
+        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
+        .expect("a deflate stream");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[actix_rt::test]
+async fn long_messages_go_out_compressed_and_short_ones_as_they_are() {
+    let (srv, _) = server(deflating());
+    for raw in [false, true] {
+        let (mut ws, path) = if raw {
+            let (ws, _) = RawWs::connect_with(srv.addr(), "/echo/websocket", OFFER).await;
+            (ws, "raw")
+        } else {
+            (sockjs_ws(&srv, OFFER).await.0, "sockjs")
+        };
+        let long = "a line worth compressing ".repeat(40);
+        let short = "short";
+        for text in [&long[..], short, &long[..]] {
+            if raw {
+                ws.send_text(text).await;
+            } else {
+                ws.send_text(&format!(r#"["{text}"]"#)).await;
+            }
+            let expected = if raw {
+                text.to_owned()
+            } else {
+                format!(r#"a["{text}"]"#)
+            };
+            match ws.next().await {
+                Some(ServerFrame::Compressed(payload)) => {
+                    assert!(text.len() > 200, "{path}: {} bytes compressed", text.len());
+                    assert!(payload.len() < expected.len() / 4, "{path}");
+                    assert_eq!(inflated(&payload), expected, "{path}");
+                }
+                Some(ServerFrame::Text(t)) => {
+                    assert!(
+                        text.len() < 200,
+                        "{path}: {} bytes not compressed",
+                        text.len()
+                    );
+                    assert_eq!(t, expected, "{path}");
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+    // Without an agreement, nothing is compressed.
+    let (mut ws, _) = sockjs_ws(&srv, "").await;
+    let long = "a line worth compressing ".repeat(40);
+    ws.send_text(&format!(r#"["{long}"]"#)).await;
+    assert_eq!(
+        ws.next().await,
+        Some(ServerFrame::Text(format!(r#"a["{long}"]"#)))
+    );
 }
 
 #[actix_rt::test]

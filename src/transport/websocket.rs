@@ -111,5 +111,6 @@ pub(crate) fn start<H: SockJsHandler>(
     if let Some(agreed) = deflate {
         client = client.inflating(!agreed.client_no_context_takeover);
     }
-    Ok(response.streaming(WsConnection::new(client, running, outbound, raw)))
+    let connection = WsConnection::new(client, running, outbound, raw, deflate.is_some());
+    Ok(response.streaming(connection))
 }

@@ -28,6 +28,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use super::hosted::HostedSession;
+use super::ws_deflate::{self, COMPRESS_MIN};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
@@ -44,6 +45,9 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     /// What the session sends.
     outbound: QueueRx<Outbound>,
     raw: bool,
+    /// permessage-deflate was agreed: messages of [`COMPRESS_MIN`] bytes or more go
+    /// out compressed.
+    deflate: bool,
     /// A close frame went out, or the client is gone: the body ends once what was
     /// written is out.
     ending: bool,
@@ -60,12 +64,14 @@ impl<H: SockJsHandler> WsConnection<H> {
         session: Rc<HostedSession<H>>,
         outbound: QueueRx<Outbound>,
         raw: bool,
+        deflate: bool,
     ) -> Self {
         WsConnection {
             client,
             session,
             outbound,
             raw,
+            deflate,
             ending: false,
             closing: None,
             _in_flight: InFlight::new(),
@@ -132,6 +138,13 @@ impl<H: SockJsHandler> WsConnection<H> {
     /// Writes what the session sent into `out`.
     fn outbound(&mut self, out: &mut Chunk, item: Outbound) {
         match item {
+            Outbound::Text(text) if self.deflate && text.len() >= COMPRESS_MIN => {
+                // A compressed message: RSV1 set on its frame (RFC 7692 §6).
+                let payload = ws_deflate::compressed(&text);
+                let start = out.buf().len();
+                write(out.buf(), OpCode::Text, &payload);
+                out.buf()[start] |= 0x40;
+            }
             Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
             Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
             Outbound::Close(close) => {

@@ -3,11 +3,19 @@
 //! no sockets, no actors.
 //!
 //! The server agrees to the first offer it can honour and answers with the
-//! parameters that bind it. It inflates what the client compresses; what it sends
-//! goes out uncompressed (RSV1 clear), which RFC 7692 §6 allows for any message, so
-//! the agreement binds the server's own compressor to nothing yet.
+//! parameters that bind it. It inflates what the client compresses. It compresses
+//! each message it sends on its own (no context kept between messages, which the
+//! server may always choose), so one compressor per worker thread serves every
+//! connection of the thread, none holds one of its own, and a broadcast's frame is
+//! compressed once per thread for all its members there. Messages under
+//! [`COMPRESS_MIN`] bytes go out uncompressed (RFC 7692 §6 allows that for any
+//! message).
 
-use flate2::{Decompress, FlushDecompress, Status};
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
 const NAME: &str = "permessage-deflate";
@@ -130,6 +138,67 @@ fn split_outside_quotes(value: &str, sep: char) -> impl Iterator<Item = &str> {
             c == sep && !quoted
         })
         .filter(|part| !part.trim().is_empty())
+}
+
+/// Messages shorter than this (in bytes) go out uncompressed: below it, deflate's
+/// block framing and the time it takes outweigh what it saves.
+pub(crate) const COMPRESS_MIN: usize = 256;
+
+/// A worker thread's compressor, and the last message it compressed.
+struct SharedDeflater {
+    compress: Compress,
+    /// The last message compressed (kept, so its bytes cannot be freed and reused
+    /// by another message while it is the key) and its compressed payload.
+    last: Option<(ByteString, Bytes)>,
+}
+
+thread_local! {
+    static DEFLATER: RefCell<SharedDeflater> = RefCell::new(SharedDeflater {
+        compress: Compress::new(Compression::default(), false),
+        last: None,
+    });
+}
+
+/// `text` compressed as one permessage-deflate message payload (raw deflate, no
+/// context from earlier messages, the final `00 00 ff ff` removed). The same shared
+/// message again (every member of a broadcast on this thread) is not compressed
+/// again.
+pub(crate) fn compressed(text: &ByteString) -> Bytes {
+    DEFLATER.with(|deflater| {
+        let mut deflater = deflater.borrow_mut();
+        if let Some((key, payload)) = &deflater.last {
+            if key.as_ptr() == text.as_ptr() && key.len() == text.len() {
+                return payload.clone();
+            }
+        }
+        let payload = Bytes::from(deflate_alone(&mut deflater.compress, text.as_bytes()));
+        deflater.last = Some((text.clone(), payload.clone()));
+        payload
+    })
+}
+
+/// `input` compressed on its own with `compress`: its payload in a compressed
+/// message.
+fn deflate_alone(compress: &mut Compress, input: &[u8]) -> Vec<u8> {
+    compress.reset();
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    loop {
+        let taken = usize::try_from(compress.total_in()).unwrap_or(input.len());
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(64));
+        }
+        // Only an output buffer without room fails, and there is room.
+        let _ = compress.compress_vec(
+            &input[taken.min(input.len())..],
+            &mut out,
+            FlushCompress::Sync,
+        );
+        let done = usize::try_from(compress.total_in()).unwrap_or(input.len()) >= input.len();
+        if done && out.ends_with(&TAIL) {
+            out.truncate(out.len() - TAIL.len());
+            return out;
+        }
+    }
 }
 
 /// Why a compressed message could not be inflated.
@@ -390,6 +459,33 @@ mod tests {
             Err(InflateOrSink::Inflate(InflateError::TooBig))
         );
         assert!(produced <= max, "{produced} bytes out before the refusal");
+    }
+
+    #[test]
+    fn what_the_server_compresses_inflates_back_and_a_repeat_is_not_compressed_again() {
+        let text = ByteString::from("a broadcast line ".repeat(40));
+        let first = compressed(&text);
+        assert!(first.len() < text.len() / 4, "{} bytes", first.len());
+        let again = compressed(&text);
+        assert_eq!(
+            again.as_ptr(),
+            first.as_ptr(),
+            "the same payload, not a new one"
+        );
+        // Another message with the same text is compressed anew, identically: no
+        // context is kept between messages.
+        let other = ByteString::from(text.to_string());
+        assert_eq!(compressed(&other), first);
+        for payload in [first, compressed(&ByteString::from("x".repeat(3000)))] {
+            let mut inflater = Inflater::new(false);
+            let out = inflate(&mut inflater, &[&payload], 1 << 20).expect("inflates");
+            assert!(!out.is_empty());
+        }
+        let mut inflater = Inflater::new(false);
+        assert_eq!(
+            inflate(&mut inflater, &[&compressed(&text)], 1 << 20),
+            Ok(text.as_bytes().to_vec())
+        );
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum ServerFrame {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(Option<u16>, String),
+    /// A text frame with RSV1 set: a message compressed by permessage-deflate.
+    Compressed(Vec<u8>),
     Other(u8, Vec<u8>),
 }
 
@@ -206,7 +208,10 @@ fn parse_server_frame(buf: &[u8]) -> Option<(ServerFrame, usize)> {
     };
     let payload = buf.get(at..at + len)?.to_vec();
     at += len;
+    let compressed = buf[0] & 0x40 != 0;
     let frame = match opcode {
+        // A compressed message (permessage-deflate): its payload as it came.
+        0x1 if compressed => ServerFrame::Compressed(payload),
         0x1 => ServerFrame::Text(String::from_utf8(payload).expect("utf-8 text frame")),
         0x8 => {
             let code = payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
