@@ -82,6 +82,10 @@
       sock.onopen = function () {
         rec.opened = true;
         rec.transport = sock.transport;
+        // The websocket extensions the browser agreed to (sockjs-client keeps the
+        // native WebSocket of its websocket transport as `_transport.ws`).
+        var native = sock._transport && sock._transport.ws;
+        rec.extensions = (native && native.extensions) || '';
         changed(rec);
       };
       sock.onmessage = function (e) {
@@ -93,7 +97,7 @@
         changed(rec);
       };
       return waitFor(rec, function () {
-        if (rec.opened) { return { id: id, transport: rec.transport }; }
+        if (rec.opened) { return { id: id, transport: rec.transport, extensions: rec.extensions }; }
         if (rec.closed) {
           throw new Error('closed before open: ' + rec.closed.code + ' ' + rec.closed.reason);
         }

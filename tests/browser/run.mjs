@@ -149,7 +149,9 @@ async function main() {
     const testServer = await startProcess(
       'test_server',
       join(ROOT, 'target', 'debug', 'examples', 'test_server'),
-      ['--port', '0', '--workers', '2', '--sockjs-url', `${staticServer.origin}/sockjs.js`],
+      // Every check runs with websocket compression offered (and agreed by Chromium).
+      ['--port', '0', '--workers', '2', '--sockjs-url', `${staticServer.origin}/sockjs.js`,
+        '--permessage-deflate'],
       /listening on (http:\/\/127\.0\.0\.1:\d+)/,
       START_MS,
     );

@@ -119,6 +119,10 @@ export async function runGroup(env, group) {
   async function open(page, service) {
     const opened = await call(page, 'open', [url(service), group.transports, OPEN_MS], OPEN_MS);
     assert.equal(opened.transport, group.expect, `transport used on ${service}`);
+    if (group.expect === 'websocket') {
+      // test_server runs with --permessage-deflate: the browser agrees to it.
+      assert.match(opened.extensions, /^permessage-deflate/, `websocket extensions on ${service}`);
+    }
     return opened.id;
   }
 
