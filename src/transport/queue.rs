@@ -220,9 +220,10 @@ impl<T: Weighed> QueueRx<T> {
         self.next(None)
     }
 
-    /// The next item; pending, and `waker` woken by the next send, if none waits.
-    #[inline]
-    fn next(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
+    /// The next item; pending, and `waker` (if any: see [`try_recv`](Self::try_recv))
+    /// woken by the next send, if none waits.
+    #[inline(always)]
+    pub(crate) fn next(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
             if state.rest.is_some() {

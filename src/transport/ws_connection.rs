@@ -136,14 +136,11 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     /// Writes what the session sent into `out`.
+    #[inline]
     fn outbound(&mut self, out: &mut Chunk, item: Outbound) {
         match item {
             Outbound::Text(text) if self.deflate && text.len() >= COMPRESS_MIN => {
-                // A compressed message: RSV1 set on its frame (RFC 7692 §6).
-                let payload = ws_deflate::compressed(&text);
-                let start = out.buf().len();
-                write(out.buf(), OpCode::Text, &payload);
-                out.buf()[start] |= 0x40;
+                write_compressed(out.buf(), &text);
             }
             Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
             Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
@@ -184,19 +181,15 @@ impl<H: SockJsHandler> WsConnection<H> {
 
     /// Runs the session if it was woken since it last ran, then writes what it sent
     /// into `out`.
+    #[inline(always)]
     fn run_session(&mut self, out: &mut Chunk, cx: &mut Context<'_>) {
         self.session.drive(cx);
         // While the session runs here, it sends only in `drive`: what it sent is all
         // there now, and being woken for it would poll this task again for nothing.
         // Once handed off, it sends from a task of its own.
-        let hosting = self.session.hosting();
+        let waker = (!self.session.hosting()).then(|| cx.waker());
         while !self.ending && self.closing.is_none() {
-            let item = if hosting {
-                self.outbound.try_recv()
-            } else {
-                self.outbound.poll_recv(cx)
-            };
-            match item {
+            match self.outbound.next(waker) {
                 Poll::Ready(Some(item)) => self.outbound(out, item),
                 // The session let go of this socket.
                 Poll::Ready(None) => self.ending = true,
@@ -294,6 +287,15 @@ impl Chunk {
     fn take(self) -> Option<Bytes> {
         self.0.filter(|b| !b.is_empty()).map(BytesMut::freeze)
     }
+}
+
+/// Writes `text` as a compressed message: RSV1 set on its frame (RFC 7692 §6).
+#[cold]
+fn write_compressed(out: &mut BytesMut, text: &bytestring::ByteString) {
+    let payload = ws_deflate::compressed(text);
+    let start = out.len();
+    write(out, OpCode::Text, &payload);
+    out[start] |= 0x40;
 }
 
 #[inline]

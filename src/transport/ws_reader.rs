@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actix_http::ws::{CloseReason, OpCode, Parser};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_core::Stream;
 
@@ -466,7 +466,7 @@ impl<S> ClientFrames<S> {
                     {
                         // The usual case: the whole message in one frame, here (its
                         // size was checked above); no copy, one check.
-                        let _ = self.buf.split_to(header.size);
+                        self.buf.advance(header.size);
                         let mut payload = self.buf.split_to(header.len as usize);
                         unmask(&mut payload, mask, 0);
                         return ByteString::try_from(payload.freeze())
@@ -474,7 +474,7 @@ impl<S> ClientFrames<S> {
                             .map_err(|_| NOT_UTF8);
                     }
                     self.message.begin(opcode, header.len, max, compressed)?;
-                    let _ = self.buf.split_to(header.size);
+                    self.buf.advance(header.size);
                     self.arriving = Some(Box::new(Arriving {
                         fin: header.fin,
                         mask,
@@ -492,7 +492,7 @@ impl<S> ClientFrames<S> {
                     if self.buf.len() < whole {
                         return Ok(None);
                     }
-                    let _ = self.buf.split_to(header.size);
+                    self.buf.advance(header.size);
                     let mut payload = self.buf.split_to(header.len as usize);
                     unmask(&mut payload, mask, 0);
                     return match opcode {
