@@ -135,8 +135,9 @@ pub struct SockJsConfig {
 pub struct PermessageDeflate {
     /// Ask clients to compress each message on its own (`client_no_context_takeover`
     /// in the answer): the server then keeps no inflate window between messages, so
-    /// an idle connection holds nothing for it; otherwise each connection that sent
-    /// a compressed message keeps its inflater (about 43 KB) for its whole life.
+    /// an idle connection holds nothing for it, and one inflater per worker thread
+    /// serves every connection's messages; otherwise each connection that sent a
+    /// compressed message keeps its own inflater (about 43 KB) for its whole life.
     /// Default: true.
     pub client_no_context_takeover: bool,
 }

@@ -227,6 +227,38 @@ const STEP: usize = 8 * 1024;
 /// it (the sender removed them).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+thread_local! {
+    /// A worker thread's spare inflater for clients that keep no context between
+    /// messages: a compressed message takes it (or makes one, should another
+    /// connection's message hold it) and gives it back when it is whole, so such
+    /// connections hold none between messages and a message makes none.
+    static SPARE_INFLATER: RefCell<Option<Box<Inflater>>> = const { RefCell::new(None) };
+}
+
+/// An inflater for a compressed message; the thread's spare one, if the client keeps
+/// no context between messages (`!takeover`) and it is free.
+pub(crate) fn take_inflater(takeover: bool) -> Box<Inflater> {
+    if !takeover {
+        if let Some(spare) = SPARE_INFLATER.with(|spare| spare.borrow_mut().take()) {
+            return spare;
+        }
+    }
+    Box::new(Inflater::new(takeover))
+}
+
+/// Gives back an inflater whose message is whole (and which has been reset), to be
+/// the thread's spare if it has none.
+pub(crate) fn give_back_inflater(inflater: Box<Inflater>) {
+    if !inflater.takeover && inflater.out == 0 {
+        SPARE_INFLATER.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.is_none() {
+                *spare = Some(inflater);
+            }
+        });
+    }
+}
+
 impl Inflater {
     /// An inflater for a client that keeps its context between messages or not.
     pub(crate) fn new(takeover: bool) -> Self {
@@ -486,6 +518,26 @@ mod tests {
             inflate(&mut inflater, &[&compressed(&text)], 1 << 20),
             Ok(text.as_bytes().to_vec())
         );
+    }
+
+    #[test]
+    fn without_context_takeover_a_thread_reuses_one_inflater() {
+        let first = take_inflater(false);
+        let at = std::ptr::addr_of!(*first);
+        let busy = take_inflater(false);
+        assert_ne!(
+            std::ptr::addr_of!(*busy),
+            at,
+            "the spare is in use: a new one"
+        );
+        give_back_inflater(first);
+        give_back_inflater(busy);
+        assert_eq!(std::ptr::addr_of!(*take_inflater(false)), at);
+        // With the client's context takeover, a connection keeps its own.
+        let own = take_inflater(true);
+        assert!(own.takeover);
+        give_back_inflater(own);
+        assert!(!take_inflater(false).takeover);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_core::Stream;
 
-use super::ws_deflate::{InflateError, InflateOrSink, Inflater};
+use super::ws_deflate::{self, InflateError, InflateOrSink, Inflater};
 
 /// Close codes of RFC 6455 §7.4.1 that the reader gives.
 pub(crate) const CLOSE_PROTOCOL_ERROR: u16 = 1002;
@@ -367,7 +367,7 @@ impl<S> ClientFrames<S> {
         let takeover = self.deflate.unwrap_or(false);
         let inflater = self
             .inflater
-            .get_or_insert_with(|| Box::new(Inflater::new(takeover)));
+            .get_or_insert_with(|| ws_deflate::take_inflater(takeover));
         let message = &mut self.message;
         inflater
             .piece(piece, max, &mut |out| message.piece(out))
@@ -385,7 +385,9 @@ impl<S> ClientFrames<S> {
                     .map_err(inflate_refusal)?;
             }
             if self.deflate != Some(true) {
-                self.inflater = None;
+                if let Some(inflater) = self.inflater.take() {
+                    ws_deflate::give_back_inflater(inflater);
+                }
             }
         }
         self.message.end(fin)
