@@ -116,7 +116,7 @@ pub struct SockJsConfig {
     /// compressed messages: they are inflated, and refused with 1009 `Message too
     /// big.` as soon as one inflates past [`max_message_size`](Self::max_message_size)
     /// (a small frame cannot make the server inflate more). The server compresses its
-    /// messages of 256 bytes or more, each on its own (no context between messages):
+    /// messages of 128 bytes or more, each on its own (no context between messages):
     /// one compressor per worker thread serves all its connections, none holds one of
     /// its own, and a broadcast's frame is compressed once per thread for all its
     /// members there. Shorter messages go out as they are. Default: `None`.
