@@ -3,6 +3,9 @@
 //!
 //! - `broadcast`: 1000 sessions on one bench-server, which keeps its members in a set
 //!   of its own;
+//! - `broadcast-200` and `broadcast-deflate`: the same with chat lines of about 200
+//!   bytes ([`crate::chat`]), permessage-deflate off and on (bench-server
+//!   `--permessage-deflate`), counting the payload bytes received too;
 //! - `broadcast-redis`: 2 × 250 sessions over two bench-servers started with
 //!   `--redis` on the same redis-server, so every message goes from the sender's
 //!   instance to its own members at once and, through Redis, to the other
@@ -23,9 +26,9 @@ use tokio::time::{Instant, timeout};
 use crate::net::{Ws, WsMessage};
 use crate::scenario::{
     ClientReport, GRACE, Phases, SETUP, Settings, drive, drive_metered, micros, percentile,
-    result_json,
+    received, result_json,
 };
-use crate::sockjs::{bad_frame, closed, session_path, sockjs_items};
+use crate::sockjs::{bad_frame, closed, session_path, sockjs_escaped_items, sockjs_items};
 use sockjs_bench::cpu_seconds;
 
 /// The item the sender of `broadcast-redis` probes with until the other instance
@@ -35,9 +38,57 @@ const PROBE: &[u8] = b"w";
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 const PROBE_WAIT: Duration = Duration::from_secs(15);
 
+/// What a broadcast says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// `SEQ:MICROS:xxx..`, `--size` bytes (32 by default).
+    Padded,
+    /// A chat line ([`crate::chat::line`]) of about `--size` bytes (200 by default),
+    /// with permessage-deflate offered (`true`) or not.
+    Chat { deflate: bool },
+}
+
+/// The size of a chat line unless `--size` says otherwise.
+const CHAT_LINE: usize = 200;
+
+impl Body {
+    /// The message of broadcast `seq`, sent now, as the client sends it (`["..."]`).
+    fn message(self, seq: usize, size: Option<usize>) -> Vec<u8> {
+        match self {
+            Body::Padded => {
+                let size = size.unwrap_or(crate::scenario::SIZE);
+                let mut m = format!("[\"{seq}:{}:", micros()).into_bytes();
+                while m.len() < size + 2 {
+                    m.push(b'x');
+                }
+                m.extend_from_slice(b"\"]");
+                m
+            }
+            Body::Chat { .. } => {
+                let line = crate::chat::line(seq as u64, micros(), size.unwrap_or(CHAT_LINE));
+                serde_json::to_vec(&[line]).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The send time in a received item: an error naming `frame` when there is none.
+    fn sent_at(self, item: &[u8], frame: &[u8]) -> io::Result<u64> {
+        let sent = match self {
+            Body::Padded => item
+                .split(|&b| b == b':')
+                .nth(1)
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .and_then(|t| t.parse::<u64>().ok()),
+            Body::Chat { .. } => crate::chat::sent_at(item),
+        };
+        sent.ok_or_else(|| bad_frame(frame))
+    }
+}
+
 /// What the sessions of one run share.
 struct Run {
     settings: Arc<Settings>,
+    body: Body,
     /// Session `i` connects to `addrs[i % addrs.len()]`: the sender (session 0) to the
     /// first, the watched session (session 1) to the second, if there is one.
     addrs: Vec<SocketAddr>,
@@ -60,8 +111,9 @@ struct Run {
 }
 
 impl Run {
-    fn new(settings: Arc<Settings>, addrs: Vec<SocketAddr>) -> Arc<Run> {
+    fn new(settings: Arc<Settings>, addrs: Vec<SocketAddr>, body: Body) -> Arc<Run> {
         Arc::new(Run {
+            body,
             messages: settings.messages.unwrap_or(1000).max(1),
             window: settings.window.unwrap_or(4).max(1),
             settings,
@@ -82,19 +134,22 @@ impl Run {
 }
 
 /// Broadcast on one server: `sessions` SockJS websocket sessions on `/broadcast`;
-/// session 0 sends `messages` messages (at most `window` not yet back at itself), each
-/// reaching every session. Counts deliveries; latency from the send time embedded in
-/// each message.
-pub(crate) async fn broadcast(s: Arc<Settings>) -> Result<Value, String> {
+/// session 0 sends `messages` messages of `body` (at most `window` not yet back at
+/// itself), each reaching every session. Counts deliveries and the payload bytes
+/// received; latency from the send time embedded in each message.
+pub(crate) async fn broadcast(s: Arc<Settings>, name: &str, body: Body) -> Result<Value, String> {
     let sessions = s.sessions.unwrap_or(1000).max(1);
-    let run = Run::new(s.clone(), vec![s.addr]);
+    let run = Run::new(s.clone(), vec![s.addr], body);
     let sessions_run = run.clone();
     let totals = drive(&s, sessions, move |i, phases| {
         session(sessions_run.clone(), i, phases)
     })
     .await?;
-    let mut value = result_json("broadcast", "deliveries", &s, run.window, totals);
+    let mut value = result_json(name, "deliveries", &s, run.window, totals);
     value["sessions"] = json!(sessions);
+    if let Body::Chat { .. } = body {
+        value["size"] = json!(s.size.unwrap_or(CHAT_LINE));
+    }
     Ok(value)
 }
 
@@ -109,7 +164,7 @@ pub(crate) async fn broadcast_redis(s: Arc<Settings>) -> Result<Value, String> {
          --peer-addr and --peer-pid",
     )?;
     let sessions = s.sessions.unwrap_or(500).max(2);
-    let run = Run::new(s.clone(), vec![s.addr, peer]);
+    let run = Run::new(s.clone(), vec![s.addr, peer], Body::Padded);
     let redis_cpu = |pid: &str| cpu_seconds(pid).map_err(|e| format!("redis pid {pid}: {e}"));
     let redis0 = s.redis_pid.as_deref().map(redis_cpu).transpose()?;
     let pids = [s.server_pid.clone(), peer_pid];
@@ -161,12 +216,14 @@ async fn session(run: Arc<Run>, i: usize, mut phases: Phases) {
         }
     };
     let mut sent = 0usize;
+    let before = received(&ws);
     if let Err(e) = deliveries(&run, i, &mut ws, &mut report, &mut sent).await {
         report.error = Some(e.to_string());
         if i == 0 {
             run.total.store(sent, Ordering::Relaxed);
         }
     }
+    report.received_since(&ws, before);
     if home != 0 {
         run.remote.lock().extend_from_slice(&report.latencies);
     }
@@ -180,7 +237,10 @@ async fn open(run: &Run, i: usize, addr: SocketAddr) -> io::Result<Ws> {
     let _permit = run.connecting.acquire().await;
     let path = session_path("/broadcast", i, "websocket");
     let deadline = Instant::now() + SETUP;
-    let mut ws = Ws::connect(addr, &path, deadline).await?;
+    let mut ws = match run.body {
+        Body::Chat { deflate: true } => Ws::connect_deflate(addr, &path, deadline).await?,
+        _ => Ws::connect(addr, &path, deadline).await?,
+    };
     match ws.recv(deadline).await? {
         WsMessage::Text(b"o") => Ok(ws),
         WsMessage::Text(other) => Err(bad_frame(other)),
@@ -239,7 +299,6 @@ async fn deliveries(
     report: &mut ClientReport,
     sent: &mut usize,
 ) -> io::Result<()> {
-    let size = run.settings.size;
     let deadline = Instant::now() + run.settings.duration;
     let hard = deadline + GRACE;
     // Across instances the sender also waits for the watched session on the other
@@ -257,12 +316,7 @@ async fn deliveries(
             let mut queued = false;
             while *sent < run.messages && *sent < back.saturating_add(run.window) && now < deadline
             {
-                let mut m = format!("[\"{sent}:{}:", micros()).into_bytes();
-                while m.len() < size + 2 {
-                    m.push(b'x');
-                }
-                m.extend_from_slice(b"\"]");
-                ws.queue_text(&m);
+                ws.queue_text(&run.body.message(*sent, run.settings.size));
                 *sent += 1;
                 queued = true;
             }
@@ -297,24 +351,27 @@ async fn deliveries(
         let before = report.ops;
         match received {
             Ok(WsMessage::Text(frame)) => {
-                let Some(items) = sockjs_items(frame) else {
-                    if frame == b"h" {
-                        continue;
-                    }
-                    return Err(bad_frame(frame));
-                };
+                if frame == b"h" {
+                    continue;
+                }
                 let now = micros();
-                for item in items.filter(|&item| item != PROBE) {
-                    let sent_at = item
-                        .split(|&b| b == b':')
-                        .nth(1)
-                        .and_then(|t| std::str::from_utf8(t).ok())
-                        .and_then(|t| t.parse::<u64>().ok())
-                        .ok_or_else(|| bad_frame(frame))?;
+                let mut take = |item: &[u8]| -> io::Result<()> {
+                    let sent_at = run.body.sent_at(item, frame)?;
                     report.ops += 1;
                     report
                         .latencies
                         .push(u32::try_from(now.saturating_sub(sent_at)).unwrap_or(u32::MAX));
+                    Ok(())
+                };
+                // Chat lines hold escaped quotes; the padded messages none.
+                match run.body {
+                    Body::Padded => sockjs_items(frame)
+                        .ok_or_else(|| bad_frame(frame))?
+                        .filter(|&item| item != PROBE)
+                        .try_for_each(&mut take)?,
+                    Body::Chat { .. } => sockjs_escaped_items(frame)
+                        .ok_or_else(|| bad_frame(frame))?
+                        .try_for_each(&mut take)?,
                 }
             }
             Ok(WsMessage::Close) => return Err(closed()),

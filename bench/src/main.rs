@@ -24,6 +24,8 @@
 mod attacks;
 mod broadcast;
 mod broadcaster;
+mod chat;
+mod deflate;
 mod net;
 mod report;
 mod room_attack;
@@ -69,7 +71,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut reps = 1usize;
     let mut clients = None;
     let mut window = None;
-    let mut size = 32usize;
+    let mut size = None;
     let mut sessions = None;
     let mut messages = None;
     let mut json = None;
@@ -89,7 +91,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "--reps" => reps = sockjs_bench::flag_number(flag, value()?)?,
             "--clients" => clients = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--window" => window = Some(sockjs_bench::flag_number(flag, value()?)?),
-            "--size" => size = sockjs_bench::flag_number(flag, value()?)?,
+            "--size" => size = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--sessions" => sessions = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--messages" => messages = Some(sockjs_bench::flag_number(flag, value()?)?),
             "--json" => json = Some(PathBuf::from(value()?)),
@@ -109,7 +111,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     if !(1..=100).contains(&reps) {
         return Err("--reps must be between 1 and 100".into());
     }
-    if !(1..=1 << 20).contains(&size) {
+    if size.is_some_and(|size| !(1..=1 << 20).contains(&size)) {
         return Err("--size must be between 1 and 1048576".into());
     }
     let addr = addr.ok_or("--addr is required")?;

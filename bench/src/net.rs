@@ -1,7 +1,8 @@
 //! A lean client: a buffered TCP connection, a websocket client (RFC 6455, client
 //! side: masked frames out, unmasked frames in) and HTTP/1.1 keep-alive requests with
 //! fixed-length or chunked responses. Only what the scenarios need; every read and
-//! write has a deadline.
+//! write has a deadline. The websocket client may offer permessage-deflate (RFC 7692,
+//! [`crate::deflate`]) and counts the payload bytes it receives.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,6 +10,8 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout_at};
+
+use crate::deflate;
 
 /// No response head or frame the server sends us is anywhere near this.
 const MAX_BUFFER: usize = 4 << 20;
@@ -198,6 +201,8 @@ pub(crate) struct Head {
     pub(crate) status: u16,
     content_length: Option<usize>,
     chunked: bool,
+    /// `Sec-WebSocket-Extensions`, if the response has it.
+    extensions: Option<String>,
 }
 
 impl Head {
@@ -212,6 +217,7 @@ impl Head {
             .ok_or_else(|| invalid(format!("bad status line {status_line:?}")))?;
         let mut content_length = None;
         let mut chunked = false;
+        let mut extensions = None;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
@@ -221,12 +227,15 @@ impl Head {
                 content_length = value.parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = value.eq_ignore_ascii_case("chunked");
+            } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
+                extensions = Some(value.to_owned());
             }
         }
         Ok(Head {
             status,
             content_length,
             chunked,
+            extensions,
         })
     }
 }
@@ -247,15 +256,19 @@ enum Next {
     Whole { at: usize, len: usize },
     /// A fragmented message, now whole in `Ws::fragments`.
     Fragmented,
+    /// A compressed message, now inflated in `Ws::inflated`.
+    Inflated,
     /// The server's close frame.
     Close,
 }
 
 enum Parsed {
     Incomplete,
-    /// A data frame: fin, opcode, payload offset and length, total frame length.
+    /// A data frame: fin, RSV1 (a compressed message's first frame), opcode, payload
+    /// offset and length, total frame length.
     Data {
         fin: bool,
+        rsv1: bool,
         opcode: u8,
         offset: usize,
         len: usize,
@@ -268,6 +281,7 @@ fn parse_frame(buf: &[u8]) -> io::Result<Parsed> {
         return Ok(Parsed::Incomplete);
     }
     let fin = buf[0] & 0x80 != 0;
+    let rsv1 = buf[0] & 0x40 != 0;
     let opcode = buf[0] & 0x0f;
     if buf[1] & 0x80 != 0 {
         return Err(invalid("masked frame from the server"));
@@ -291,6 +305,7 @@ fn parse_frame(buf: &[u8]) -> io::Result<Parsed> {
     }
     Ok(Parsed::Data {
         fin,
+        rsv1,
         opcode,
         offset,
         len,
@@ -306,6 +321,16 @@ pub(crate) struct Ws {
     fragments: Vec<u8>,
     in_fragmented: bool,
     close_code: Option<u16>,
+    /// The server agreed to permessage-deflate.
+    deflate: bool,
+    /// The fragmented message in progress is compressed.
+    fragments_compressed: bool,
+    /// The last compressed message, inflated; what we compress, before it is sent.
+    inflated: Vec<u8>,
+    /// Payload bytes of the data frames received, as they came (compressed or not).
+    wire_bytes: u64,
+    /// Compressed messages received.
+    compressed: u64,
 }
 
 impl Ws {
@@ -321,16 +346,48 @@ impl Ws {
         deadline: Instant,
         recv_buffer: Option<u32>,
     ) -> io::Result<Ws> {
+        Ws::open(addr, path, deadline, recv_buffer, false).await
+    }
+
+    /// [`connect`](Self::connect), offering permessage-deflate as browsers do
+    /// ([`deflate::OFFER`]); an error if the server does not agree to it.
+    pub(crate) async fn connect_deflate(
+        addr: SocketAddr,
+        path: &str,
+        deadline: Instant,
+    ) -> io::Result<Ws> {
+        Ws::open(addr, path, deadline, None, true).await
+    }
+
+    /// Connects (with `SO_RCVBUF` set to `recv_buffer`, if given) and completes the
+    /// opening handshake on `path`, offering permessage-deflate when `deflate` says so.
+    async fn open(
+        addr: SocketAddr,
+        path: &str,
+        deadline: Instant,
+        recv_buffer: Option<u32>,
+        deflate: bool,
+    ) -> io::Result<Ws> {
         let mut conn = Conn::connect(addr, deadline, recv_buffer).await?;
+        let offer = if deflate {
+            format!("Sec-WebSocket-Extensions: {}\r\n", deflate::OFFER)
+        } else {
+            String::new()
+        };
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Version: 13\r\n{offer}\r\n"
         );
         conn.write_all(request.as_bytes(), deadline).await?;
         let head = conn.read_head(deadline).await?;
         if head.status != 101 {
             return Err(invalid(format!("handshake answered {}", head.status)));
+        }
+        if deflate && !deflate::agreed(head.extensions.as_deref()) {
+            return Err(invalid(
+                "the server did not agree to permessage-deflate (bench-server --permessage-deflate?)",
+            ));
         }
         let seed = conn
             .stream
@@ -344,7 +401,23 @@ impl Ws {
             fragments: Vec::new(),
             in_fragmented: false,
             close_code: None,
+            deflate,
+            fragments_compressed: false,
+            inflated: Vec::new(),
+            wire_bytes: 0,
+            compressed: 0,
         })
+    }
+
+    /// Payload bytes of the data frames received so far, as they came on the wire
+    /// (compressed, when they were).
+    pub(crate) fn wire_bytes(&self) -> u64 {
+        self.wire_bytes
+    }
+
+    /// Compressed messages received so far.
+    pub(crate) fn compressed_received(&self) -> u64 {
+        self.compressed
     }
 
     /// The code of the server's close frame, once [`recv`](Self::recv) returned it
@@ -369,8 +442,13 @@ impl Ws {
     }
 
     fn encode(&mut self, opcode: u8, payload: &[u8]) {
+        self.encode_frame(0x80 | opcode, payload);
+    }
+
+    /// Queues one masked frame whose first byte is `first`.
+    fn encode_frame(&mut self, first: u8, payload: &[u8]) {
         let mask = self.next_mask();
-        self.out.push(0x80 | opcode);
+        self.out.push(first);
         let len = payload.len();
         if len < 126 {
             self.out.push(0x80 | len as u8);
@@ -389,6 +467,19 @@ impl Ws {
     /// Queues a text message; [`flush`](Self::flush) writes what is queued.
     pub(crate) fn queue_text(&mut self, payload: &[u8]) {
         self.encode(1, payload);
+    }
+
+    /// Queues a text message compressed (RSV1 set, the payload deflated on its own);
+    /// an error if permessage-deflate was not agreed.
+    pub(crate) fn queue_compressed(&mut self, text: &[u8]) -> io::Result<()> {
+        if !self.deflate {
+            return Err(invalid("permessage-deflate was not agreed"));
+        }
+        let mut payload = std::mem::take(&mut self.inflated);
+        deflate::compress(text, &mut payload);
+        self.encode_frame(0x80 | 0x40 | 1, &payload);
+        self.inflated = payload;
+        Ok(())
     }
 
     /// Writes every queued frame.
@@ -453,6 +544,7 @@ impl Ws {
         loop {
             let Parsed::Data {
                 fin,
+                rsv1,
                 opcode,
                 offset,
                 len,
@@ -465,14 +557,27 @@ impl Ws {
             // The payload stays where it is until the buffer is next filled.
             self.conn.consume(total);
             match opcode {
-                1 | 2 if fin && !self.in_fragmented => return Ok(Next::Whole { at, len }),
+                1 | 2 if fin && !self.in_fragmented && !rsv1 => {
+                    self.wire_bytes += len as u64;
+                    return Ok(Next::Whole { at, len });
+                }
                 0..=2 => {
+                    self.wire_bytes += len as u64;
+                    if rsv1 && (opcode == 0 || !self.deflate) {
+                        return Err(invalid("RSV1 set where no compressed message may start"));
+                    }
                     if opcode != 0 {
                         self.fragments.clear();
+                        self.fragments_compressed = rsv1;
                     }
                     self.in_fragmented = !fin;
                     self.fragments
                         .extend_from_slice(&self.conn.buf[at..at + len]);
+                    if fin && self.fragments_compressed {
+                        deflate::inflate(&self.fragments, &mut self.inflated)?;
+                        self.compressed += 1;
+                        return Ok(Next::Inflated);
+                    }
                     if fin {
                         return Ok(Next::Fragmented);
                     }
@@ -498,6 +603,7 @@ impl Ws {
         match next {
             Next::Whole { at, len } => WsMessage::Text(&self.conn.buf[at..at + len]),
             Next::Fragmented => WsMessage::Text(&self.fragments),
+            Next::Inflated => WsMessage::Text(&self.inflated),
             Next::Close | Next::Incomplete => WsMessage::Close,
         }
     }
@@ -671,6 +777,7 @@ mod tests {
             parse_frame(&short),
             Ok(Parsed::Data {
                 fin: true,
+                rsv1: false,
                 opcode: 1,
                 offset: 2,
                 len: 3,
@@ -688,6 +795,85 @@ mod tests {
             Ok(Parsed::Incomplete)
         ));
         assert!(parse_frame(&[0x81, 0x83, 0, 0, 0, 0]).is_err());
+    }
+
+    /// A server that answers the handshake with `answer`'s extensions header (if
+    /// any), then writes `frames` and keeps the connection until the client goes.
+    async fn serve_once(answer: Option<&'static str>, frames: Vec<u8>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.is_ok_and(|n| n == 1)
+            {
+                head.push(byte[0]);
+            }
+            let extensions = answer.map_or(String::new(), |a| {
+                format!("Sec-WebSocket-Extensions: {a}\r\n")
+            });
+            let response = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\n{extensions}\r\n"
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.write_all(&frames).await;
+            let mut rest = [0u8; 256];
+            while stream.read(&mut rest).await.is_ok_and(|n| n > 0) {}
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_are_inflated_and_wire_bytes_counted() {
+        let text = b"a[\"the same words, the same words, the same words again\"]";
+        let mut payload = Vec::new();
+        deflate::compress(text, &mut payload);
+        // One compressed frame, the same compressed in two fragments, a plain one.
+        let mut frames = vec![0xc1, payload.len() as u8];
+        frames.extend_from_slice(&payload);
+        let (first, second) = payload.split_at(3);
+        frames.extend_from_slice(&[0x41, first.len() as u8]);
+        frames.extend_from_slice(first);
+        frames.extend_from_slice(&[0x80, second.len() as u8]);
+        frames.extend_from_slice(second);
+        frames.extend_from_slice(&[0x81, 1, b'h']);
+        let addr = serve_once(
+            Some("permessage-deflate; client_no_context_takeover"),
+            frames,
+        )
+        .await;
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let mut ws = Ws::connect_deflate(addr, "/x", deadline)
+            .await
+            .expect("connects");
+        for _ in 0..2 {
+            match ws.recv(deadline).await.expect("message") {
+                WsMessage::Text(got) => assert_eq!(got, text),
+                WsMessage::Close => panic!("closed"),
+            }
+        }
+        assert!(matches!(ws.recv(deadline).await, Ok(WsMessage::Text(b"h"))));
+        assert_eq!(ws.compressed_received(), 2);
+        assert_eq!(ws.wire_bytes(), 2 * payload.len() as u64 + 1);
+        ws.queue_compressed(text).expect("agreed");
+    }
+
+    #[tokio::test]
+    async fn deflate_is_refused_where_it_was_not_agreed() {
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let addr = serve_once(None, Vec::new()).await;
+        assert!(Ws::connect_deflate(addr, "/x", deadline).await.is_err());
+        // A compressed frame on a connection that did not offer it.
+        let addr = serve_once(None, vec![0xc1, 1, 0]).await;
+        let mut ws = Ws::connect(addr, "/x", deadline).await.expect("connects");
+        assert!(ws.recv(deadline).await.is_err());
+        assert!(ws.queue_compressed(b"x").is_err());
     }
 
     #[test]

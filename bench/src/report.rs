@@ -19,6 +19,9 @@ enum Target {
     Bytes(f64),
     /// At most this many bytes per session above the baseline's figure.
     BytesAbove(f64),
+    /// Per-server-CPU-second rate at least `rate` of the baseline's, and payload
+    /// bytes received per operation at most `wire` of the baseline's.
+    RatioAndWire { rate: f64, wire: f64 },
 }
 
 struct Spec {
@@ -47,6 +50,10 @@ impl Spec {
 /// what SockJS adds to a bare actix connection.
 const IDLE_ABOVE_BARE: f64 = 1024.0;
 
+/// Bytes per idle session allowed above `idle-ws` when permessage-deflate was agreed
+/// and used once (issue 27).
+const IDLE_DEFLATE_ABOVE: f64 = 2048.0;
+
 /// Server memory growth allowed per stuck session: `max_queued_bytes` (1 MiB, the
 /// default) plus 256 KiB.
 const STUCK_BYTES: f64 = (1024 * 1024 + 256 * 1024) as f64;
@@ -63,6 +70,13 @@ const SPECS: &[Spec] = &[
         what: "SockJS websocket echo, `[\"msg\"]` → `a[\"msg\"]`, 32 clients, 1 in flight",
         baseline: "bare-echo",
         target: Target::Ratio(0.90),
+    },
+    Spec {
+        name: "ws-echo-deflate",
+        what: "`ws-echo` with permessage-deflate agreed (bench-server `--permessage-deflate`): \
+               its frames (37 bytes) are under the compression threshold and go out plain",
+        baseline: "ws-echo",
+        target: Target::Ratio(0.97),
     },
     Spec {
         name: "raw-ws-echo",
@@ -93,6 +107,24 @@ const SPECS: &[Spec] = &[
         what: "`/broadcast` to 1000 websocket sessions, 1000 messages (4 in flight): deliveries",
         baseline: "bare-echo",
         target: Target::Ratio(2.0),
+    },
+    Spec {
+        name: "broadcast-200",
+        what: "`broadcast` with chat lines of about 200 bytes \
+               (`{\"type\":\"message\",\"id\":…,\"sent\":…,\"name\":…,\"text\":…}`, \
+               English-like text, different each message), no compression; ratio to `broadcast`",
+        baseline: "broadcast",
+        target: Target::None,
+    },
+    Spec {
+        name: "broadcast-deflate",
+        what: "`broadcast-200` with permessage-deflate agreed by every session \
+               (bench-server `--permessage-deflate`)",
+        baseline: "broadcast-200",
+        target: Target::RatioAndWire {
+            rate: 0.70,
+            wire: 0.50,
+        },
     },
     Spec {
         name: "broadcast-redis",
@@ -148,6 +180,13 @@ const SPECS: &[Spec] = &[
         target: Target::BytesAbove(IDLE_ABOVE_BARE),
     },
     Spec {
+        name: "idle-ws-deflate",
+        what: "`idle-ws` with permessage-deflate agreed, each session having sent a compressed \
+               message of 1 KiB and received it back compressed first",
+        baseline: "idle-ws",
+        target: Target::BytesAbove(IDLE_DEFLATE_ABOVE),
+    },
+    Spec {
         name: "idle-bare-stream",
         what: "server memory per idle bare actix streaming response with xhr_streaming's prelude and `o` (5000 open)",
         baseline: "idle-bare-stream",
@@ -192,6 +231,10 @@ struct Summary {
     bytes: Option<f64>,
     /// Live heap bytes per session, when the server counted them.
     heap: Option<f64>,
+    /// Payload bytes received per operation, where counted.
+    wire: Option<f64>,
+    /// The share of the operations that arrived compressed, where counted.
+    compressed: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -226,6 +269,8 @@ fn summarise(runs: &[&Value]) -> Summary {
         remote_p99: field("remote_p99_us"),
         bytes: field("bytes_per_session").or_else(|| field("bytes_per_stuck_session")),
         heap: field("heap_bytes_per_session"),
+        wire: field("wire_bytes_per_op"),
+        compressed: field("compressed_share"),
     }
 }
 
@@ -249,6 +294,16 @@ fn latency(us: Option<f64>) -> String {
         Some(us) if us >= 10_000.0 => format!("{:.0} ms", us / 1000.0),
         Some(us) if us >= 1000.0 => format!("{:.1} ms", us / 1000.0),
         Some(us) => format!("{us:.0} µs"),
+    }
+}
+
+/// Payload bytes received per operation, and the share that came compressed when
+/// any did.
+fn wire(bytes: Option<f64>, compressed: Option<f64>) -> String {
+    match (bytes, compressed) {
+        (None, _) => "–".into(),
+        (Some(b), Some(c)) if c > 0.0 => format!("{b:.0} ({:.0} % compressed)", c * 100.0),
+        (Some(b), _) => format!("{b:.0}"),
     }
 }
 
@@ -276,9 +331,9 @@ pub(crate) fn table(lines: &[Value]) -> String {
         .collect();
     let mut out = String::new();
     out.push_str(
-        "| scenario | what is measured | runs | raw rate | per server CPU-second | server CPU | p50 / p99 latency | ratio to bare | target | result |\n",
+        "| scenario | what is measured | runs | raw rate | per server CPU-second | wire bytes / op | server CPU | p50 / p99 latency | ratio to bare | target | result |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for spec in SPECS {
         let Some(sum) = summaries.get(spec.name) else {
             continue;
@@ -314,6 +369,22 @@ pub(crate) fn table(lines: &[Value]) -> String {
                 format!("≥ {:.0} % of `{}`", r * 100.0, spec.baseline),
                 ratio.map(|x| x >= r),
             ),
+            Target::RatioAndWire { rate, wire } => {
+                let wire_ratio = match (sum.wire, base.and_then(|b| b.wire)) {
+                    (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                    _ => None,
+                };
+                (
+                    format!(
+                        "≥ {:.0} % of `{}` per server CPU-second, ≤ {:.0} % of its wire bytes / op{}",
+                        rate * 100.0,
+                        spec.baseline,
+                        wire * 100.0,
+                        wire_ratio.map_or(String::new(), |w| format!(" (here {:.0} %)", w * 100.0))
+                    ),
+                    ratio.zip(wire_ratio).map(|(r, w)| r >= rate && w <= wire),
+                )
+            }
             Target::Rate(r) => (format!("≥ {}/s", thousands(r)), sum.rate.map(|x| x >= r)),
             Target::Bytes(b) => (
                 format!("≤ {} {}", thousands(b), unit.unwrap_or("B")),
@@ -360,12 +431,13 @@ pub(crate) fn table(lines: &[Value]) -> String {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             spec.name,
             spec.what,
             sum.runs,
             raw,
             per_cpu,
+            wire(sum.wire, sum.compressed),
             sum.cpu_util
                 .map_or("–".into(), |u| format!("{:.0} %", u * 100.0)),
             if unit.is_some() {
@@ -382,7 +454,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
         if SPECS.iter().all(|s| s.name != *name) {
             let _ = writeln!(
                 out,
-                "| `{name}` | (unknown scenario) | {} | {} | {} | – | – | – | – | info |",
+                "| `{name}` | (unknown scenario) | {} | {} | {} | – | – | – | – | – | info |",
                 sum.runs,
                 sum.rate.map_or("–".into(), thousands),
                 sum.per_cpu.map_or("–".into(), thousands),
@@ -439,6 +511,13 @@ pub(crate) fn line(v: &Value) -> String {
         latency(f("p50_us")),
         latency(f("p99_us")),
     );
+    if let Some(bytes) = f("wire_bytes_per_op") {
+        let _ = write!(
+            s,
+            "  wire {bytes:.0} B/op ({:.0} % compressed)",
+            f("compressed_share").unwrap_or(0.0) * 100.0
+        );
+    }
     if let Some(remote) = v.get("remote_deliveries").and_then(Value::as_u64) {
         let _ = write!(
             s,

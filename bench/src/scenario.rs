@@ -15,9 +15,10 @@ use tokio::sync::{Barrier, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
+use crate::broadcast::{Body, broadcast};
 use crate::net::{Http, Ws, WsMessage};
 use crate::sockjs::{
-    bad_frame, closed, session_base, session_path, sockjs_count, xhr_open, xhr_send,
+    bad_frame, closed, session_base, session_path, sockjs_count, sockjs_items, xhr_open, xhr_send,
     xhr_stream_start,
 };
 use sockjs_bench::{cpu_seconds, rss_bytes};
@@ -26,6 +27,13 @@ use sockjs_bench::{cpu_seconds, rss_bytes};
 pub(crate) const SETUP: Duration = Duration::from_secs(60);
 /// How long a scenario may run past its measured time (draining, slow clients).
 pub(crate) const GRACE: Duration = Duration::from_secs(20);
+/// The message size of most scenarios, unless `--size` says otherwise.
+pub(crate) const SIZE: usize = 32;
+
+/// The message each session of `idle-ws-deflate` sends compressed and receives back
+/// before it idles: about this many bytes of English-like text.
+const IDLE_MESSAGE: usize = 1024;
+
 /// One connection's open, echo and close in the connect-rate scenarios.
 const OP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,7 +45,8 @@ pub(crate) struct Settings {
     pub(crate) duration: Duration,
     pub(crate) clients: Option<usize>,
     pub(crate) window: Option<usize>,
-    pub(crate) size: usize,
+    /// Message size (`--size`); each scenario has its default ([`SIZE`] for most).
+    pub(crate) size: Option<usize>,
     pub(crate) sessions: Option<usize>,
     pub(crate) messages: Option<usize>,
     /// A second server (`--peer-addr`, `--peer-pid`): `broadcast-redis` only.
@@ -49,15 +58,20 @@ pub(crate) struct Settings {
 
 /// Every scenario, in the order `all` runs them. The idle ones, `stuck` and
 /// `stuck-addr` are best run each on a fresh server (scripts/bench does), so earlier
-/// runs' freed memory does not hide their growth.
+/// runs' freed memory does not hide their growth. The `*-deflate` ones offer
+/// permessage-deflate and fail unless the server agrees (`bench-server
+/// --permessage-deflate`).
 pub(crate) const SCENARIOS: &[&str] = &[
     "bare-echo",
     "ws-echo",
+    "ws-echo-deflate",
     "raw-ws-echo",
     "bare-echo-pipe",
     "ws-echo-pipe",
     "raw-ws-echo-pipe",
     "broadcast",
+    "broadcast-200",
+    "broadcast-deflate",
     "broadcast-redis",
     "xhr-echo",
     "xhr-streaming",
@@ -66,6 +80,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "connect-ws",
     "idle-bare",
     "idle-ws",
+    "idle-ws-deflate",
     "idle-bare-stream",
     "idle-xhr-streaming",
     "stuck",
@@ -78,11 +93,14 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
     match name {
         "bare-echo" => echo(s, Flavor::Bare, 32, 1, name).await,
         "ws-echo" => echo(s, Flavor::SockJs, 32, 1, name).await,
+        "ws-echo-deflate" => echo(s, Flavor::SockJsDeflate, 32, 1, name).await,
         "raw-ws-echo" => echo(s, Flavor::Raw, 32, 1, name).await,
         "bare-echo-pipe" => echo(s, Flavor::Bare, 8, 32, name).await,
         "ws-echo-pipe" => echo(s, Flavor::SockJs, 8, 32, name).await,
         "raw-ws-echo-pipe" => echo(s, Flavor::Raw, 8, 32, name).await,
-        "broadcast" => crate::broadcast::broadcast(s).await,
+        "broadcast" => broadcast(s, name, Body::Padded).await,
+        "broadcast-200" => broadcast(s, name, Body::Chat { deflate: false }).await,
+        "broadcast-deflate" => broadcast(s, name, Body::Chat { deflate: true }).await,
         "broadcast-redis" => crate::broadcast::broadcast_redis(s).await,
         "xhr-echo" => xhr_echo(s).await,
         "xhr-streaming" => xhr_streaming(s, "/echo", "xhr-streaming").await,
@@ -91,6 +109,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "connect-ws" => connect_rate(s, Flavor::SockJs, name).await,
         "idle-bare" => idle(s, Idle::Bare, name).await,
         "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
+        "idle-ws-deflate" => idle(s, Idle::SockJsWebSocketDeflate, name).await,
         "idle-bare-stream" => idle(s, Idle::BareStream, name).await,
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
         "stuck" => crate::stuck::stuck(s, crate::stuck::HANDLES).await,
@@ -185,6 +204,26 @@ pub(crate) struct ClientReport {
     pub(crate) ops: u64,
     pub(crate) latencies: Vec<u32>,
     pub(crate) error: Option<String>,
+    /// Payload bytes of the websocket data frames received (as they came, compressed
+    /// or not), where the scenario counts them.
+    pub(crate) wire_bytes: u64,
+    /// Compressed messages received.
+    pub(crate) compressed: u64,
+}
+
+impl ClientReport {
+    /// Sets what `ws` received since it had received `before` (its
+    /// [`received`] then).
+    pub(crate) fn received_since(&mut self, ws: &Ws, before: (u64, u64)) {
+        let (wire, compressed) = received(ws);
+        self.wire_bytes = wire - before.0;
+        self.compressed = compressed - before.1;
+    }
+}
+
+/// Payload bytes and compressed messages `ws` has received so far.
+pub(crate) fn received(ws: &Ws) -> (u64, u64) {
+    (ws.wire_bytes(), ws.compressed_received())
 }
 
 /// The phases every client goes through together: connect, start, measure, report,
@@ -216,6 +255,8 @@ pub(crate) struct Totals {
     latencies: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
+    wire_bytes: u64,
+    compressed: u64,
     pub(crate) measured: Measured,
 }
 
@@ -272,6 +313,8 @@ where
         latencies: Vec::new(),
         errors: 0,
         first_error: None,
+        wire_bytes: 0,
+        compressed: 0,
         measured: Measured {
             elapsed: 0.0,
             server_cpu: 0.0,
@@ -286,6 +329,8 @@ where
                 reported += 1;
                 totals.ops += report.ops;
                 totals.latencies.extend(report.latencies);
+                totals.wire_bytes += report.wire_bytes;
+                totals.compressed += report.compressed;
                 if let Some(e) = report.error {
                     totals.errors += 1;
                     totals.first_error.get_or_insert(e);
@@ -323,12 +368,16 @@ pub(crate) fn result_json(
     } else {
         0.0
     };
+    // Only where the scenario counted them.
+    let counted = t.wire_bytes > 0 && t.ops > 0;
+    let wire_per_op = counted.then(|| t.wire_bytes as f64 / t.ops as f64);
+    let compressed_share = counted.then(|| t.compressed as f64 / t.ops as f64);
     json!({
         "scenario": name,
         "unit": unit,
         "clients": t.clients,
         "window": window,
-        "size": s.size,
+        "size": s.size.unwrap_or(SIZE),
         "duration_s": m.elapsed,
         "ops": t.ops,
         "rate": rate,
@@ -339,6 +388,9 @@ pub(crate) fn result_json(
         "client_cpu_util": m.client_cpu / m.elapsed.max(1e-9),
         "p50_us": percentile(&t.latencies, 0.50),
         "p99_us": percentile(&t.latencies, 0.99),
+        "wire_bytes": counted.then_some(t.wire_bytes),
+        "wire_bytes_per_op": wire_per_op,
+        "compressed_share": compressed_share,
         "errors": t.errors,
         "first_error": t.first_error,
     })
@@ -353,6 +405,8 @@ enum Flavor {
     Raw,
     /// `/echo/{server}/{session}/websocket` with SockJS framing.
     SockJs,
+    /// The same, offering permessage-deflate (the server must agree).
+    SockJsDeflate,
 }
 
 impl Flavor {
@@ -360,7 +414,7 @@ impl Flavor {
         match self {
             Flavor::Bare => "/bare".into(),
             Flavor::Raw => "/echo/websocket".into(),
-            Flavor::SockJs => session_path("/echo", client, "websocket"),
+            Flavor::SockJs | Flavor::SockJsDeflate => session_path("/echo", client, "websocket"),
         }
     }
 
@@ -368,7 +422,7 @@ impl Flavor {
     fn message(self, payload: &[u8]) -> Vec<u8> {
         match self {
             Flavor::Bare | Flavor::Raw => payload.to_vec(),
-            Flavor::SockJs => {
+            Flavor::SockJs | Flavor::SockJsDeflate => {
                 let mut m = b"[\"".to_vec();
                 m.extend_from_slice(payload);
                 m.extend_from_slice(b"\"]");
@@ -381,14 +435,18 @@ impl Flavor {
     fn count(self, message: &[u8]) -> io::Result<usize> {
         match self {
             Flavor::Bare | Flavor::Raw => Ok(1),
-            Flavor::SockJs => sockjs_count(message),
+            Flavor::SockJs | Flavor::SockJsDeflate => sockjs_count(message),
         }
     }
 
     /// Connects, and for SockJS waits for the open frame.
     async fn open(self, addr: SocketAddr, client: usize, deadline: Instant) -> io::Result<Ws> {
-        let mut ws = Ws::connect(addr, &self.path(client), deadline).await?;
-        if let Flavor::SockJs = self {
+        let path = self.path(client);
+        let mut ws = match self {
+            Flavor::SockJsDeflate => Ws::connect_deflate(addr, &path, deadline).await?,
+            _ => Ws::connect(addr, &path, deadline).await?,
+        };
+        if let Flavor::SockJs | Flavor::SockJsDeflate = self {
             match ws.recv(deadline).await? {
                 WsMessage::Text(b"o") => {}
                 WsMessage::Text(other) => return Err(bad_frame(other)),
@@ -409,7 +467,7 @@ async fn echo(
 ) -> Result<Value, String> {
     let clients = s.clients.unwrap_or(clients).max(1);
     let window = s.window.unwrap_or(window).max(1);
-    let message = Arc::new(flavor.message(&payload(s.size)));
+    let message = Arc::new(flavor.message(&payload(s.size.unwrap_or(SIZE))));
     let settings = s.clone();
     let totals = drive(&s, clients, move |i, mut phases| {
         let s = settings.clone();
@@ -428,6 +486,7 @@ async fn echo(
             };
             let deadline = Instant::now() + s.duration;
             let hard = deadline + GRACE;
+            let before = received(&ws);
             let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(window);
             let result: io::Result<()> = async {
                 loop {
@@ -456,6 +515,7 @@ async fn echo(
             if let Err(e) = result {
                 report.error = Some(e.to_string());
             }
+            report.received_since(&ws, before);
             phases.finish(report).await;
             let _ = ws.close(Instant::now() + Duration::from_secs(5)).await;
         }
@@ -467,7 +527,7 @@ async fn echo(
 /// Sessions opened, one echo, closed: `clients` connecting in parallel.
 async fn connect_rate(s: Arc<Settings>, flavor: Flavor, name: &str) -> Result<Value, String> {
     let clients = s.clients.unwrap_or(16).max(1);
-    let message = Arc::new(flavor.message(&payload(s.size)));
+    let message = Arc::new(flavor.message(&payload(s.size.unwrap_or(SIZE))));
     let settings = s.clone();
     let totals = drive(&s, clients, move |i, mut phases| {
         let s = settings.clone();
@@ -512,7 +572,7 @@ async fn connect_rate(s: Arc<Settings>, flavor: Flavor, name: &str) -> Result<Va
 /// connection, each message sent with `xhr_send` on another.
 async fn xhr_echo(s: Arc<Settings>) -> Result<Value, String> {
     let clients = s.clients.unwrap_or(32).max(1);
-    let message = Arc::new(Flavor::SockJs.message(&payload(s.size)));
+    let message = Arc::new(Flavor::SockJs.message(&payload(s.size.unwrap_or(SIZE))));
     let settings = s.clone();
     let totals = drive(&s, clients, move |i, mut phases| {
         let s = settings.clone();
@@ -597,7 +657,7 @@ async fn xhr_streaming(
     name: &str,
 ) -> Result<Value, String> {
     let clients = s.clients.unwrap_or(32).max(1);
-    let message = Arc::new(Flavor::SockJs.message(&payload(s.size)));
+    let message = Arc::new(Flavor::SockJs.message(&payload(s.size.unwrap_or(SIZE))));
     let settings = s.clone();
     let totals = drive(&s, clients, move |i, mut phases| {
         let s = settings.clone();
@@ -652,6 +712,9 @@ async fn xhr_streaming(
 enum Idle {
     Bare,
     SockJsWebSocket,
+    /// A SockJS websocket with permessage-deflate agreed, that sent one compressed
+    /// message of [`IDLE_MESSAGE`] bytes and received it back compressed.
+    SockJsWebSocketDeflate,
     /// `/bare-stream`: the actix streaming response xhr_streaming is compared with.
     BareStream,
     XhrStreaming,
@@ -671,6 +734,11 @@ async fn open_idle(
     match kind {
         Idle::Bare => Ok(Held::Ws(Flavor::Bare.open(addr, client, deadline).await?)),
         Idle::SockJsWebSocket => Ok(Held::Ws(Flavor::SockJs.open(addr, client, deadline).await?)),
+        Idle::SockJsWebSocketDeflate => {
+            let mut ws = Flavor::SockJsDeflate.open(addr, client, deadline).await?;
+            compressed_echo(&mut ws, client, deadline).await?;
+            Ok(Held::Ws(ws))
+        }
         Idle::BareStream | Idle::XhrStreaming => {
             let mut http = Http::connect(addr, deadline).await?;
             let path = match kind {
@@ -684,6 +752,28 @@ async fn open_idle(
             }
         }
     }
+}
+
+/// Sends `/echo` one compressed message of about [`IDLE_MESSAGE`] bytes (English-like
+/// text, its own for each `client`) and reads it back, compressed.
+async fn compressed_echo(ws: &mut Ws, client: usize, deadline: Instant) -> io::Result<()> {
+    let text = crate::chat::english(client as u64, IDLE_MESSAGE);
+    ws.queue_compressed(&Flavor::SockJs.message(text.as_bytes()))?;
+    ws.flush(deadline).await?;
+    match ws.recv(deadline).await? {
+        WsMessage::Text(frame)
+            if sockjs_items(frame)
+                .is_some_and(|mut items| items.next() == Some(text.as_bytes())) => {}
+        WsMessage::Text(frame) => return Err(bad_frame(frame)),
+        WsMessage::Close => return Err(closed()),
+    }
+    if ws.compressed_received() == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the echo of a compressed message came back uncompressed",
+        ));
+    }
+    Ok(())
 }
 
 /// Opens `count` sessions (64 at a time) numbered from `first`.

@@ -30,6 +30,31 @@ pub(crate) fn sockjs_items(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> 
     Some(inner.split(|&b| b == b'"').step_by(2))
 }
 
+/// The items of an `a["...","..."]` frame as they are written in it (JSON strings
+/// without their quotes, escapes left escaped), for any messages.
+pub(crate) fn sockjs_escaped_items(frame: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let mut rest = frame.strip_prefix(b"a[")?.strip_suffix(b"]")?;
+    Some(std::iter::from_fn(move || {
+        let item = rest
+            .strip_prefix(b",")
+            .unwrap_or(rest)
+            .strip_prefix(b"\"")?;
+        // The closing quote: the first not escaped (not after an odd number of
+        // backslashes).
+        let mut from = 0;
+        let end = loop {
+            let at = from + item.get(from..)?.iter().position(|&b| b == b'"')?;
+            let backslashes = item[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+            if backslashes % 2 == 0 {
+                break at;
+            }
+            from = at + 1;
+        };
+        rest = &item[end + 1..];
+        Some(&item[..end])
+    }))
+}
+
 /// Counts the messages in one SockJS frame: `a[...]` carries some, `o` and `h` none,
 /// `c[...]` ends the session.
 pub(crate) fn sockjs_count(frame: &[u8]) -> io::Result<usize> {
@@ -145,6 +170,21 @@ mod tests {
             .expect("items")
             .collect();
         assert_eq!(items, vec![&b"1:2:x"[..], &b"3:4:x"[..]]);
+    }
+
+    #[test]
+    fn escaped_items_are_split_at_their_closing_quotes() {
+        let frame = br#"a["{\"a\":1}","x\\","\\\"q\""]"#;
+        let items: Vec<&[u8]> = sockjs_escaped_items(frame).expect("items").collect();
+        assert_eq!(
+            items,
+            vec![&br#"{\"a\":1}"#[..], &br#"x\\"#[..], &br#"\\\"q\""#[..]]
+        );
+        assert!(sockjs_escaped_items(b"o").is_none());
+        assert_eq!(
+            sockjs_escaped_items(br#"a["unterminated]"#).map(Iterator::count),
+            Some(0)
+        );
     }
 
     #[test]

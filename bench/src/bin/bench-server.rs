@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! bench-server [--port N] [--workers N] [--redis redis://127.0.0.1:PORT] [--count-heap]
+//!              [--permessage-deflate]
 //! ```
 //!
 //! Binds 127.0.0.1 (port 0 picks a free one), prints
@@ -30,6 +31,10 @@
 //! - `/heap`: with `--count-heap`, the live heap bytes its allocator counts
 //!   ([`sockjs_bench::heap`]), as a decimal number; 404 without.
 //!
+//! With `--permessage-deflate`, every SockJS service above agrees to permessage-deflate
+//! (RFC 7692, `PermessageDeflate::default()`) with the clients that offer it (the
+//! `*-deflate` scenarios); without it, none does.
+//!
 //! One worker by default, so the whole server runs on one thread (plus actix's idle
 //! accept thread) and can be pinned to one core.
 
@@ -42,8 +47,8 @@ use std::task::{Context, Poll};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Handler, Message, StreamHandler};
 use actix_sockjs::pubsub::{Broadcaster, Publish, RedisLink, Subscribe, UnsubscribeAll};
 use actix_sockjs::{
-    CloseReason, ConnectionInfo, PreparedMessage, SessionHandle, SockJs, SockJsContext,
-    SockJsHandler,
+    CloseReason, ConnectionInfo, PermessageDeflate, PreparedMessage, SessionHandle, SockJs,
+    SockJsConfig, SockJsContext, SockJsHandler,
 };
 use actix_web::{App, Error, HttpRequest, HttpResponse, HttpServer, web};
 use actix_web_actors::ws;
@@ -280,6 +285,8 @@ struct Args {
     workers: usize,
     redis: Option<RedisLink>,
     count_heap: bool,
+    /// `--permessage-deflate`: the SockJS services agree to it.
+    permessage_deflate: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -288,6 +295,7 @@ fn parse_args() -> Result<Args, String> {
         workers: 1,
         redis: None,
         count_heap: false,
+        permessage_deflate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -302,9 +310,10 @@ fn parse_args() -> Result<Args, String> {
                 args.redis = Some(RedisLink::new(&url).map_err(|e| format!("--redis: {e}"))?);
             }
             "--count-heap" => args.count_heap = true,
+            "--permessage-deflate" => args.permessage_deflate = true,
             "-h" | "--help" => {
                 return Err("usage: bench-server [--port N] [--workers N] \
-                     [--redis redis://HOST:PORT] [--count-heap]"
+                     [--redis redis://HOST:PORT] [--count-heap] [--permessage-deflate]"
                     .into());
             }
             other => return Err(format!("unknown argument {other}")),
@@ -323,9 +332,15 @@ async fn main() -> std::io::Result<()> {
     }
     // The idle scenarios hold 5000+ connections.
     let nofile = sockjs_bench::raise_nofile_limit();
-    let echo = SockJs::new("/echo", || Echo);
-    let echo4k = SockJs::new("/echo4k", || Echo)
-        .config(actix_sockjs::SockJsConfig::default().response_limit(4096));
+    // Every SockJS service's configuration starts here: the default, with
+    // permessage-deflate under `--permessage-deflate`.
+    let base = if args.permessage_deflate {
+        SockJsConfig::default().permessage_deflate(PermessageDeflate::default())
+    } else {
+        SockJsConfig::default()
+    };
+    let echo = SockJs::new("/echo", || Echo).config(base.clone());
+    let echo4k = SockJs::new("/echo4k", || Echo).config(base.clone().response_limit(4096));
     // One broadcaster for the process, shared by every worker.
     let audience = match args.redis {
         Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
@@ -333,11 +348,12 @@ async fn main() -> std::io::Result<()> {
     };
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
         audience: audience.clone(),
-    });
+    })
+    .config(base.clone());
     // One room for the process, started here (on the system's arbiter), shared by
     // every worker.
     let room = Room::default().start();
-    let room = SockJs::new("/room", move || RoomMember { room: room.clone() });
+    let room = SockJs::new("/room", move || RoomMember { room: room.clone() }).config(base);
     let server = HttpServer::new(move || {
         App::new()
             .service(echo.clone())

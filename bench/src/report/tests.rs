@@ -128,3 +128,54 @@ fn idle_sessions_are_held_to_a_kilobyte_above_their_bare_floor() {
         "{xhr}"
     );
 }
+
+#[test]
+fn broadcast_deflate_is_held_to_rate_and_wire_bytes_of_broadcast_200() {
+    let base = json!({"scenario": "broadcast-200", "rate": 800.0, "per_server_cpu_s": 1000.0,
+                      "wire_bytes_per_op": 230.0, "compressed_share": 0.0, "errors": 0});
+    let row_of = |per_cpu: f64, wire: f64| {
+        let lines = vec![
+            base.clone(),
+            json!({"scenario": "broadcast-deflate", "rate": 700.0, "per_server_cpu_s": per_cpu,
+                   "wire_bytes_per_op": wire, "compressed_share": 1.0, "errors": 0}),
+        ];
+        let t = table(&lines);
+        t.lines()
+            .find(|l| l.starts_with("| `broadcast-deflate`"))
+            .expect("broadcast-deflate row")
+            .to_owned()
+    };
+    let pass = row_of(800.0, 115.0);
+    assert!(
+        pass.contains("| 115 (100 % compressed) |")
+            && pass.contains("| 0.80 |")
+            && pass.contains("(here 50 %)")
+            && pass.contains("**PASS**"),
+        "{pass}"
+    );
+    assert!(row_of(600.0, 100.0).contains("**MISS**"));
+    assert!(row_of(900.0, 120.0).contains("**MISS**"));
+    let t = table(&[base]);
+    let plain = t
+        .lines()
+        .find(|l| l.starts_with("| `broadcast-200`"))
+        .expect("broadcast-200 row");
+    assert!(plain.contains("| 230 |"), "{plain}");
+}
+
+#[test]
+fn idle_deflate_sessions_are_held_to_two_kilobytes_above_idle_ws() {
+    let lines = vec![
+        json!({"scenario": "idle-ws", "bytes_per_session": 12_000.0, "errors": 0}),
+        json!({"scenario": "idle-ws-deflate", "bytes_per_session": 13_500.0, "errors": 0}),
+    ];
+    let t = table(&lines);
+    let row = t
+        .lines()
+        .find(|l| l.starts_with("| `idle-ws-deflate`"))
+        .expect("idle-ws-deflate row");
+    assert!(
+        row.contains("≤ `idle-ws` + 2,048 B/session (here + 1,500)") && row.contains("**PASS**"),
+        "{row}"
+    );
+}
