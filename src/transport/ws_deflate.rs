@@ -148,35 +148,50 @@ fn split_outside_quotes(value: &str, sep: char) -> impl Iterator<Item = &str> {
 /// 175 bytes, either level), which a broadcast pays once for all its members.
 pub(crate) const COMPRESS_MIN: usize = 128;
 
-/// A worker thread's compressor, and the last message it compressed.
+/// How many recently compressed messages a thread remembers. A broadcast's members
+/// on one thread do not all write its frame one after another: a connection writes
+/// what waits for it (several broadcasts in flight) before the next one does, so
+/// one remembered message is not enough.
+const RECENT: usize = 16;
+
+/// A worker thread's compressor, and the messages it compressed last.
 struct SharedDeflater {
     compress: Compress,
-    /// The last message compressed (kept, so its bytes cannot be freed and reused
-    /// by another message while it is the key) and its compressed payload.
-    last: Option<(ByteString, Bytes)>,
+    /// The last [`RECENT`] messages compressed (kept, so their bytes cannot be
+    /// freed and reused by another message while they are keys) and their payloads;
+    /// `next` is the one to replace.
+    recent: Vec<(ByteString, Bytes)>,
+    next: usize,
 }
 
 thread_local! {
     static DEFLATER: RefCell<SharedDeflater> = RefCell::new(SharedDeflater {
         compress: Compress::new(Compression::default(), false),
-        last: None,
+        recent: Vec::new(),
+        next: 0,
     });
 }
 
 /// `text` compressed as one permessage-deflate message payload (raw deflate, no
-/// context from earlier messages, the final `00 00 ff ff` removed). The same shared
-/// message again (every member of a broadcast on this thread) is not compressed
-/// again.
+/// context from earlier messages, the final `00 00 ff ff` removed). A shared message
+/// compressed lately (the other members of a broadcast on this thread) is not
+/// compressed again.
 pub(crate) fn compressed(text: &ByteString) -> Bytes {
     DEFLATER.with(|deflater| {
         let mut deflater = deflater.borrow_mut();
-        if let Some((key, payload)) = &deflater.last {
-            if key.as_ptr() == text.as_ptr() && key.len() == text.len() {
-                return payload.clone();
-            }
+        let same = |key: &ByteString| key.as_ptr() == text.as_ptr() && key.len() == text.len();
+        if let Some((_, payload)) = deflater.recent.iter().find(|(key, _)| same(key)) {
+            return payload.clone();
         }
         let payload = Bytes::from(deflate_alone(&mut deflater.compress, text.as_bytes()));
-        deflater.last = Some((text.clone(), payload.clone()));
+        let entry = (text.clone(), payload.clone());
+        if deflater.recent.len() < RECENT {
+            deflater.recent.push(entry);
+        } else {
+            let next = deflater.next;
+            deflater.recent[next] = entry;
+            deflater.next = (next + 1) % RECENT;
+        }
         payload
     })
 }
@@ -522,6 +537,20 @@ mod tests {
             inflate(&mut inflater, &[&compressed(&text)], 1 << 20),
             Ok(text.as_bytes().to_vec())
         );
+    }
+
+    #[test]
+    fn broadcasts_in_flight_together_are_each_compressed_once() {
+        let frames: Vec<ByteString> = (0..RECENT)
+            .map(|n| ByteString::from(format!("broadcast {n} ").repeat(20)))
+            .collect();
+        let first: Vec<Bytes> = frames.iter().map(compressed).collect();
+        // Every member writes every frame, one member after another.
+        for _member in 0..3 {
+            for (frame, payload) in frames.iter().zip(&first) {
+                assert_eq!(compressed(frame).as_ptr(), payload.as_ptr());
+            }
+        }
     }
 
     #[test]
