@@ -10,6 +10,15 @@
 //! compressed once per thread for all its members there. Messages under
 //! [`COMPRESS_MIN`] bytes go out uncompressed (RFC 7692 §6 allows that for any
 //! message).
+//!
+//! Memory (flate2 1.1 with miniz_oxide, counted on the heap): a compressor holds
+//! 319,326 bytes and an inflater 43,296. A compressor per connection, keeping its
+//! context between messages, would halve the bytes of short chat lines again (37 %
+//! of their size instead of 74 %, measured on 200-byte lines) but cost every
+//! connection 319 KB and every broadcast a compression per member, so the server
+//! never keeps one. An inflater per connection is what a client's context takeover
+//! needs (`PermessageDeflate::client_no_context_takeover(false)`); by default clients
+//! are asked to keep none, and one inflater per thread serves all.
 
 use std::cell::RefCell;
 
