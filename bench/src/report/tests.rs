@@ -3,6 +3,15 @@
 use super::*;
 use serde_json::json;
 
+/// The row of `scenario` in `table`.
+fn row<'a>(table: &'a str, scenario: &str) -> &'a str {
+    let start = format!("| `{scenario}`");
+    table
+        .lines()
+        .find(|l| l.starts_with(&start))
+        .unwrap_or_else(|| panic!("no {scenario} row in {table}"))
+}
+
 #[test]
 fn medians_and_thousands() {
     assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
@@ -19,10 +28,7 @@ fn stuck_is_a_memory_row_held_to_the_bound() {
         json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let row = t
-        .lines()
-        .find(|l| l.starts_with("| `stuck`"))
-        .expect("stuck row");
+    let row = row(&t, "stuck");
     assert!(
         row.contains("| 450,000 B/stuck session | – |")
             && row.contains("≤ 1,310,720 B/stuck session")
@@ -40,10 +46,7 @@ fn stuck_addr_is_held_to_the_same_bound() {
         json!({"scenario": "stuck", "bytes_per_stuck_session": 400_000.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let row = t
-        .lines()
-        .find(|l| l.starts_with("| `stuck-addr`"))
-        .expect("stuck-addr row");
+    let row = row(&t, "stuck-addr");
     assert!(
         row.contains("| 1,200,000 B/stuck session | – |")
             && row.contains("≤ 1,310,720 B/stuck session")
@@ -63,15 +66,9 @@ fn ratios_are_taken_per_server_cpu_second() {
         json!({"scenario": "raw-ws-echo", "rate": 99.0, "per_server_cpu_s": 180.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let ws = t
-        .lines()
-        .find(|l| l.starts_with("| `ws-echo`"))
-        .expect("ws row");
+    let ws = row(&t, "ws-echo");
     assert!(ws.contains("| 0.95 |") && ws.contains("**PASS**"), "{ws}");
-    let raw = t
-        .lines()
-        .find(|l| l.starts_with("| `raw-ws-echo`"))
-        .expect("raw row");
+    let raw = row(&t, "raw-ws-echo");
     assert!(
         raw.contains("| 0.90 |") && raw.contains("**MISS**"),
         "{raw}"
@@ -87,10 +84,7 @@ fn broadcast_redis_is_compared_with_broadcast_and_shows_remote_latency() {
                "remote_p99_us": 3000.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let row = t
-        .lines()
-        .find(|l| l.starts_with("| `broadcast-redis`"))
-        .expect("broadcast-redis row");
+    let row = row(&t, "broadcast-redis");
     assert!(
         row.contains("| 0.50 |")
             && row.contains("800 µs / 2.5 ms (remote 1.2 ms / 3.0 ms)")
@@ -110,19 +104,13 @@ fn idle_sessions_are_held_to_a_kilobyte_above_their_bare_floor() {
         json!({"scenario": "idle-xhr-streaming", "bytes_per_session": 13_100.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let ws = t
-        .lines()
-        .find(|l| l.starts_with("| `idle-ws`"))
-        .expect("idle-ws row");
+    let ws = row(&t, "idle-ws");
     assert!(
         ws.contains("≤ `idle-bare` + 1,024 B/session (here + 1,000; heap + 700)")
             && ws.contains("**PASS**"),
         "{ws}"
     );
-    let xhr = t
-        .lines()
-        .find(|l| l.starts_with("| `idle-xhr-streaming`"))
-        .expect("idle-xhr-streaming row");
+    let xhr = row(&t, "idle-xhr-streaming");
     assert!(
         xhr.contains("(here + 1,100)") && xhr.contains("**MISS**"),
         "{xhr}"
@@ -140,10 +128,7 @@ fn broadcast_deflate_is_held_to_rate_and_wire_bytes_of_broadcast_200() {
                    "wire_bytes_per_op": wire, "compressed_share": 1.0, "errors": 0}),
         ];
         let t = table(&lines);
-        t.lines()
-            .find(|l| l.starts_with("| `broadcast-deflate`"))
-            .expect("broadcast-deflate row")
-            .to_owned()
+        row(&t, "broadcast-deflate").to_owned()
     };
     let pass = row_of(800.0, 115.0);
     assert!(
@@ -156,10 +141,7 @@ fn broadcast_deflate_is_held_to_rate_and_wire_bytes_of_broadcast_200() {
     assert!(row_of(600.0, 100.0).contains("**MISS**"));
     assert!(row_of(900.0, 120.0).contains("**MISS**"));
     let t = table(&[base]);
-    let plain = t
-        .lines()
-        .find(|l| l.starts_with("| `broadcast-200`"))
-        .expect("broadcast-200 row");
+    let plain = row(&t, "broadcast-200");
     assert!(plain.contains("| 230 |"), "{plain}");
 }
 
@@ -170,10 +152,7 @@ fn idle_deflate_sessions_are_held_to_two_kilobytes_above_idle_ws() {
         json!({"scenario": "idle-ws-deflate", "bytes_per_session": 13_500.0, "errors": 0}),
     ];
     let t = table(&lines);
-    let row = t
-        .lines()
-        .find(|l| l.starts_with("| `idle-ws-deflate`"))
-        .expect("idle-ws-deflate row");
+    let row = row(&t, "idle-ws-deflate");
     assert!(
         row.contains("≤ `idle-ws` + 2,048 B/session (here + 1,500)") && row.contains("**PASS**"),
         "{row}"
