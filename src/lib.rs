@@ -147,6 +147,8 @@
 //! [`multiplex`] runs many named channels over one session, wire-compatible with the
 //! `websocket-multiplex` browser client.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config;
 mod error;
 mod handler;
