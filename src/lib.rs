@@ -148,6 +148,8 @@
 //! `websocket-multiplex` browser client.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 mod config;
 mod error;

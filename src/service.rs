@@ -59,6 +59,15 @@ pub struct SockJs<H: SockJsHandler> {
     state: Arc<SessionsState<H>>,
 }
 
+impl<H: SockJsHandler> std::fmt::Debug for SockJs<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SockJs")
+            .field("prefix", &self.prefix)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<H: SockJsHandler> Clone for SockJs<H> {
     fn clone(&self) -> Self {
         SockJs {

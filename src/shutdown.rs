@@ -149,6 +149,14 @@ pub struct GracefulShutdown {
     deadline: Duration,
 }
 
+impl std::fmt::Debug for GracefulShutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GracefulShutdown")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GracefulShutdown {
     /// For the server behind `handle`, with a 5 s deadline.
     pub fn new(handle: ServerHandle) -> Self {

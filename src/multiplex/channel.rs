@@ -113,6 +113,14 @@ pub struct ChannelContext<'a> {
     close_requested: &'a mut bool,
 }
 
+impl std::fmt::Debug for ChannelContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelContext")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> ChannelContext<'a> {
     pub(crate) fn new(
         session: &'a mut (dyn SessionOutput + 'a),

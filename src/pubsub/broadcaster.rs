@@ -33,6 +33,15 @@ pub struct Broadcaster {
     redis: Option<super::relay::Relay>,
 }
 
+impl std::fmt::Debug for Broadcaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcaster")
+            .field("topics", &self.topics.topic_count())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Broadcaster {
     /// A broadcaster for this instance alone.
     pub fn new() -> Self {

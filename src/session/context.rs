@@ -66,6 +66,15 @@ pub struct SockJsContext<A: SockJsHandler> {
     pub(crate) core: SessionCore,
 }
 
+impl<A: SockJsHandler> std::fmt::Debug for SockJsContext<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SockJsContext")
+            .field("id", &self.id())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A: SockJsHandler> SockJsContext<A> {
     pub(crate) fn new(parts: ContextParts<A>, core: SessionCore) -> Self {
         SockJsContext { parts, core }
