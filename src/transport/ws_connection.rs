@@ -12,7 +12,16 @@
 //! decoded, handled by the session and its answer encoded and written within one poll
 //! of the connection, as in a bare websocket, instead of waking a second task and
 //! polling the connection again. The session stays an actor with its own mailbox,
-//! context and timers; it ends with the connection.
+//! context and timers; it ends with the connection. When the connection cannot run
+//! it (its client stopped reading), the session is handed off to a task of its own
+//! (`transport::hosted`), and the connection then waits on the outbound queue.
+//!
+//! Closing (RFC 6455 §7): a client's close frame is answered at once and the body
+//! ends. A frame that breaks a rule is answered with its close frame once the session
+//! has answered the messages that came before it. When the server closes first, it
+//! writes its close frame and reads (dropping data) until the client's, or
+//! [`CLOSE_WAIT`]. With permessage-deflate agreed, long messages are written
+//! compressed (`transport::ws_deflate`).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -11,14 +11,13 @@
 //! [`COMPRESS_MIN`] bytes go out uncompressed (RFC 7692 §6 allows that for any
 //! message).
 //!
-//! Memory (flate2 1.1 with miniz_oxide, counted on the heap): a compressor holds
-//! 319,326 bytes and an inflater 43,296. A compressor per connection, keeping its
-//! context between messages, would halve the bytes of short chat lines again (37 %
-//! of their size instead of 74 %, measured on 200-byte lines) but cost every
-//! connection 319 KB and every broadcast a compression per member, so the server
-//! never keeps one. An inflater per connection is what a client's context takeover
-//! needs (`PermessageDeflate::client_no_context_takeover(false)`); by default clients
-//! are asked to keep none, and one inflater per thread serves all.
+//! A compressor is large and an inflater much smaller (bench/NOTES.md has the
+//! figures). A compressor per connection, keeping its context between messages,
+//! would make short lines smaller still, but every connection would hold one and
+//! every broadcast would be compressed once per member, so the server never keeps
+//! one. An inflater per connection is what a client's context takeover needs
+//! (`PermessageDeflate::client_no_context_takeover(false)`); by default clients are
+//! asked to keep none, and one inflater per thread serves all.
 
 use std::cell::RefCell;
 
@@ -152,9 +151,8 @@ fn split_outside_quotes(value: &str, sep: char) -> impl Iterator<Item = &str> {
 /// Messages shorter than this (in bytes) go out uncompressed: below it, deflate's
 /// block framing and the time it takes outweigh what it saves. A chat line (150 to
 /// 250 bytes as a SockJS frame) is over it: compressed on its own it shrinks by about
-/// a quarter, and a broadcast's is compressed once per thread. Compressing a
-/// 175-byte message costs about 5 µs here (miniz_oxide), which a broadcast pays once
-/// for all its members.
+/// a quarter, and a broadcast's is compressed once per thread, so its members share
+/// the cost.
 pub(crate) const COMPRESS_MIN: usize = 128;
 
 /// How many recently compressed messages a thread remembers. A broadcast's members
@@ -210,8 +208,7 @@ pub(crate) fn compressed(text: &ByteString) -> Bytes {
 fn deflate_alone(compress: &mut Compress, input: &[u8]) -> Vec<u8> {
     // A full flush ends every message: it forgets what came before, so the next
     // message refers to nothing earlier (whoever inflates it, from any state), and
-    // costs about half of resetting the compressor (5.3 against 9.5 µs for a
-    // 175-byte line here).
+    // it is cheaper than resetting the compressor, which clears all its tables.
     let start = compress.total_in();
     let mut out = Vec::with_capacity(input.len() / 2 + 64);
     loop {
@@ -370,229 +367,4 @@ pub(crate) enum InflateOrSink<E> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::{Compress, Compression, FlushCompress};
-
-    fn agreed(headers: &[&str]) -> Option<Agreement> {
-        negotiate(headers.iter().copied(), false)
-    }
-
-    #[test]
-    fn a_plain_offer_is_accepted_with_no_parameters() {
-        let a = agreed(&["permessage-deflate"]).expect("accepted");
-        assert_eq!(a, Agreement::default());
-        assert_eq!(a.header_value(), "permessage-deflate");
-    }
-
-    #[test]
-    fn what_browsers_send_is_accepted() {
-        // Chromium and Firefox.
-        let a = agreed(&["permessage-deflate; client_max_window_bits"]).expect("accepted");
-        assert_eq!(a.header_value(), "permessage-deflate");
-    }
-
-    #[test]
-    fn each_parameter_is_answered_as_the_rfc_says() {
-        let a = agreed(&[
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-             server_max_window_bits=10; client_max_window_bits=\"12\"",
-        ])
-        .expect("accepted");
-        assert!(a.server_no_context_takeover && a.client_no_context_takeover);
-        assert_eq!(a.server_max_window_bits, Some(10));
-        assert_eq!(
-            a.header_value(),
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-             server_max_window_bits=10"
-        );
-        // The server may ask the client to keep no context.
-        let asked = negotiate(["permessage-deflate"], true).expect("accepted");
-        assert_eq!(
-            asked.header_value(),
-            "permessage-deflate; client_no_context_takeover"
-        );
-    }
-
-    #[test]
-    fn offers_the_server_cannot_honour_are_declined_and_the_next_is_tried() {
-        for bad in [
-            "permessage-deflate; server_max_window_bits",
-            "permessage-deflate; server_max_window_bits=7",
-            "permessage-deflate; server_max_window_bits=16",
-            "permessage-deflate; server_max_window_bits=010",
-            "permessage-deflate; client_max_window_bits=99",
-            "permessage-deflate; server_no_context_takeover=1",
-            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-            "permessage-deflate; x_unknown",
-            "x-webkit-deflate-frame",
-        ] {
-            assert_eq!(agreed(&[bad]), None, "{bad}");
-            let fallback = format!("{bad}, permessage-deflate; client_no_context_takeover");
-            let a = agreed(&[&fallback]).unwrap_or_else(|| panic!("{fallback}"));
-            assert!(a.client_no_context_takeover, "{fallback}");
-        }
-        assert_eq!(agreed(&[]), None);
-        // A quoted string that does not end takes the rest of the header with it.
-        assert_eq!(
-            agreed(&["permessage-deflate; server_max_window_bits=\"10, permessage-deflate"]),
-            None
-        );
-        // Offers may come in several headers.
-        let a = agreed(&["foo", "permessage-deflate; server_max_window_bits=15"]);
-        assert_eq!(a.and_then(|a| a.server_max_window_bits), Some(15));
-    }
-
-    /// Compresses `text` as a permessage-deflate sender does (raw deflate, sync flush,
-    /// the final 00 00 ff ff removed), keeping `compress`'s context.
-    fn compress(compress: &mut Compress, text: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len() + 64);
-        compress
-            .compress_vec(text, &mut out, FlushCompress::Sync)
-            .expect("compress");
-        assert!(out.ends_with(&TAIL));
-        out.truncate(out.len() - 4);
-        out
-    }
-
-    fn inflate(
-        inflater: &mut Inflater,
-        pieces: &[&[u8]],
-        max: u64,
-    ) -> Result<Vec<u8>, InflateError> {
-        let mut out = Vec::new();
-        let mut sink = |bytes: &[u8]| -> Result<(), ()> {
-            out.extend_from_slice(bytes);
-            Ok(())
-        };
-        for piece in pieces {
-            inflater
-                .piece(piece, max, &mut sink)
-                .map_err(unwrap_inflate)?;
-        }
-        inflater.finish(max, &mut sink).map_err(unwrap_inflate)?;
-        Ok(out)
-    }
-
-    fn unwrap_inflate(e: InflateOrSink<()>) -> InflateError {
-        match e {
-            InflateOrSink::Inflate(e) => e,
-            InflateOrSink::Sink(()) => InflateError::Corrupt,
-        }
-    }
-
-    #[test]
-    fn messages_inflate_in_any_pieces_with_and_without_context_takeover() {
-        for takeover in [true, false] {
-            let mut compressor = Compress::new(Compression::default(), false);
-            let mut inflater = Inflater::new(takeover);
-            for round in 0..3 {
-                if !takeover {
-                    compressor.reset();
-                }
-                let text = format!("round {round}: {}", "the same words again ".repeat(50));
-                let wire = compress(&mut compressor, text.as_bytes());
-                let pieces: Vec<&[u8]> = wire.chunks(7).collect();
-                assert_eq!(
-                    inflate(&mut inflater, &pieces, 1 << 20),
-                    Ok(text.into_bytes()),
-                    "takeover {takeover}, round {round}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_bomb_is_refused_after_at_most_the_limit_of_output() {
-        let mut compressor = Compress::new(Compression::best(), false);
-        let zeros = vec![0u8; 8 << 20];
-        let wire = compress(&mut compressor, &zeros);
-        assert!(
-            wire.len() < 16 << 10,
-            "8 MiB of zeros compress to {}",
-            wire.len()
-        );
-        let mut inflater = Inflater::new(true);
-        let mut produced = 0u64;
-        let mut sink = |bytes: &[u8]| -> Result<(), ()> {
-            produced += bytes.len() as u64;
-            Ok(())
-        };
-        let max = 64 << 10;
-        assert_eq!(
-            inflater.piece(&wire, max, &mut sink),
-            Err(InflateOrSink::Inflate(InflateError::TooBig))
-        );
-        assert!(produced <= max, "{produced} bytes out before the refusal");
-    }
-
-    #[test]
-    fn what_the_server_compresses_inflates_back_and_a_repeat_is_not_compressed_again() {
-        let text = ByteString::from("a broadcast line ".repeat(40));
-        let first = compressed(&text);
-        assert!(first.len() < text.len() / 4, "{} bytes", first.len());
-        let again = compressed(&text);
-        assert_eq!(
-            again.as_ptr(),
-            first.as_ptr(),
-            "the same payload, not a new one"
-        );
-        // Every message is compressed on its own: each inflates back by itself, with
-        // a fresh inflater, after any number of others.
-        let texts: Vec<ByteString> = (0..50)
-            .map(|n| ByteString::from(format!("line {} ", n % 3).repeat(30)))
-            .chain([text.clone(), ByteString::from(text.to_string())])
-            .collect();
-        for text in &texts {
-            let payload = compressed(text);
-            let mut fresh = Inflater::new(false);
-            assert_eq!(
-                inflate(&mut fresh, &[&payload], 1 << 20),
-                Ok(text.as_bytes().to_vec())
-            );
-        }
-    }
-
-    #[test]
-    fn broadcasts_in_flight_together_are_each_compressed_once() {
-        let frames: Vec<ByteString> = (0..RECENT)
-            .map(|n| ByteString::from(format!("broadcast {n} ").repeat(20)))
-            .collect();
-        let first: Vec<Bytes> = frames.iter().map(compressed).collect();
-        // Every member writes every frame, one member after another.
-        for _member in 0..3 {
-            for (frame, payload) in frames.iter().zip(&first) {
-                assert_eq!(compressed(frame).as_ptr(), payload.as_ptr());
-            }
-        }
-    }
-
-    #[test]
-    fn without_context_takeover_a_thread_reuses_one_inflater() {
-        let first = take_inflater(false);
-        let at = std::ptr::addr_of!(*first);
-        let busy = take_inflater(false);
-        assert_ne!(
-            std::ptr::addr_of!(*busy),
-            at,
-            "the spare is in use: a new one"
-        );
-        give_back_inflater(first);
-        give_back_inflater(busy);
-        assert_eq!(std::ptr::addr_of!(*take_inflater(false)), at);
-        // With the client's context takeover, a connection keeps its own.
-        let own = take_inflater(true);
-        assert!(own.takeover);
-        give_back_inflater(own);
-        assert!(!take_inflater(false).takeover);
-    }
-
-    #[test]
-    fn garbage_is_refused() {
-        let mut inflater = Inflater::new(true);
-        assert_eq!(
-            inflate(&mut inflater, &[&[0xff, 0xff, 0xff, 0xff]], 1 << 20),
-            Err(InflateError::Corrupt)
-        );
-    }
-}
+mod tests;
