@@ -198,27 +198,29 @@ impl InboxTx {
     pub(crate) fn offer(&self, deliver: Deliver, max: usize) -> Offer {
         let inbox = &self.0.inbox;
         let weight = deliver.weight();
-        let waker = {
+        let (waker, offer) = {
             let mut state = inbox.state.lock();
             if state.closed {
                 return Offer::Closed;
             }
             let bytes = inbox.bytes.load(Ordering::Relaxed);
-            if bytes + weight > max {
-                if inbox.overflowed.swap(true, Ordering::AcqRel) {
-                    return Offer::Full;
-                }
-                state.queue.push_back(Command::Deliver(Deliver::Overflow));
-            } else {
+            let offer = if bytes + weight <= max {
                 inbox.bytes.store(bytes + weight, Ordering::Release);
                 state.queue.push_back(Command::Deliver(deliver));
-            }
-            (state.waker.take(), bytes + weight > max)
+                Offer::Queued
+            } else if !inbox.overflowed.swap(true, Ordering::AcqRel) {
+                // The first refusal tells the session.
+                state.queue.push_back(Command::Deliver(Deliver::Overflow));
+                Offer::Full
+            } else {
+                return Offer::Full;
+            };
+            (state.waker.take(), offer)
         };
-        if let Some(waker) = waker.0 {
+        if let Some(waker) = waker {
             waker.wake();
         }
-        if waker.1 { Offer::Full } else { Offer::Queued }
+        offer
     }
 
     /// Whether the session has ended (it takes no more commands).
