@@ -116,10 +116,11 @@ pub struct SockJsConfig {
     /// compressed messages: they are inflated, and refused with 1009 `Message too
     /// big.` as soon as one inflates past [`max_message_size`](Self::max_message_size)
     /// (a small frame cannot make the server inflate more). The server compresses its
-    /// messages of 128 bytes or more, each on its own (no context between messages):
-    /// one compressor per worker thread serves all its connections, none holds one of
-    /// its own, and a broadcast's frame is compressed once per thread for all its
-    /// members there. Shorter messages go out as they are. Default: `None`.
+    /// messages of 128 bytes or more with compressors that no connection owns (a few
+    /// per worker thread), in the context of the messages before them where the
+    /// client allows it ([`PermessageDeflate::server_context_takeover`]); a
+    /// broadcast's frame is compressed once per thread for all its members there.
+    /// Shorter messages go out as they are. Default: `None`.
     pub permessage_deflate: Option<PermessageDeflate>,
 }
 
@@ -140,12 +141,24 @@ pub struct PermessageDeflate {
     /// compressed message keeps its own inflater (about 43 KB) for its whole life.
     /// Default: true.
     pub client_no_context_takeover: bool,
+    /// Compress messages in the context of the ones before them where clients allow
+    /// it (they did not offer `server_no_context_takeover` and kept a 15-bit window).
+    /// It costs no memory per connection: each worker thread has up to four
+    /// compressors (about 319 KB each) that no connection owns, and the members of
+    /// a broadcast, which receive the same messages in the same order, share one;
+    /// each broadcast frame is compressed once per thread. Chat lines of about 200
+    /// bytes shrink to about 37 % of their size instead of 74 % on their own. When
+    /// false, every message is compressed on its own and the answer says so
+    /// (`server_no_context_takeover`), which lets clients drop their inflate window
+    /// between messages. Default: true.
+    pub server_context_takeover: bool,
 }
 
 impl Default for PermessageDeflate {
     fn default() -> Self {
         PermessageDeflate {
             client_no_context_takeover: true,
+            server_context_takeover: true,
         }
     }
 }
@@ -154,6 +167,12 @@ impl PermessageDeflate {
     /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
     pub fn client_no_context_takeover(mut self, ask: bool) -> Self {
         self.client_no_context_takeover = ask;
+        self
+    }
+
+    /// Sets [`server_context_takeover`](Self::server_context_takeover).
+    pub fn server_context_takeover(mut self, keep: bool) -> Self {
+        self.server_context_takeover = keep;
         self
     }
 }

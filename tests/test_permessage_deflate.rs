@@ -106,7 +106,7 @@ async fn compressed_messages_are_inflated_whole_or_fragmented() {
     )))
     .await;
     let echoed = match ws.next().await {
-        Some(ServerFrame::Compressed(payload)) => inflated(&payload),
+        Some(ServerFrame::Compressed(payload)) => ClientInflater::new(false).inflated(&payload),
         other => panic!("a long echo goes out compressed: {other:?}"),
     };
     assert_eq!(echoed, format!("a{text}"));
@@ -143,17 +143,35 @@ async fn with_context_takeover_a_message_may_refer_to_the_ones_before() {
     assert_eq!(ws.next_text().await, line);
 }
 
-/// What a client inflates a compressed server message to (each message on its own:
-/// the server keeps no context between them).
-fn inflated(payload: &[u8]) -> String {
-    let mut inflate = Decompress::new(false);
-    let mut input = payload.to_vec();
-    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut out = Vec::with_capacity(64 * 1024);
-    inflate
-        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-        .expect("a deflate stream");
-    String::from_utf8(out).expect("UTF-8")
+/// A client's inflater: it keeps its window between messages (the server may refer
+/// to earlier messages), unless it was told the server keeps no context, when it
+/// inflates each message on its own.
+struct ClientInflater {
+    inflate: Decompress,
+    each_alone: bool,
+}
+
+impl ClientInflater {
+    fn new(each_alone: bool) -> Self {
+        ClientInflater {
+            inflate: Decompress::new(false),
+            each_alone,
+        }
+    }
+
+    /// What a compressed server message inflates to.
+    fn inflated(&mut self, payload: &[u8]) -> String {
+        if self.each_alone {
+            self.inflate.reset(false);
+        }
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut out = Vec::with_capacity(64 * 1024);
+        self.inflate
+            .decompress_vec(&input, &mut out, FlushDecompress::Sync)
+            .expect("a deflate stream");
+        String::from_utf8(out).expect("UTF-8")
+    }
 }
 
 #[actix_rt::test]
@@ -168,6 +186,8 @@ async fn long_messages_go_out_compressed_and_short_ones_as_they_are() {
         };
         let long = "a line worth compressing ".repeat(40);
         let short = "short";
+        let mut client = ClientInflater::new(false);
+        let mut sizes = Vec::new();
         for text in [&long[..], short, &long[..]] {
             if raw {
                 ws.send_text(text).await;
@@ -183,7 +203,8 @@ async fn long_messages_go_out_compressed_and_short_ones_as_they_are() {
                 Some(ServerFrame::Compressed(payload)) => {
                     assert!(text.len() >= 128, "{path}: {} bytes compressed", text.len());
                     assert!(payload.len() < expected.len() / 4, "{path}");
-                    assert_eq!(inflated(&payload), expected, "{path}");
+                    assert_eq!(client.inflated(&payload), expected, "{path}");
+                    sizes.push(payload.len());
                 }
                 Some(ServerFrame::Text(t)) => {
                     assert!(
@@ -196,6 +217,9 @@ async fn long_messages_go_out_compressed_and_short_ones_as_they_are() {
                 other => panic!("{path}: {other:?}"),
             }
         }
+        // The second long message refers to the first (the server's context
+        // takeover): smaller than the same message compressed on its own.
+        assert!(sizes[1] < sizes[0], "{path}: {sizes:?}");
     }
     // Without an agreement, nothing is compressed.
     let (mut ws, _) = sockjs_ws(&srv, "").await;
@@ -205,6 +229,35 @@ async fn long_messages_go_out_compressed_and_short_ones_as_they_are() {
         ws.next().await,
         Some(ServerFrame::Text(format!(r#"a["{long}"]"#)))
     );
+}
+
+#[actix_rt::test]
+async fn where_the_server_keeps_no_context_every_message_inflates_alone() {
+    let no_context = SockJsConfig::default()
+        .permessage_deflate(PermessageDeflate::default().server_context_takeover(false));
+    let (quiet, _) = server(no_context);
+    let (srv, _) = server(deflating());
+    let asked = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+    // The service's setting, said in the answer; or the client's own request.
+    for (srv, offer) in [(&quiet, OFFER), (&srv, asked)] {
+        let (mut ws, head) = sockjs_ws(srv, offer).await;
+        assert_eq!(
+            extensions(&head).as_deref(),
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+            "{offer}"
+        );
+        let mut client = ClientInflater::new(true);
+        let long = "the same long line, said twice over ".repeat(8);
+        for _ in 0..3 {
+            ws.send_text(&format!(r#"["{long}"]"#)).await;
+            match ws.next().await {
+                Some(ServerFrame::Compressed(payload)) => {
+                    assert_eq!(client.inflated(&payload), format!(r#"a["{long}"]"#));
+                }
+                other => panic!("{offer}: {other:?}"),
+            }
+        }
+    }
 }
 
 #[actix_rt::test]

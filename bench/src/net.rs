@@ -327,6 +327,8 @@ pub(crate) struct Ws {
     fragments_compressed: bool,
     /// The last compressed message, inflated; what we compress, before it is sent.
     inflated: Vec<u8>,
+    /// What the server's compressed messages may refer to.
+    history: deflate::History,
     /// Payload bytes of the data frames received, as they came (compressed or not).
     wire_bytes: u64,
     /// Compressed messages received.
@@ -404,6 +406,7 @@ impl Ws {
             deflate,
             fragments_compressed: false,
             inflated: Vec::new(),
+            history: deflate::History::default(),
             wire_bytes: 0,
             compressed: 0,
         })
@@ -574,7 +577,7 @@ impl Ws {
                     self.fragments
                         .extend_from_slice(&self.conn.buf[at..at + len]);
                     if fin && self.fragments_compressed {
-                        deflate::inflate(&self.fragments, &mut self.inflated)?;
+                        deflate::inflate(&self.fragments, &mut self.history, &mut self.inflated)?;
                         self.compressed += 1;
                         return Ok(Next::Inflated);
                     }

@@ -85,7 +85,7 @@ pub(crate) fn start<H: SockJsHandler>(
             .headers()
             .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
             .filter_map(|v| v.to_str().ok());
-        ws_deflate::negotiate(offers, ours.client_no_context_takeover)
+        ws_deflate::negotiate(offers, ours)
     });
     if let Some(value) =
         deflate.and_then(|agreed| header::HeaderValue::from_str(&agreed.header_value()).ok())
@@ -111,6 +111,7 @@ pub(crate) fn start<H: SockJsHandler>(
     if let Some(agreed) = deflate {
         client = client.inflating(!agreed.client_no_context_takeover);
     }
-    let connection = WsConnection::new(client, running, outbound, raw, deflate.is_some());
+    let window = deflate.map(|agreed| agreed.client_window());
+    let connection = WsConnection::new(client, running, outbound, raw, window);
     Ok(response.streaming(connection))
 }

@@ -37,7 +37,7 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use super::hosted::HostedSession;
-use super::ws_deflate::{self, COMPRESS_MIN};
+use super::ws_deflate::{self, ClientWindow};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
 use crate::handler::SockJsHandler;
@@ -54,9 +54,9 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     /// What the session sends.
     outbound: QueueRx<Outbound>,
     raw: bool,
-    /// permessage-deflate was agreed: messages of [`COMPRESS_MIN`] bytes or more go
-    /// out compressed.
-    deflate: bool,
+    /// permessage-deflate was agreed: what the client's inflate window holds, and
+    /// which messages go out compressed.
+    deflate: Option<ClientWindow>,
     /// A close frame went out, or the client is gone: the body ends once what was
     /// written is out.
     ending: bool,
@@ -73,7 +73,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         session: Rc<HostedSession<H>>,
         outbound: QueueRx<Outbound>,
         raw: bool,
-        deflate: bool,
+        deflate: Option<ClientWindow>,
     ) -> Self {
         WsConnection {
             client,
@@ -148,8 +148,14 @@ impl<H: SockJsHandler> WsConnection<H> {
     #[inline]
     fn outbound(&mut self, out: &mut Chunk, item: Outbound) {
         match item {
-            Outbound::Text(text) if self.deflate && text.len() >= COMPRESS_MIN => {
-                write_compressed(out.buf(), &text);
+            Outbound::Text(text)
+                if self
+                    .deflate
+                    .is_some_and(|window| window.compresses(text.len())) =>
+            {
+                if let Some(window) = &mut self.deflate {
+                    write_compressed(out.buf(), &text, window);
+                }
             }
             Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
             Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
@@ -300,8 +306,8 @@ impl Chunk {
 
 /// Writes `text` as a compressed message: RSV1 set on its frame (RFC 7692 §6).
 #[cold]
-fn write_compressed(out: &mut BytesMut, text: &bytestring::ByteString) {
-    let payload = ws_deflate::compressed(text);
+fn write_compressed(out: &mut BytesMut, text: &bytestring::ByteString, window: &mut ClientWindow) {
+    let payload = ws_deflate::compressed(text, window);
     let start = out.len();
     write(out, OpCode::Text, &payload);
     out[start] |= 0x40;

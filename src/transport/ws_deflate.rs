@@ -3,27 +3,26 @@
 //! no sockets, no actors.
 //!
 //! The server agrees to the first offer it can honour and answers with the
-//! parameters that bind it. It inflates what the client compresses. It compresses
-//! each message it sends on its own (no context kept between messages, which the
-//! server may always choose), so one compressor per worker thread serves every
-//! connection of the thread, none holds one of its own, and a broadcast's frame is
-//! compressed once per thread for all its members there. Messages under
-//! [`COMPRESS_MIN`] bytes go out uncompressed (RFC 7692 §6 allows that for any
+//! parameters that bind it. It inflates what the client compresses. What it sends
+//! is compressed by a few compressors per worker thread that no connection owns, in
+//! context where clients can share it (`compress`, which explains how); messages
+//! under [`COMPRESS_MIN`] bytes go out uncompressed (RFC 7692 §6 allows that for any
 //! message).
 //!
 //! A compressor is large and an inflater much smaller (bench/NOTES.md has the
-//! figures). A compressor per connection, keeping its context between messages,
-//! would make short lines smaller still, but every connection would hold one and
-//! every broadcast would be compressed once per member, so the server never keeps
-//! one. An inflater per connection is what a client's context takeover needs
+//! figures). An inflater per connection is what a client's context takeover needs
 //! (`PermessageDeflate::client_no_context_takeover(false)`); by default clients are
 //! asked to keep none, and one inflater per thread serves all.
 
 use std::cell::RefCell;
 
-use bytes::Bytes;
-use bytestring::ByteString;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::config::PermessageDeflate;
+
+mod compress;
+
+pub(crate) use compress::{ClientWindow, compressed};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
 const NAME: &str = "permessage-deflate";
@@ -31,7 +30,8 @@ const NAME: &str = "permessage-deflate";
 /// What the server answers a client's permessage-deflate offer with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Agreement {
-    /// The client asked that the server keep no compression context between messages.
+    /// The server keeps no compression context between messages: the client asked,
+    /// or the service's settings say so.
     pub(crate) server_no_context_takeover: bool,
     /// The client will keep no compression context between messages (it offered it,
     /// or the server asked for it): its messages are inflated each on its own.
@@ -41,6 +41,14 @@ pub(crate) struct Agreement {
 }
 
 impl Agreement {
+    /// What the server's compression may rely on at the client that agreed.
+    pub(crate) fn client_window(&self) -> ClientWindow {
+        ClientWindow::new(
+            !self.server_no_context_takeover,
+            self.server_max_window_bits,
+        )
+    }
+
     /// The `Sec-WebSocket-Extensions` response value.
     pub(crate) fn header_value(&self) -> String {
         let mut value = NAME.to_owned();
@@ -60,27 +68,31 @@ impl Agreement {
 
 /// The first permessage-deflate offer in `headers` (the values of every
 /// `Sec-WebSocket-Extensions` request header, in order) that the server can honour,
-/// as agreed; `ask_client_no_context_takeover` asks the client to compress each
-/// message on its own. An offer with an unknown or repeated parameter, or a value
-/// out of range, is declined (RFC 7692 §5.1, §7.1), and the next one is tried.
+/// as agreed under the service's settings `ours` (which may ask the client to
+/// compress each message on its own, and may tell it that the server will). An
+/// offer with an unknown or repeated parameter, or a value out of range, is declined
+/// (RFC 7692 §5.1, §7.1), and the next one is tried.
 pub(crate) fn negotiate<'a>(
     headers: impl IntoIterator<Item = &'a str>,
-    ask_client_no_context_takeover: bool,
+    ours: PermessageDeflate,
 ) -> Option<Agreement> {
     headers
         .into_iter()
         .flat_map(|value| split_outside_quotes(value, ','))
-        .find_map(|offer| accept(offer, ask_client_no_context_takeover))
+        .find_map(|offer| accept(offer, ours))
 }
 
 /// One offer (`name; param; param=value ...`), accepted or not.
-fn accept(offer: &str, ask_client_no_context_takeover: bool) -> Option<Agreement> {
+fn accept(offer: &str, ours: PermessageDeflate) -> Option<Agreement> {
     let mut parts = split_outside_quotes(offer, ';');
     if !parts.next()?.trim().eq_ignore_ascii_case(NAME) {
         return None;
     }
+    // The server may answer either `no_context_takeover` unasked (RFC 7692 §7.1.1):
+    // asking the client to keep none, telling it that the server keeps none.
     let mut agreed = Agreement {
-        client_no_context_takeover: ask_client_no_context_takeover,
+        client_no_context_takeover: ours.client_no_context_takeover,
+        server_no_context_takeover: !ours.server_context_takeover,
         ..Agreement::default()
     };
     let mut seen = [false; 4];
@@ -151,85 +163,9 @@ fn split_outside_quotes(value: &str, sep: char) -> impl Iterator<Item = &str> {
 /// Messages shorter than this (in bytes) go out uncompressed: below it, deflate's
 /// block framing and the time it takes outweigh what it saves. A chat line (150 to
 /// 250 bytes as a SockJS frame) is over it: compressed on its own it shrinks by about
-/// a quarter, and a broadcast's is compressed once per thread, so its members share
-/// the cost.
+/// a quarter, after the lines before it by nearly two thirds, and a broadcast's is
+/// compressed once per thread, so its members share the cost.
 pub(crate) const COMPRESS_MIN: usize = 128;
-
-/// How many recently compressed messages a thread remembers. A broadcast's members
-/// on one thread do not all write its frame one after another: a connection writes
-/// what waits for it (several broadcasts in flight) before the next one does, so
-/// one remembered message is not enough.
-const RECENT: usize = 16;
-
-/// A worker thread's compressor, and the messages it compressed last.
-struct SharedDeflater {
-    compress: Compress,
-    /// The last [`RECENT`] messages compressed (kept, so their bytes cannot be
-    /// freed and reused by another message while they are keys) and their payloads;
-    /// `next` is the one to replace.
-    recent: Vec<(ByteString, Bytes)>,
-    next: usize,
-}
-
-thread_local! {
-    static DEFLATER: RefCell<SharedDeflater> = RefCell::new(SharedDeflater {
-        compress: Compress::new(Compression::default(), false),
-        recent: Vec::new(),
-        next: 0,
-    });
-}
-
-/// `text` compressed as one permessage-deflate message payload (raw deflate, no
-/// context from earlier messages, the final `00 00 ff ff` removed). A shared message
-/// compressed lately (the other members of a broadcast on this thread) is not
-/// compressed again.
-pub(crate) fn compressed(text: &ByteString) -> Bytes {
-    DEFLATER.with(|deflater| {
-        let mut deflater = deflater.borrow_mut();
-        let same = |key: &ByteString| key.as_ptr() == text.as_ptr() && key.len() == text.len();
-        if let Some((_, payload)) = deflater.recent.iter().find(|(key, _)| same(key)) {
-            return payload.clone();
-        }
-        let payload = Bytes::from(deflate_alone(&mut deflater.compress, text.as_bytes()));
-        let entry = (text.clone(), payload.clone());
-        if deflater.recent.len() < RECENT {
-            deflater.recent.push(entry);
-        } else {
-            let next = deflater.next;
-            deflater.recent[next] = entry;
-            deflater.next = (next + 1) % RECENT;
-        }
-        payload
-    })
-}
-
-/// `input` compressed on its own with `compress`: its payload in a compressed
-/// message.
-fn deflate_alone(compress: &mut Compress, input: &[u8]) -> Vec<u8> {
-    // A full flush ends every message: it forgets what came before, so the next
-    // message refers to nothing earlier (whoever inflates it, from any state), and
-    // it is cheaper than resetting the compressor, which clears all its tables.
-    let start = compress.total_in();
-    let mut out = Vec::with_capacity(input.len() / 2 + 64);
-    loop {
-        let taken = usize::try_from(compress.total_in() - start).unwrap_or(input.len());
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.capacity().max(64));
-        }
-        // Only an output buffer without room fails, and there is room.
-        let _ = compress.compress_vec(
-            &input[taken.min(input.len())..],
-            &mut out,
-            FlushCompress::Full,
-        );
-        let done =
-            usize::try_from(compress.total_in() - start).unwrap_or(input.len()) >= input.len();
-        if done && out.ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
-            return out;
-        }
-    }
-}
 
 /// Why a compressed message could not be inflated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

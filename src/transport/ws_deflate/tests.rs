@@ -1,10 +1,16 @@
-//! permessage-deflate: negotiation, inflating within the limit, compressing alone.
+//! permessage-deflate: negotiation, and inflating within the limit.
 
 use super::*;
 use flate2::{Compress, Compression, FlushCompress};
 
+fn settings(ask_client: bool, keep_server: bool) -> PermessageDeflate {
+    PermessageDeflate::default()
+        .client_no_context_takeover(ask_client)
+        .server_context_takeover(keep_server)
+}
+
 fn agreed(headers: &[&str]) -> Option<Agreement> {
-    negotiate(headers.iter().copied(), false)
+    negotiate(headers.iter().copied(), settings(false, true))
 }
 
 #[test]
@@ -36,11 +42,28 @@ fn each_parameter_is_answered_as_the_rfc_says() {
          server_max_window_bits=10"
     );
     // The server may ask the client to keep no context.
-    let asked = negotiate(["permessage-deflate"], true).expect("accepted");
+    let asked = negotiate(["permessage-deflate"], settings(true, true)).expect("accepted");
     assert_eq!(
         asked.header_value(),
         "permessage-deflate; client_no_context_takeover"
     );
+    assert_eq!(asked.client_window(), ClientWindow::new(true, None));
+    // And tell it that the server keeps none, when the service says so.
+    let told = negotiate(["permessage-deflate"], settings(false, false)).expect("accepted");
+    assert_eq!(
+        told.header_value(),
+        "permessage-deflate; server_no_context_takeover"
+    );
+    assert_eq!(told.client_window(), ClientWindow::new(false, None));
+    // A window under 15 bits: no context, and no message longer than the window is
+    // compressed (one compressed on its own refers no farther back than its length).
+    let small = agreed(&["permessage-deflate; server_max_window_bits=10"]).expect("accepted");
+    let window = small.client_window();
+    assert_eq!(window, ClientWindow::new(false, Some(10)));
+    assert!(window.compresses(1024) && !window.compresses(1025));
+    assert!(!window.compresses(COMPRESS_MIN - 1));
+    let large = agreed(&["permessage-deflate; server_max_window_bits=15"]).expect("accepted");
+    assert!(large.client_window().compresses(1 << 20));
 }
 
 #[test]
@@ -149,47 +172,6 @@ fn a_bomb_is_refused_after_at_most_the_limit_of_output() {
         Err(InflateOrSink::Inflate(InflateError::TooBig))
     );
     assert!(produced <= max, "{produced} bytes out before the refusal");
-}
-
-#[test]
-fn what_the_server_compresses_inflates_back_and_a_repeat_is_not_compressed_again() {
-    let text = ByteString::from("a broadcast line ".repeat(40));
-    let first = compressed(&text);
-    assert!(first.len() < text.len() / 4, "{} bytes", first.len());
-    let again = compressed(&text);
-    assert_eq!(
-        again.as_ptr(),
-        first.as_ptr(),
-        "the same payload, not a new one"
-    );
-    // Every message is compressed on its own: each inflates back by itself, with
-    // a fresh inflater, after any number of others.
-    let texts: Vec<ByteString> = (0..50)
-        .map(|n| ByteString::from(format!("line {} ", n % 3).repeat(30)))
-        .chain([text.clone(), ByteString::from(text.to_string())])
-        .collect();
-    for text in &texts {
-        let payload = compressed(text);
-        let mut fresh = Inflater::new(false);
-        assert_eq!(
-            inflate(&mut fresh, &[&payload], 1 << 20),
-            Ok(text.as_bytes().to_vec())
-        );
-    }
-}
-
-#[test]
-fn broadcasts_in_flight_together_are_each_compressed_once() {
-    let frames: Vec<ByteString> = (0..RECENT)
-        .map(|n| ByteString::from(format!("broadcast {n} ").repeat(20)))
-        .collect();
-    let first: Vec<Bytes> = frames.iter().map(compressed).collect();
-    // Every member writes every frame, one member after another.
-    for _member in 0..3 {
-        for (frame, payload) in frames.iter().zip(&first) {
-            assert_eq!(compressed(frame).as_ptr(), payload.as_ptr());
-        }
-    }
 }
 
 #[test]
