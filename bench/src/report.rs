@@ -187,6 +187,13 @@ const SPECS: &[Spec] = &[
         target: Target::BytesAbove(IDLE_DEFLATE_ABOVE),
     },
     Spec {
+        name: "idle-ws-deflate-own",
+        what: "`idle-ws-deflate` where clients keep their compression context \
+               (`client_no_context_takeover(false)`): each connection holds an inflater",
+        baseline: "idle-ws",
+        target: Target::None,
+    },
+    Spec {
         name: "idle-bare-stream",
         what: "server memory per idle bare actix streaming response with xhr_streaming's prelude and `o` (5000 open)",
         baseline: "idle-bare-stream",

@@ -30,7 +30,7 @@ pub(crate) const GRACE: Duration = Duration::from_secs(20);
 /// The message size of most scenarios, unless `--size` says otherwise.
 pub(crate) const SIZE: usize = 32;
 
-/// The message each session of `idle-ws-deflate` sends compressed and receives back
+/// The message each session of `idle-ws-deflate(-own)` sends compressed and receives back
 /// before it idles: about this many bytes of English-like text.
 const IDLE_MESSAGE: usize = 1024;
 
@@ -81,6 +81,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "idle-bare",
     "idle-ws",
     "idle-ws-deflate",
+    "idle-ws-deflate-own",
     "idle-bare-stream",
     "idle-xhr-streaming",
     "stuck",
@@ -110,6 +111,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "idle-bare" => idle(s, Idle::Bare, name).await,
         "idle-ws" => idle(s, Idle::SockJsWebSocket, name).await,
         "idle-ws-deflate" => idle(s, Idle::SockJsWebSocketDeflate, name).await,
+        "idle-ws-deflate-own" => idle(s, Idle::SockJsWebSocketDeflateOwn, name).await,
         "idle-bare-stream" => idle(s, Idle::BareStream, name).await,
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
         "stuck" => crate::stuck::stuck(s, crate::stuck::HANDLES).await,
@@ -407,6 +409,9 @@ enum Flavor {
     SockJs,
     /// The same, offering permessage-deflate (the server must agree).
     SockJsDeflate,
+    /// The same on `/echo-inflating`, where clients may keep their compression
+    /// context, so the server keeps an inflater per connection.
+    SockJsDeflateOwn,
 }
 
 impl Flavor {
@@ -415,6 +420,7 @@ impl Flavor {
             Flavor::Bare => "/bare".into(),
             Flavor::Raw => "/echo/websocket".into(),
             Flavor::SockJs | Flavor::SockJsDeflate => session_path("/echo", client, "websocket"),
+            Flavor::SockJsDeflateOwn => session_path("/echo-inflating", client, "websocket"),
         }
     }
 
@@ -422,7 +428,7 @@ impl Flavor {
     fn message(self, payload: &[u8]) -> Vec<u8> {
         match self {
             Flavor::Bare | Flavor::Raw => payload.to_vec(),
-            Flavor::SockJs | Flavor::SockJsDeflate => {
+            Flavor::SockJs | Flavor::SockJsDeflate | Flavor::SockJsDeflateOwn => {
                 let mut m = b"[\"".to_vec();
                 m.extend_from_slice(payload);
                 m.extend_from_slice(b"\"]");
@@ -435,7 +441,9 @@ impl Flavor {
     fn count(self, message: &[u8]) -> io::Result<usize> {
         match self {
             Flavor::Bare | Flavor::Raw => Ok(1),
-            Flavor::SockJs | Flavor::SockJsDeflate => sockjs_count(message),
+            Flavor::SockJs | Flavor::SockJsDeflate | Flavor::SockJsDeflateOwn => {
+                sockjs_count(message)
+            }
         }
     }
 
@@ -443,10 +451,12 @@ impl Flavor {
     async fn open(self, addr: SocketAddr, client: usize, deadline: Instant) -> io::Result<Ws> {
         let path = self.path(client);
         let mut ws = match self {
-            Flavor::SockJsDeflate => Ws::connect_deflate(addr, &path, deadline).await?,
+            Flavor::SockJsDeflate | Flavor::SockJsDeflateOwn => {
+                Ws::connect_deflate(addr, &path, deadline).await?
+            }
             _ => Ws::connect(addr, &path, deadline).await?,
         };
-        if let Flavor::SockJs | Flavor::SockJsDeflate = self {
+        if let Flavor::SockJs | Flavor::SockJsDeflate | Flavor::SockJsDeflateOwn = self {
             match ws.recv(deadline).await? {
                 WsMessage::Text(b"o") => {}
                 WsMessage::Text(other) => return Err(bad_frame(other)),
@@ -715,6 +725,8 @@ enum Idle {
     /// A SockJS websocket with permessage-deflate agreed, that sent one compressed
     /// message of [`IDLE_MESSAGE`] bytes and received it back compressed.
     SockJsWebSocketDeflate,
+    /// The same where the server keeps an inflater per connection.
+    SockJsWebSocketDeflateOwn,
     /// `/bare-stream`: the actix streaming response xhr_streaming is compared with.
     BareStream,
     XhrStreaming,
@@ -734,8 +746,12 @@ async fn open_idle(
     match kind {
         Idle::Bare => Ok(Held::Ws(Flavor::Bare.open(addr, client, deadline).await?)),
         Idle::SockJsWebSocket => Ok(Held::Ws(Flavor::SockJs.open(addr, client, deadline).await?)),
-        Idle::SockJsWebSocketDeflate => {
-            let mut ws = Flavor::SockJsDeflate.open(addr, client, deadline).await?;
+        Idle::SockJsWebSocketDeflate | Idle::SockJsWebSocketDeflateOwn => {
+            let flavor = match kind {
+                Idle::SockJsWebSocketDeflateOwn => Flavor::SockJsDeflateOwn,
+                _ => Flavor::SockJsDeflate,
+            };
+            let mut ws = flavor.open(addr, client, deadline).await?;
             compressed_echo(&mut ws, client, deadline).await?;
             Ok(Held::Ws(ws))
         }

@@ -11,6 +11,9 @@
 //! serves:
 //!
 //! - `/echo`: SockJS echo, default configuration (`response_limit` 128 KiB);
+//! - `/echo-inflating`: `/echo`, whose clients are not asked to compress each message
+//!   on its own (under `--permessage-deflate`): each connection that sent a
+//!   compressed message keeps an inflater (`idle-ws-deflate-own`);
 //! - `/echo4k`: the same with `response_limit` 4 KiB, as test_server's `/echo`, so
 //!   xhr_streaming responses end and are reopened every few dozen messages;
 //! - `/broadcast`: SockJS, every message to every open session of `/broadcast`, the
@@ -341,6 +344,14 @@ async fn main() -> std::io::Result<()> {
     };
     let echo = SockJs::new("/echo", || Echo).config(base.clone());
     let echo4k = SockJs::new("/echo4k", || Echo).config(base.clone().response_limit(4096));
+    // The same echo whose clients keep their compression context, so that each
+    // connection that sent a compressed message holds an inflater of its own.
+    let own_inflater = base.permessage_deflate.map(|deflate| {
+        base.clone()
+            .permessage_deflate(deflate.client_no_context_takeover(false))
+    });
+    let echo_inflating = SockJs::new("/echo-inflating", || Echo)
+        .config(own_inflater.unwrap_or_else(|| base.clone()));
     // One broadcaster for the process, shared by every worker.
     let audience = match args.redis {
         Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
@@ -358,6 +369,7 @@ async fn main() -> std::io::Result<()> {
         App::new()
             .service(echo.clone())
             .service(echo4k.clone())
+            .service(echo_inflating.clone())
             .service(broadcast.clone())
             .service(room.clone())
             .route("/bare", web::get().to(bare))
