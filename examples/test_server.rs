@@ -20,9 +20,10 @@
 //! proxy tests (`tests/test_behind_proxies.rs`) use it to see which instance a request
 //! reached and which client address the handler was given. `--trusted-proxies` sets
 //! `SockJsConfig::trusted_proxies` on every service (default: none);
-//! `--allowed-origins` sets `SockJsConfig::allowed_origins` on every service (default:
-//! any origin, as the protocol suite expects; entries as `OriginPattern` documents,
-//! e.g. `http://localhost:*`).
+//! `--allowed-origins` sets `SockJsConfig::allowed_origins` on every service (default
+//! here: any origin, `OriginPattern::any()`, said explicitly, as the protocol suite
+//! expects; the library's default is the service's own origin only; entries as
+//! `OriginPattern` documents, e.g. `http://localhost:*`).
 //!
 //! `--permessage-deflate` offers websocket compression (RFC 7692) on every service
 //! (`SockJsConfig::permessage_deflate`); off without it.
@@ -265,9 +266,13 @@ async fn main() -> std::io::Result<()> {
         base = base.sockjs_url(url);
     }
     base = base.trusted_proxies(args.trusted_proxies);
-    if let Some(origins) = args.allowed_origins {
-        base = base.allowed_origins(origins);
-    }
+    // Every origin unless told otherwise: the protocol's test suites open sessions
+    // from pages of other origins, and expect `/info` to say `*:*`. A service's
+    // default is its own origin only.
+    base = base.allowed_origins(
+        args.allowed_origins
+            .unwrap_or_else(|| vec![OriginPattern::any()]),
+    );
     if args.permessage_deflate {
         base = base.permessage_deflate(PermessageDeflate::default());
     }

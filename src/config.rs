@@ -90,18 +90,22 @@ pub struct SockJsConfig {
     /// kernel, if the server set [`socket_options`](crate::socket_options)
     /// on its sockets. `None` turns the check off. Default: 30 s.
     pub write_timeout: Option<Duration>,
-    /// The web origins whose pages may use this service, or `None` for any (what the
-    /// protocol suite and every SockJS server expect). When set, a request from a page
-    /// of another origin is refused with 403 before anything else happens: a websocket
-    /// upgrade (SockJS or raw) before any session is made, every HTTP transport and
-    /// `/info` with no CORS headers and no cookie. `/info` lists the origins. A page
-    /// on the service's own origin (its `Host`) is always allowed, and so is a request
+    /// The web origins whose pages may use this service besides its own. A page on
+    /// the service's own origin (its `Host`) is always allowed, and so is a request
     /// that names no origin (no `Origin`, no `Referer`) unless the browser marks it
-    /// cross-site (`Sec-Fetch-Site`): non-browser clients send none. The iframe page
-    /// of the iframe transports may then be framed only by the allowed origins
-    /// (`Content-Security-Policy: frame-ancestors`). See [`OriginPattern`] for the
-    /// form of an entry. Default: `None`.
-    pub allowed_origins: Option<Vec<OriginPattern>>,
+    /// cross-site (`Sec-Fetch-Site`): non-browser clients send none. A request from a
+    /// page of any other origin is refused with 403 before anything else happens: a
+    /// websocket upgrade (SockJS or raw) before any session is made, every HTTP
+    /// transport and `/info` with no CORS headers and no cookie. So by default (an
+    /// empty list) no foreign page can open a session with its visitors' cookies
+    /// (cross-site websocket hijacking). [`OriginPattern::any`] (`*`) lets every
+    /// origin in, unchecked: what SockJS servers did by default, and what the
+    /// protocol's test suites expect. `/info` lists the entries (`["*:*"]` for any).
+    /// The iframe page of the iframe transports may be framed only by the service's
+    /// own origin and the listed ones (`Content-Security-Policy: frame-ancestors`),
+    /// unless any origin is allowed. See [`OriginPattern`] for the form of an entry.
+    /// Default: empty.
+    pub allowed_origins: Vec<OriginPattern>,
     /// Whether a session may be used only from the IP address that opened it
     /// ([`ConnectionInfo::ip`](crate::ConnectionInfo::ip), so behind
     /// [`trusted_proxies`](Self::trusted_proxies) the client's own). A request for an
@@ -195,7 +199,7 @@ impl Default for SockJsConfig {
             max_queued_bytes: 1024 * 1024,
             websocket_ping: true,
             write_timeout: Some(Duration::from_secs(30)),
-            allowed_origins: None,
+            allowed_origins: Vec::new(),
             bind_session_to_ip: false,
             permessage_deflate: None,
         }
@@ -315,12 +319,12 @@ impl SockJsConfig {
     ///     "https://app.example.com".parse::<OriginPattern>()?,
     ///     "https://*.example.com".parse()?,
     /// ]);
-    /// assert_eq!(config.allowed_origins.map(|o| o.len()), Some(2));
+    /// assert_eq!(config.allowed_origins.len(), 2);
     /// # Ok(())
     /// # }
     /// ```
     pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = OriginPattern>) -> Self {
-        self.allowed_origins = Some(origins.into_iter().collect());
+        self.allowed_origins = origins.into_iter().collect();
         self
     }
 

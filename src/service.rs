@@ -125,10 +125,8 @@ impl<H: SockJsHandler> SockJs<H> {
 impl<H: SockJsHandler> HttpServiceFactory for SockJs<H> {
     fn register(self, config: &mut AppService) {
         let service = Arc::new(Service {
-            iframe: IframePage::new(
-                &self.config.sockjs_url,
-                self.config.allowed_origins.as_deref(),
-            ),
+            iframe: IframePage::new(&self.config.sockjs_url, &self.config.allowed_origins),
+            check_origins: !origin::allows_any(&self.config.allowed_origins),
             sessions: Sessions::new(self.config, self.state),
         });
         let scope = web::scope(&self.prefix).default_service(web::to(
@@ -145,14 +143,17 @@ impl<H: SockJsHandler> HttpServiceFactory for SockJs<H> {
 pub(crate) struct Service<H: SockJsHandler> {
     sessions: Sessions<H>,
     iframe: IframePage,
+    /// Requests' origins are checked: the service does not allow every one.
+    check_origins: bool,
 }
 
 impl<H: SockJsHandler> Service<H> {
     async fn dispatch(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
         let rest = req.match_info().unprocessed().to_owned();
         let route = route(&rest, self.sessions.config().max_id_length);
-        if let Some(allowed) = &self.sessions.config().allowed_origins {
-            if route != Route::Greeting && origin::check(&req, allowed) == Verdict::Refused {
+        if self.check_origins && route != Route::Greeting {
+            let allowed = &self.sessions.config().allowed_origins;
+            if origin::check(&req, allowed) == Verdict::Refused {
                 log::warn!(
                     "origin not allowed: {:?} (referer {:?}) on {}",
                     req.headers().get(actix_web::http::header::ORIGIN),

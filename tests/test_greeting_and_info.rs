@@ -37,7 +37,7 @@ async fn paths_next_to_the_greeting_are_not_found() {
 
 #[actix_rt::test]
 async fn info_describes_the_service_and_is_never_cached() {
-    let (srv, _) = server(SockJsConfig::default().cookie_needed(true).websocket(false));
+    let (srv, _) = server(common::any_origin().cookie_needed(true).websocket(false));
     let mut res = srv
         .get("/echo/info")
         .insert_header(("Origin", "http://a.test"))
@@ -78,11 +78,11 @@ async fn info_describes_the_service_and_is_never_cached() {
 }
 
 /// `InfoTest.test_basic`, with no Origin (suite v0.3.3: ACAO `*`) and with `Origin:
-/// test` (the later suite: echoed), on a default service: websockets on, JSON
-/// content type, no cookie, not cached.
+/// test` (the later suite: echoed), on a service open to any origin (as the suite's
+/// server is): websockets on, JSON content type, no cookie, not cached.
 #[actix_rt::test]
-async fn info_describes_a_default_service_for_any_origin() {
-    let (srv, _) = server(SockJsConfig::default());
+async fn info_describes_a_service_open_to_any_origin() {
+    let (srv, _) = server(common::any_origin());
     for origin in [None, Some("test")] {
         let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
         let r = suite::request(srv.addr(), "GET", "/echo/info", &headers, None).await;
@@ -99,10 +99,31 @@ async fn info_describes_a_default_service_for_any_origin() {
     }
 }
 
+/// A default service lets only its own origin in: `/info` lists no other, and a
+/// foreign page's request is refused.
+#[actix_rt::test]
+async fn info_of_a_default_service_lists_no_origin_and_a_foreign_page_is_refused() {
+    let (srv, _) = server(SockJsConfig::default());
+    let r = suite::get(srv.addr(), "/echo/info").await;
+    assert_eq!(r.status(), 200);
+    let info: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(info["origins"], serde_json::json!([]));
+    let foreign = suite::request(
+        srv.addr(),
+        "GET",
+        "/echo/info",
+        &[("Origin", "http://a.test")],
+        None,
+    )
+    .await;
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+}
+
 /// `InfoTest.test_options`: `OPTIONS /info` is the suite's preflight, `OPTIONS, GET`.
 #[actix_rt::test]
 async fn info_options_is_a_long_cached_preflight_for_every_origin() {
-    let (srv, _) = server(SockJsConfig::default());
+    let (srv, _) = server(common::any_origin());
     verify_options(srv.addr(), "/echo/info", "OPTIONS, GET").await;
 }
 
@@ -110,7 +131,7 @@ async fn info_options_is_a_long_cached_preflight_for_every_origin() {
 /// The server echoes `null`, as the later suite asserts (v0.3.3 asserted `*`).
 #[actix_rt::test]
 async fn info_options_echoes_a_null_origin() {
-    let (srv, _) = server(SockJsConfig::default());
+    let (srv, _) = server(common::any_origin());
     let r = suite::request(
         srv.addr(),
         "OPTIONS",
@@ -153,7 +174,7 @@ async fn info_entropy_differs_between_requests() {
 
 #[actix_rt::test]
 async fn info_options_is_a_cached_preflight() {
-    let (srv, _) = server(SockJsConfig::default());
+    let (srv, _) = server(common::any_origin());
     let res = srv
         .request(actix_web::http::Method::OPTIONS, srv.url("/echo/info"))
         .insert_header(("Origin", "http://a.test"))

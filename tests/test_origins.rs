@@ -1,6 +1,7 @@
 //! `allowed_origins`: pages of other origins are refused on every transport (403, no
 //! CORS headers, no cookie, no session); allowed origins, the service's own origin and
-//! non-browser clients get through; the default allows any origin.
+//! non-browser clients get through. The default lets in only the service's own
+//! origin and clients naming none; every origin (`*`) is an explicit opt-in.
 mod common;
 
 use actix_sockjs::{OriginPattern, SockJsConfig};
@@ -161,8 +162,55 @@ async fn info_lists_the_origins_and_the_iframe_may_be_framed_only_by_them() {
 }
 
 #[actix_rt::test]
-async fn by_default_any_origin_is_allowed() {
-    let (srv, _events) = common::server(SockJsConfig::default());
+async fn by_default_only_the_services_own_origin_and_clients_naming_none_get_in() {
+    let (srv, mut events) = common::server(SockJsConfig::default());
+    let own = format!("http://{}", srv.addr());
+    let path = format!("/rec/000/{}/websocket", session_id());
+    // A foreign page: no websocket, no session, no HTTP transport, no CORS.
+    for origin in [EVIL, "null"] {
+        assert_eq!(
+            RawWs::handshake_status_with(srv.addr(), &path, &origin_header(origin)).await,
+            403,
+            "{origin}"
+        );
+    }
+    let res = srv
+        .post(format!("/echo/000/{}/xhr", session_id()))
+        .insert_header(("Origin", EVIL))
+        .send()
+        .await
+        .expect("poll");
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(common::header(&res, "access-control-allow-origin"), None);
+    // The service's own pages, and a client that names no origin.
+    assert_eq!(
+        RawWs::handshake_status_with(srv.addr(), &path, &origin_header(&own)).await,
+        101
+    );
+    assert!(matches!(next_event(&mut events).await, Event::Open(_)));
+    for origin in [Some(own.as_str()), None] {
+        let mut req = srv.post(format!("/echo/000/{}/xhr", session_id()));
+        if let Some(origin) = origin {
+            req = req.insert_header(("Origin", origin));
+        }
+        let mut res = req.send().await.expect("poll");
+        assert_eq!(res.status().as_u16(), 200, "{origin:?}");
+        assert_eq!(common::text(&mut res).await, "o\n");
+    }
+    let mut res = srv.get("/echo/info").send().await.expect("info");
+    let info: serde_json::Value =
+        serde_json::from_str(&common::text(&mut res).await).expect("json");
+    assert_eq!(info["origins"], serde_json::json!([]));
+    let res = srv.get("/echo/iframe.html").send().await.expect("iframe");
+    assert_eq!(
+        common::header(&res, "content-security-policy").as_deref(),
+        Some("frame-ancestors 'self'")
+    );
+}
+
+#[actix_rt::test]
+async fn every_origin_is_an_explicit_opt_in() {
+    let (srv, _events) = common::server(common::any_origin());
     let path = format!("/echo/000/{}/websocket", session_id());
     assert_eq!(
         RawWs::handshake_status_with(srv.addr(), &path, &origin_header(EVIL)).await,

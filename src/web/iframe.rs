@@ -13,13 +13,14 @@ use super::origin::OriginPattern;
 pub(crate) struct IframePage {
     body: Bytes,
     etag: String,
-    /// `Content-Security-Policy` when the service allows only some origins: the page
-    /// may be framed only by them (else any page could drive a session through it).
+    /// `Content-Security-Policy` unless the service allows every origin: the page may
+    /// be framed only by its own origin and the allowed ones (else any page could
+    /// drive a session through it).
     csp: Option<String>,
 }
 
 impl IframePage {
-    pub(crate) fn new(sockjs_url: &str, allowed_origins: Option<&[OriginPattern]>) -> Self {
+    pub(crate) fn new(sockjs_url: &str, allowed_origins: &[OriginPattern]) -> Self {
         let body = format!(
             "<!DOCTYPE html>\n\
              <html>\n\
@@ -40,9 +41,9 @@ impl IframePage {
             url = escape_attribute(sockjs_url)
         );
         let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
-        let csp = allowed_origins.map(|origins| {
+        let csp = (!super::origin::allows_any(allowed_origins)).then(|| {
             let mut csp = String::from("frame-ancestors 'self'");
-            for origin in origins {
+            for origin in allowed_origins {
                 csp.push(' ');
                 csp.push_str(&origin.to_string());
             }
@@ -126,15 +127,29 @@ mod tests {
 
     #[test]
     fn page_loads_sockjs_url_escaped_and_etag_is_stable() {
-        let a = IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", None);
+        let a = IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", &[]);
         let body = String::from_utf8_lossy(&a.body).into_owned();
         assert!(
             body.contains("<script src=\"http://x/sockjs.js?a=1&amp;b=&quot;2&quot;\"></script>")
         );
         assert_eq!(
             a.etag,
-            IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", None).etag
+            IframePage::new("http://x/sockjs.js?a=1&b=\"2\"", &[]).etag
         );
-        assert_ne!(a.etag, IframePage::new("http://y/sockjs.js", None).etag);
+        assert_ne!(a.etag, IframePage::new("http://y/sockjs.js", &[]).etag);
+    }
+
+    #[test]
+    fn the_page_may_be_framed_by_the_allowed_origins_unless_any_is() {
+        let own = IframePage::new("http://x/sockjs.js", &[]);
+        assert_eq!(own.csp.as_deref(), Some("frame-ancestors 'self'"));
+        let listed = ["https://app.example.com".parse().expect("pattern")];
+        let some = IframePage::new("http://x/sockjs.js", &listed);
+        assert_eq!(
+            some.csp.as_deref(),
+            Some("frame-ancestors 'self' https://app.example.com")
+        );
+        let any = IframePage::new("http://x/sockjs.js", &[OriginPattern::any()]);
+        assert_eq!(any.csp, None);
     }
 }

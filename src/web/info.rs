@@ -12,10 +12,11 @@ pub(crate) fn info(req: &HttpRequest, config: &SockJsConfig) -> HttpResponse {
     let body = serde_json::json!({
         "websocket": config.transport_enabled(crate::handler::Transport::WebSocket),
         "cookie_needed": config.cookie_needed,
-        "origins": match &config.allowed_origins {
-            None => vec!["*:*".to_owned()],
-            Some(origins) => origins.iter().map(ToString::to_string).collect(),
-        },
+        "origins": config
+            .allowed_origins
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         "entropy": entropy,
     });
     let mut res = HttpResponse::Ok();

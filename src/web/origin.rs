@@ -10,6 +10,8 @@
 //! current browser). A request naming no origin and no fetch site is a non-browser
 //! client, or a same-origin request from an old browser: it is allowed. A page on the
 //! server's own origin (its `Host`) is always allowed: the iframe transports run there.
+//! The default allowlist is empty: only those. [`OriginPattern::any`] lets every
+//! origin in, and then nothing is checked.
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -17,6 +19,8 @@ use actix_web::http::header;
 /// One entry of an origin allowlist: `scheme://host[:port]`, where the host may start
 /// with `*.` (any subdomain, at any depth, not the domain itself) and the port may be
 /// `*` (any port). The default port of `http` (80) and `https` (443) may be left out.
+/// `*` alone (or `*:*`, as SockJS's `/info` writes it) is every origin:
+/// [`OriginPattern::any`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OriginPattern {
     scheme: String,
@@ -29,6 +33,8 @@ enum HostPattern {
     Exact(String),
     /// `*.suffix`: the suffix, with its leading dot.
     Subdomains(String),
+    /// `*`: every origin, whatever its scheme and port.
+    AnyOrigin,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +101,30 @@ impl Origin {
 }
 
 impl OriginPattern {
+    /// Every origin: a service whose allowlist has it lets any web page use it, with
+    /// its visitors' cookies (what SockJS servers did by default, and what the
+    /// protocol's test suites expect). Only for services that authenticate each
+    /// session themselves, or hold nothing a foreign page should reach.
+    ///
+    /// ```
+    /// use actix_sockjs::{OriginPattern, SockJsConfig};
+    /// let config = SockJsConfig::default().allowed_origins([OriginPattern::any()]);
+    /// assert_eq!(config.allowed_origins[0].to_string(), "*:*");
+    /// assert_eq!(OriginPattern::parse("*"), Some(OriginPattern::any()));
+    /// ```
+    pub fn any() -> OriginPattern {
+        OriginPattern {
+            scheme: String::from("*"),
+            host: HostPattern::AnyOrigin,
+            port: PortPattern::Any,
+        }
+    }
+
+    /// Whether this is [`OriginPattern::any`].
+    pub(crate) fn is_any(&self) -> bool {
+        self.host == HostPattern::AnyOrigin
+    }
+
     /// Parses one allowlist entry; `None` if it is not of the documented form.
     ///
     /// ```
@@ -102,9 +132,13 @@ impl OriginPattern {
     /// assert!(OriginPattern::parse("https://app.example.com").is_some());
     /// assert!(OriginPattern::parse("https://*.example.com").is_some());
     /// assert!(OriginPattern::parse("http://localhost:*").is_some());
+    /// assert!(OriginPattern::parse("*").is_some_and(|p| p == OriginPattern::any()));
     /// assert!(OriginPattern::parse("app.example.com").is_none());
     /// ```
     pub fn parse(text: &str) -> Option<OriginPattern> {
+        if matches!(text.trim(), "*" | "*:*") {
+            return Some(OriginPattern::any());
+        }
         let (scheme, host, port) = split(text.trim())?;
         let port = match port {
             Some("*") => PortPattern::Any,
@@ -124,12 +158,16 @@ impl OriginPattern {
     }
 
     fn matches(&self, origin: &Origin) -> bool {
+        if self.is_any() {
+            return true;
+        }
         self.scheme == origin.scheme
             && match &self.host {
                 HostPattern::Exact(h) => *h == origin.host,
                 HostPattern::Subdomains(suffix) => {
                     origin.host.len() > suffix.len() && origin.host.ends_with(suffix.as_str())
                 }
+                HostPattern::AnyOrigin => true,
             }
             && match self.port {
                 PortPattern::Any => true,
@@ -165,10 +203,14 @@ impl std::str::FromStr for OriginPattern {
 
 impl std::fmt::Display for OriginPattern {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_any() {
+            return f.write_str("*:*");
+        }
         write!(f, "{}://", self.scheme)?;
         match &self.host {
             HostPattern::Exact(h) => f.write_str(h)?,
             HostPattern::Subdomains(suffix) => write!(f, "*{suffix}")?,
+            HostPattern::AnyOrigin => {}
         }
         match self.port {
             PortPattern::Any => f.write_str(":*"),
@@ -183,6 +225,11 @@ impl std::fmt::Display for OriginPattern {
 pub(crate) enum Verdict {
     Allowed,
     Refused,
+}
+
+/// Whether `allowed` lets every origin in: then no request's origin is checked.
+pub(crate) fn allows_any(allowed: &[OriginPattern]) -> bool {
+    allowed.iter().any(OriginPattern::is_any)
 }
 
 /// Checks a request's origin against `allowed` (see the module docs for the rule).
@@ -207,6 +254,9 @@ fn decide(
     own_host: Option<&str>,
     allowed: &[OriginPattern],
 ) -> Verdict {
+    if allows_any(allowed) {
+        return Verdict::Allowed;
+    }
     let named = match origin {
         Some(o) => Some(Origin::parse(o)),
         None => referer.map(Origin::of_url),
@@ -281,6 +331,17 @@ mod tests {
     }
 
     #[test]
+    fn any_lets_every_origin_in_and_the_empty_list_only_the_servers_own() {
+        assert!(allowed(Some("https://evil.example"), &["*"]));
+        assert!(allowed(Some("null"), &["https://app.example.com", "*"]));
+        assert!(allows_any(&list(&["https://app.example.com", "*"])));
+        assert!(!allows_any(&list(&["https://*.example.com"])));
+        assert!(!allowed(Some("https://evil.example"), &[]));
+        assert!(allowed(Some("http://sockjs.example:8080"), &[]));
+        assert!(allowed(None, &[]));
+    }
+
+    #[test]
     fn null_and_malformed_origins_are_refused() {
         let p = &["https://app.example.com"];
         assert!(!allowed(Some("null"), p));
@@ -333,6 +394,8 @@ mod tests {
             "https://app.example.com/x",
             "https://app.example.com:port",
             "ftp://app.example.com",
+            "**",
+            "*://*",
         ] {
             assert_eq!(OriginPattern::parse(bad), None, "{bad}");
         }
@@ -343,6 +406,8 @@ mod tests {
             ("https://*.example.com", "https://*.example.com"),
             ("http://127.0.0.1:*", "http://127.0.0.1:*"),
             ("http://[::1]:8080", "http://[::1]:8080"),
+            ("*", "*:*"),
+            (" *:* ", "*:*"),
         ] {
             let pattern = OriginPattern::parse(text).expect(text);
             assert_eq!(pattern.to_string(), shown);

@@ -117,6 +117,13 @@ impl Services {
     }
 }
 
+/// A configuration that lets pages of every origin in (`OriginPattern::any()`), as
+/// the protocol's test suite expects of its server; the default lets in only the
+/// service's own.
+pub fn any_origin() -> SockJsConfig {
+    SockJsConfig::default().allowed_origins([actix_sockjs::OriginPattern::any()])
+}
+
 /// A test server with `/echo`, `/close`, `/rec` (a [`Recorder`]), all on `config`,
 /// `/nows`, an echo on `config` with websockets off, and `/cookie`, an echo on `config`
 /// with `cookie_needed(true)`.
