@@ -28,10 +28,14 @@ export const BROWSERS = {
   firefox: { htmlfileWorks: false },
 };
 
-// No sandbox as root, no GPU, and nothing that would try to reach the internet.
+// No sandbox as root, no GPU, and nothing that would try to reach the internet: its
+// background services off, no proxy, and every host name but localhost unresolvable
+// (the tests use 127.0.0.1 and localhost only), so that whatever is left of those
+// services (sign-in, autofill, update checks) cannot even look a name up.
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-proxy-server', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 
 // Where a service must have some address, it gets a closed port of the loopback
@@ -138,6 +142,10 @@ export async function launch(name, ms) {
       browser: 'firefox',
       executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
       extraPrefsFirefox: FIREFOX_PREFS,
+      // Firefox's own switch (Mozilla's test harnesses set it) that refuses every
+      // connection off this machine; it also lets services.settings.server above
+      // apply, which release builds otherwise ignore.
+      env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
       ...common,
     });
   } else {
