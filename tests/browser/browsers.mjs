@@ -10,9 +10,12 @@
 //
 // Each browser starts from a fresh, empty profile that puppeteer creates in the
 // temporary folder and removes on close. Firefox's profile also gets the preferences
-// below: with its background services off (remote settings, telemetry, updates,
+// below, with its background services off (remote settings, telemetry, updates,
 // captive-portal and connectivity probes, safe browsing, normandy, push, prefetch),
-// the only connections it makes are the tests' own, to 127.0.0.1.
+// and Firefox runs with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1; Chromium gets its
+// switches for the same and resolves no host name but localhost. So the only
+// connections either makes are the tests' own, to 127.0.0.1 (checked with strace:
+// no DNS query, no connection elsewhere).
 
 import { appendFileSync } from 'node:fs';
 
@@ -113,10 +116,9 @@ export const FIREFOX_PREFS = {
   'browser.newtabpage.activity-stream.feeds.topsites': false,
   'browser.startup.page': 0,
   'browser.startup.homepage': 'about:blank',
-  // A page opened after another puts the first in a background tab, whose timers
-  // Firefox would slow to one a second: sockjs-client's polls and the in-page
-  // deadlines must run as in the front tab (as in headless Chromium, where every page
-  // is a window of its own).
+  // Pages open as windows of their own (Context.newPage), so none should be a
+  // background tab; should one be, its timers (sockjs-client's polls, the in-page
+  // deadlines) keep their pace instead of slowing to one a second.
   'dom.min_background_timeout_value': 4,
   'dom.min_background_timeout_value_without_budget_throttling': 4,
   'dom.timeout.enable_budget_timer_throttling': false,

@@ -79,7 +79,7 @@ export async function runHtmlfile(env, chatOrigin) {
         await call(page, 'close', [opened.id, MESSAGE_MS], MESSAGE_MS).catch(() => {});
         assert.fail(`htmlfile now connects in ${name} (transport ${opened.transport}): `
           + 'the expectation changed; set htmlfileWorks for it in browsers.mjs and '
-          + 'correct the notes on htmlfile in README.md and SECURITY.md');
+          + 'correct the notes on htmlfile in README.md');
       }
       assert.match(String(refused?.message), /closed before open: 2000 All transports failed/,
         'how the forced htmlfile client ended');

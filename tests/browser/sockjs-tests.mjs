@@ -1,5 +1,5 @@
-// The transport checks: every transport sockjs-client 1.x has in Chromium, each
-// forced alone (`new SockJS(url, null, {transports: [name]})`), then the client's own
+// The transport checks: every transport sockjs-client 1.x has in Chromium and
+// Firefox, each forced alone (`new SockJS(url, null, {transports: [name]})`), then the client's own
 // choice and its fallback when the service disables websockets, all against
 // examples/test_server.
 //
@@ -13,13 +13,15 @@
 // --sockjs-url like any page would; so the htmlfile run opens that page as the top
 // window, adds the helpers to it, and connects from there to the same origin. That is
 // a real page of the server under test and an unmodified client, not a stub; the
-// only thing it adds is page-helpers.js. (xdr-streaming and xdr-polling are
-// sockjs-client's transports for IE 8-9's XDomainRequest, which Chromium does not
-// have, so there is nothing to force there.)
+// only thing it adds is page-helpers.js. It passes in Firefox as well, but only
+// because that page sets document.domain itself; htmlfile-test.mjs checks htmlfile
+// from an ordinary page. (xdr-streaming and xdr-polling are sockjs-client's
+// transports for IE 8-9's XDomainRequest, which neither browser has, so there is
+// nothing to force there.)
 //
 // Each group runs in a fresh browser context (its own cookie jar), and each check
-// in a page and on a socket of its own (see `check` below for why the page), so one
-// failure does not hide the next.
+// on a fresh document and a socket of its own (see `check` below for why the
+// document), so one failure does not hide the next.
 
 import assert from 'node:assert/strict';
 
