@@ -16,9 +16,9 @@ export async function runChat(env, chatOrigin, artifactsDir) {
   const { suite } = env;
   const context = await env.browser.newContext({ viewport: { width: 1000, height: 720 } });
   context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
   suite.watch(context);
-  const room = 'browser-test';
+  // A room of each browser's own: the chat example runs on for the next browser.
+  const room = `browser-test-${env.browser.name}`;
   try {
     await suite.test('chat demo', 'two pages chat', async () => {
       async function enter(name) {
@@ -27,45 +27,44 @@ export async function runChat(env, chatOrigin, artifactsDir) {
         await page.fill('#name', name);
         await page.fill('#room', room);
         await page.click('#join button');
-        await page.locator('#status').filter({ hasText: `${name} in ${room} (` }).waitFor();
+        await page.waitText('#status', `${name} in ${room} (`);
         return page;
       }
       async function say(page, text) {
         await page.fill('#text', text);
         await page.click('#say button');
       }
-      const waitText = (page, selector, text) => page.locator(selector).filter({ hasText: text }).waitFor();
 
       const alice = await enter('alice');
       const bob = await enter('bob');
       // Alice sees bob come in; both lists hold both names.
-      await waitText(alice, '#log', 'bob joined');
+      await alice.waitText('#log', 'bob joined');
       for (const page of [alice, bob]) {
-        await page.locator('#people li', { hasText: 'alice' }).waitFor();
-        await page.locator('#people li', { hasText: 'bob' }).waitFor();
+        await page.waitText('#people li', 'alice');
+        await page.waitText('#people li', 'bob');
       }
       await say(alice, 'hello from alice');
-      await waitText(bob, '#log', 'alice: hello from alice');
+      await bob.waitText('#log', 'alice: hello from alice');
       await say(bob, 'hi alice, bob here');
       for (const page of [alice, bob]) {
-        await waitText(page, '#log', 'bob: hi alice, bob here');
+        await page.waitText('#log', 'bob: hi alice, bob here');
       }
       // The stats panel has been filled from /stats at least once.
-      await waitText(alice, '#stats', 'sessions');
+      await alice.waitText('#stats', 'sessions');
 
       mkdirSync(artifactsDir, { recursive: true });
-      const shot = join(artifactsDir, 'chat.png');
+      const shot = join(artifactsDir, `chat-${env.browser.name}.png`);
       await alice.screenshot({ path: shot, fullPage: true });
 
-      const aliceLog = await alice.locator('#log').innerText();
-      const bobLog = await bob.locator('#log').innerText();
+      const aliceLog = await alice.innerText('#log');
+      const bobLog = await bob.innerText('#log');
       assert.match(aliceLog, /bob joined/);
       assert.match(aliceLog, /alice: hello from alice[\s\S]*bob: hi alice, bob here/);
       assert.match(bobLog, /alice: hello from alice[\s\S]*bob: hi alice, bob here/);
-      assert.deepEqual(await alice.locator('#people li').allInnerTexts(), ['alice', 'bob']);
-      assert.deepEqual(await bob.locator('#people li').allInnerTexts(), ['alice', 'bob']);
-      assert.match(await alice.locator('#status').innerText(), /^alice in browser-test \(websocket\)$/);
-      assert.match(await alice.locator('#stats').innerText(), /chat/);
+      assert.deepEqual(await alice.allInnerTexts('#people li'), ['alice', 'bob']);
+      assert.deepEqual(await bob.allInnerTexts('#people li'), ['alice', 'bob']);
+      assert.equal(await alice.innerText('#status'), `alice in ${room} (websocket)`);
+      assert.match(await alice.innerText('#stats'), /chat/);
       console.log(`    screenshot: ${shot}`);
     });
 
@@ -73,8 +72,8 @@ export async function runChat(env, chatOrigin, artifactsDir) {
       const page = await context.newPage();
       await page.goto(`${chatOrigin}/stats.html`);
       // Three samples from /stats, one a second, each drawn.
-      await page.locator('#samples').filter({ hasText: /samples: ([3-9]|\d\d)/ }).waitFor();
-      const legend = await page.locator('#legend').innerText();
+      await page.waitText('#samples', /samples: ([3-9]|\d\d)/);
+      const legend = await page.innerText('#legend');
       assert.match(legend, /chat/);
       assert.match(legend, /echo/);
       // Every chart has lines on it: pixels in a service's colour.
@@ -91,7 +90,7 @@ export async function runChat(env, chatOrigin, artifactsDir) {
         }));
       for (const n of inked) assert.ok(n > 0, `a chart has no line: ${inked}`);
       mkdirSync(artifactsDir, { recursive: true });
-      const shot = join(artifactsDir, 'stats.png');
+      const shot = join(artifactsDir, `stats-${env.browser.name}.png`);
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`    screenshot: ${shot}`);
     });

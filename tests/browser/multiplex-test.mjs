@@ -21,7 +21,7 @@ export const MULTIPLEX_TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling'
 
 /**
  * In the page: opens `url` on `transport`, runs the channel script and returns what
- * each channel saw. Runs inside Chromium (page.evaluate), so it may only use what the
+ * each channel saw. Runs inside the browser (page.evaluate), so it may only use what the
  * page has: SockJS and WebSocketMultiplex.
  */
 async function channelsInPage({ url, transport, ms }) {
@@ -98,33 +98,28 @@ export async function runMultiplex(env) {
   const { suite } = env;
   const context = await env.browser.newContext();
   context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
   suite.watch(context);
   try {
     for (const transport of MULTIPLEX_TRANSPORTS) {
-      await suite.test('multiplex', transport, async () => {
-        const page = await context.newPage();
-        try {
-          await page.goto(`${env.staticOrigin}/`);
-          await page.addScriptTag({ url: `${env.staticOrigin}/multiplex.js` });
-          await page.waitForFunction(() => typeof window.SockJS === 'function'
-            && typeof window.WebSocketMultiplex === 'function');
-          const seen = await env.withDeadline(
-            page.evaluate(channelsInPage, { url: `${env.serverOrigin}/multiplex`, transport, ms: WAIT_MS }),
-            6 * WAIT_MS,
-            'the channel script in the page',
-          );
-          assert.equal(seen.transport, transport, 'transport used');
-          assert.deepEqual(seen.inbox.ann.messages, ['to ann, with, commas', 'ann again', 'ann last']);
-          assert.deepEqual(seen.inbox.bob.messages, ['to bob']);
-          assert.deepEqual(seen.inbox.carl.messages, ['to carl \u2028 \ud83d\ude00 "quoted" </script>']);
-          assert.deepEqual(seen.inbox['bob again'].messages, ['bob is back']);
-          assert.equal(seen.inbox.bob.closed, true);
-          assert.deepEqual(seen.closed, { code: 1000, reason: 'Normal closure' });
-        } finally {
-          await env.withDeadline(page.close(), WAIT_MS, 'closing the page').catch(() => {});
-        }
-      });
+      // Each transport on a fresh document of the context's one page.
+      await suite.test('multiplex', transport, () => context.withPage(async (page) => {
+        await page.goto(`${env.staticOrigin}/`);
+        await page.addScriptTag({ url: `${env.staticOrigin}/multiplex.js` });
+        await page.waitForFunction(() => typeof window.SockJS === 'function'
+          && typeof window.WebSocketMultiplex === 'function');
+        const seen = await env.withDeadline(
+          page.evaluate(channelsInPage, { url: `${env.serverOrigin}/multiplex`, transport, ms: WAIT_MS }),
+          6 * WAIT_MS,
+          'the channel script in the page',
+        );
+        assert.equal(seen.transport, transport, 'transport used');
+        assert.deepEqual(seen.inbox.ann.messages, ['to ann, with, commas', 'ann again', 'ann last']);
+        assert.deepEqual(seen.inbox.bob.messages, ['to bob']);
+        assert.deepEqual(seen.inbox.carl.messages, ['to carl \u2028 \ud83d\ude00 "quoted" </script>']);
+        assert.deepEqual(seen.inbox['bob again'].messages, ['bob is back']);
+        assert.equal(seen.inbox.bob.closed, true);
+        assert.deepEqual(seen.closed, { code: 1000, reason: 'Normal closure' });
+      }));
     }
   } finally {
     await env.withDeadline(context.close(), WAIT_MS, 'closing the multiplex context').catch(() => {});
@@ -136,7 +131,6 @@ export async function runMultiplexDemo(env, demoOrigin, artifactsDir) {
   const { suite } = env;
   const context = await env.browser.newContext({ viewport: { width: 1100, height: 600 } });
   context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
   suite.watch(context);
   try {
     for (const [check, query, expect] of [['page', '', 'websocket'], ['page over xhr-polling', '?transport=xhr-polling', 'xhr-polling']]) {
@@ -144,9 +138,8 @@ export async function runMultiplexDemo(env, demoOrigin, artifactsDir) {
         const page = await context.newPage();
         try {
           await page.goto(`${demoOrigin}/${query}`);
-          await page.locator('#status').filter({ hasText: `open (${expect})` }).waitFor();
-          const logOf = (name) => page.locator(`#${name} .log`);
-          const waitLine = (name, text) => logOf(name).filter({ hasText: text }).waitFor();
+          await page.waitText('#status', `open (${expect})`);
+          const waitLine = (name, text) => page.waitText(`#${name} .log`, text);
           await waitLine('ann', '[.] Ann says hi!');
           await waitLine('bob', "[.] Bob doesn't agree.");
           await waitLine('carl', '[.] Carl says goodbye!');
@@ -159,11 +152,11 @@ export async function runMultiplexDemo(env, demoOrigin, artifactsDir) {
           await waitLine('bob', '[.] Bob says no to: tea, anyone?');
           if (query === '') {
             mkdirSync(artifactsDir, { recursive: true });
-            const shot = join(artifactsDir, 'multiplex.png');
+            const shot = join(artifactsDir, `multiplex-${env.browser.name}.png`);
             await page.screenshot({ path: shot, fullPage: true });
             console.log(`    screenshot: ${shot}`);
           }
-          const lines = async (name) => (await logOf(name).innerText()).trim().split('\n');
+          const lines = async (name) => (await page.innerText(`#${name} .log`)).trim().split('\n');
           assert.deepEqual(await lines('ann'),
             ['[*] open', '[.] Ann says hi!', '[ ] sending tea, anyone?', '[.] Ann nods: tea, anyone?']);
           assert.deepEqual(await lines('carl'), ['[*] open', '[.] Carl says goodbye!', '[*] close']);

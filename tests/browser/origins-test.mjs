@@ -2,7 +2,7 @@
 // `--allowed-origins <the static server's origin>`:
 //
 // - 'allowed origin': the test page on the allowed origin connects over every
-//   transport sockjs-client has in Chromium (each forced alone) and gets its echo;
+//   transport sockjs-client has in the browser (each forced alone) and gets its echo;
 //   htmlfile from the server's own page, as in sockjs-tests.mjs. A plain WebSocket
 //   and a JSONP <script> made by hand work too.
 // - 'foreign origin': the same page, served by the same static server but reached as
@@ -50,25 +50,20 @@ export async function runOrigins(env, restricted) {
   assert.notEqual(foreign, env.staticOrigin, 'the static server is on 127.0.0.1');
   const context = await env.browser.newContext();
   context.setDefaultTimeout(OPEN_MS);
-  context.setDefaultNavigationTimeout(OPEN_MS);
   suite.watch(context);
   const wsUrl = (path) => `${restricted.replace('http://', 'ws://')}${path}`;
   const sessionPath = (transport) =>
     `/echo/000/${Math.random().toString(36).slice(2, 10)}/${transport}`;
 
-  const onPage = (group, name, pageUrl, body) => suite.test(group, name, async () => {
-    const page = await context.newPage();
-    try {
-      await page.goto(pageUrl);
-      if (!pageUrl.startsWith(env.staticOrigin) && !pageUrl.startsWith(foreign)) {
-        await page.addScriptTag({ url: `${env.staticOrigin}/page-helpers.js` });
-      }
-      await page.waitForFunction(() => typeof window.SockJS === 'function' && typeof window.H === 'object');
-      await body(page);
-    } finally {
-      await env.withDeadline(page.close(), OPEN_MS, 'closing the page').catch(() => {});
+  // Each check on a fresh document of the context's one page (Context.withPage).
+  const onPage = (group, name, pageUrl, body) => suite.test(group, name, () => context.withPage(async (page) => {
+    await page.goto(pageUrl);
+    if (!pageUrl.startsWith(env.staticOrigin) && !pageUrl.startsWith(foreign)) {
+      await page.addScriptTag({ url: `${env.staticOrigin}/page-helpers.js` });
     }
-  });
+    await page.waitForFunction(() => typeof window.SockJS === 'function' && typeof window.H === 'object');
+    await body(page);
+  }));
 
   const echoOver = async (page, transports, expect) => {
     const opened = await call(page, 'open', [`${restricted}/echo`, transports, OPEN_MS], OPEN_MS);

@@ -96,12 +96,12 @@ async function chatSessions(origin) {
 }
 
 /** Runs the check; `root` is the repository. */
-export async function runChatScaleOut(env, root, artifactsDir) {
+export async function runChatScaleOut(env, examples, root, artifactsDir) {
   const { suite } = env;
   await suite.test('chat scale-out', 'rooms across instances', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'actix-sockjs-chat-scale-out-'));
     try {
-      await chatAcrossInstances(env, root, artifactsDir, dir);
+      await chatAcrossInstances(env, examples, root, artifactsDir, dir);
     } finally {
       // haproxy read its configuration when it started; nothing else is kept here.
       rmSync(dir, { recursive: true, force: true });
@@ -110,7 +110,7 @@ export async function runChatScaleOut(env, root, artifactsDir) {
 }
 
 /** The check itself, with `dir` for haproxy's configuration. */
-async function chatAcrossInstances(env, root, artifactsDir, dir) {
+async function chatAcrossInstances(env, examples, root, artifactsDir, dir) {
   const { suite } = env;
   const redisPort = await freePort();
   await startProcess(
@@ -121,7 +121,7 @@ async function chatAcrossInstances(env, root, artifactsDir, dir) {
     START_MS,
   );
   const redis = `redis://127.0.0.1:${redisPort}`;
-  const chat = join(root, 'target', 'debug', 'examples', 'chat');
+  const chat = join(examples, 'chat');
   const ready = /chat demo on (http:\/\/127\.0\.0\.1:\d+)\//;
   const a = await startProcess('chat A', chat, ['--port', '0', '--redis', redis], ready, START_MS);
   const b = await startProcess('chat B', chat, ['--port', '0', '--redis', redis], ready, START_MS);
@@ -143,7 +143,6 @@ async function chatAcrossInstances(env, root, artifactsDir, dir) {
 
   const context = await env.browser.newContext({ viewport: { width: 1000, height: 720 } });
   context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
   suite.watch(context);
   const room = 'across';
   async function enter(page, name) {
@@ -151,8 +150,8 @@ async function chatAcrossInstances(env, root, artifactsDir, dir) {
     await page.fill('#name', name);
     await page.fill('#room', room);
     await page.click('#join button');
-    await page.locator('#status').filter({ hasText: `${name} in ${room} (` }).waitFor();
-    await page.locator('#people li', { hasText: name }).waitFor();
+    await page.waitText('#status', `${name} in ${room} (`);
+    await page.waitText('#people li', name);
   }
   /** Waits until the instances hold `counts` chat sessions (bounded). */
   async function sessionsAre(counts) {
@@ -183,13 +182,13 @@ async function chatAcrossInstances(env, root, artifactsDir, dir) {
     }
     assert.ok(split, 'bob never landed on the other instance than alice in 12 sessions');
 
-    const waitText = (page, text) => page.locator('#log').filter({ hasText: text }).waitFor();
+    const waitText = (page, text) => page.waitText('#log', text);
     // Alice sees bob come in, through Redis; both lists hold both names (bob's
     // instance asked alice's who is in the room).
     await waitText(alice, 'bob joined');
     for (const page of [alice, bob]) {
-      await page.locator('#people li', { hasText: 'alice' }).waitFor();
-      await page.locator('#people li', { hasText: 'bob' }).waitFor();
+      await page.waitText('#people li', 'alice');
+      await page.waitText('#people li', 'bob');
     }
     await alice.fill('#text', 'hello from instance one');
     await alice.click('#say button');
@@ -199,12 +198,12 @@ async function chatAcrossInstances(env, root, artifactsDir, dir) {
     for (const page of [alice, bob]) await waitText(page, 'bob: hi from instance two');
 
     mkdirSync(artifactsDir, { recursive: true });
-    const shot = join(artifactsDir, 'chat-scale-out.png');
+    const shot = join(artifactsDir, `chat-scale-out-${env.browser.name}.png`);
     await bob.screenshot({ path: shot, fullPage: true });
-    const bobLog = await bob.locator('#log').innerText();
+    const bobLog = await bob.innerText('#log');
     assert.match(bobLog, /alice: hello from instance one[\s\S]*bob: hi from instance two/);
-    assert.deepEqual((await alice.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
-    assert.deepEqual((await bob.locator('#people li').allInnerTexts()).sort(), ['alice', 'bob']);
+    assert.deepEqual((await alice.allInnerTexts('#people li')).sort(), ['alice', 'bob']);
+    assert.deepEqual((await bob.allInnerTexts('#people li')).sort(), ['alice', 'bob']);
     console.log(`    screenshot: ${shot}`);
   } finally {
     await context.close();

@@ -1,7 +1,8 @@
 // Graceful shutdown in the browser: a test_server of its own, a page with a socket on
-// every transport sockjs-client has in Chromium (each forced alone), then SIGTERM to
-// the server. Every socket must close with the server's 1001 "Server shutting down"
-// (not a transport error), and the server must exit by itself.
+// every transport sockjs-client has in the browser (each forced alone; plain htmlfile
+// aside, as it needs a page of the server's origin), then SIGTERM to the server.
+// Every socket must close with the server's 1001 "Server shutting down" (not a
+// transport error), and the server must exit by itself.
 //
 // Every wait has a deadline and resolves on the browser's or the process's events.
 
