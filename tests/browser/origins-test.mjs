@@ -10,6 +10,10 @@
 //   connection on any transport; its plain WebSocket closes without opening and its
 //   JSONP <script> fails to load (the browser sends no Origin for a script, only its
 //   Referer and Sec-Fetch-Site).
+// - 'default origins': the chat example's `/echo`, a service with the default
+//   configuration (only its own origin): a page of another origin (the static
+//   server's) gets no connection, no plain WebSocket and no JSONP script, while the
+//   example's own page connects.
 //
 // Every wait has a deadline and resolves on the browser's own events.
 
@@ -43,8 +47,15 @@ function scriptTag({ url, ms }) {
   });
 }
 
-/** Runs both groups. `restricted` is the origin of the test_server with the allowlist. */
-export async function runOrigins(env, restricted) {
+/** The transports the 'default origins' group tries. */
+const DEFAULT_TRANSPORTS = ['websocket', 'xhr-streaming', 'iframe-eventsource', 'xhr-polling',
+  'jsonp-polling'];
+
+/**
+ * Runs the groups. `restricted` is the origin of the test_server with the allowlist,
+ * `ownOnly` that of a server whose `/echo` has the default configuration.
+ */
+export async function runOrigins(env, restricted, ownOnly) {
   const { suite, call } = env;
   const foreign = env.staticOrigin.replace('127.0.0.1', 'localhost');
   assert.notEqual(foreign, env.staticOrigin, 'the static server is on 127.0.0.1');
@@ -106,6 +117,33 @@ export async function runOrigins(env, restricted) {
       const got = await page.evaluate(scriptTag, { url: `${restricted}${sessionPath('jsonp')}?c=cb`, ms: OPEN_MS });
       assert.equal(got, 'error');
     });
+
+    for (const transport of DEFAULT_TRANSPORTS) {
+      await onPage('default origins', `foreign ${transport}`, `${env.staticOrigin}/`, async (page) => {
+        await assert.rejects(
+          call(page, 'open', [`${ownOnly}/echo`, [transport], OPEN_MS], OPEN_MS),
+          /closed before open/,
+          `a page on ${env.staticOrigin} connected to a default service over ${transport}`,
+        );
+      });
+    }
+    await onPage('default origins', 'foreign plain websocket', `${env.staticOrigin}/`, async (page) => {
+      const url = `${ownOnly.replace('http://', 'ws://')}/echo/websocket`;
+      assert.match(await page.evaluate(rawWebSocket, { url, ms: OPEN_MS }), /^closed /);
+    });
+    await onPage('default origins', 'foreign jsonp script', `${env.staticOrigin}/`, async (page) => {
+      const url = `${ownOnly}${sessionPath('jsonp')}?c=cb`;
+      assert.equal(await page.evaluate(scriptTag, { url, ms: OPEN_MS }), 'error');
+    });
+    for (const transport of DEFAULT_TRANSPORTS) {
+      await onPage('default origins', `own ${transport}`, `${ownOnly}/echo.html`, async (page) => {
+        const opened = await call(page, 'open', [`${ownOnly}/echo`, [transport], OPEN_MS], OPEN_MS);
+        assert.equal(opened.transport, transport);
+        await call(page, 'send', [opened.id, ['from its own page']], OPEN_MS);
+        assert.deepEqual(await call(page, 'receive', [opened.id, 1, OPEN_MS], OPEN_MS), ['from its own page']);
+        await call(page, 'close', [opened.id, OPEN_MS], OPEN_MS).catch(() => {});
+      });
+    }
   } finally {
     await env.withDeadline(context.close(), OPEN_MS, 'closing the browser context').catch(() => {});
   }

@@ -195,7 +195,7 @@ async function runBrowser(name, servers) {
     if (wanted('chat scale-out')) await runChatScaleOut(env, EXAMPLES, ROOT, ARTIFACTS);
     if (wanted('multiplex')) await runMultiplex(env);
     if (wanted('multiplex demo')) await runMultiplexDemo(env, servers.multiplexDemo.origin, ARTIFACTS);
-    if (wanted('origins')) await runOrigins(env, servers.restricted.origin);
+    if (wanted('origins')) await runOrigins(env, servers.restricted.origin, servers.chat.origin);
     if (wanted('shutdown')) {
       // A server of its own for each browser: the check stops it.
       const doomed = await startTestServer(`test_server (shut down by ${name}'s shutdown check)`,
