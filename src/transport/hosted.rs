@@ -3,9 +3,9 @@
 //! A websocket's session lives exactly as long as its socket, so the connection runs
 //! it for its whole life. A streaming HTTP response (`xhr_streaming`, `eventsource`,
 //! `htmlfile`) that creates its session runs it too, for as long as the response
-//! lasts: an idle streaming session then costs no task of its own (the task's header
-//! and padding, about 200 bytes, measured with DHAT), and the session's answer to a
-//! message is written in the same poll of the connection that runs it. When the response ends
+//! lasts: an idle streaming session then costs no task of its own (bench/NOTES.md has
+//! what a task costs), and the session's answer to a message is written in the same
+//! poll of the connection that runs it. When the response ends
 //! while the session goes on (its `response_limit` was reached, the client went
 //! away, the write timeout gave up on it), the session is *handed off*: it becomes a
 //! task of its own and carries on exactly where it was, as if it had been one all

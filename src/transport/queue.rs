@@ -4,9 +4,9 @@
 //! so the queue is built for that: a lock around one slot (the queue seldom holds
 //! more than one item: the receiving end takes each as it comes), a boxed `VecDeque`
 //! for the rest (nothing allocated, and one pointer held, until a second item waits)
-//! and two wakers. A tokio mpsc channel costs about 1.8 KB per receiver up front (its
-//! first 32-slot block and cache-padded counters), which was a seventh of an idle
-//! session's memory.
+//! and two wakers. A general channel allocates a block of slots and padded counters
+//! per receiver up front, which would dominate an idle session's memory
+//! (bench/NOTES.md has the figures).
 
 use std::collections::VecDeque;
 use std::future::Future;

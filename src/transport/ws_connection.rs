@@ -2,10 +2,8 @@
 //! client's frames, runs the session, and writes what the session sends.
 //!
 //! It is a plain body stream, not an actor: it needs no mailbox of its own, and
-//! writing a frame is one encode into the chunk the poll hands out (actix-web-actors'
-//! context queued every frame in a list that kept its room for the connection's whole
-//! life, and made a reader and a mailbox of its own that a SockJS connection never
-//! used: about 400 bytes of every idle websocket).
+//! writing a frame is one encode into the chunk the poll hands out; nothing is kept
+//! between polls, so an idle connection holds no buffer.
 //!
 //! The session actor runs inside this connection's task, polled between the client's
 //! frames and the outbound queue, not as a task of its own: a client message is
