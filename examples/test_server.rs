@@ -100,10 +100,10 @@ impl SockJsHandler for Broadcast {
     fn on_open(&mut self, _: ConnectionInfo, session: &mut SockJsContext<Self>) {
         match &self.audience {
             Audience::Local(members) => {
-                members.lock().insert(session.handle());
+                members.lock().insert(session.session_handle());
             }
             Audience::Topic(topics) => {
-                topics.do_send(Subscribe::new(BROADCAST_TOPIC, session.handle()));
+                topics.do_send(Subscribe::new(BROADCAST_TOPIC, session.session_handle()));
             }
         }
     }
@@ -121,9 +121,11 @@ impl SockJsHandler for Broadcast {
     fn on_close(&mut self, _: &CloseReason, session: &mut SockJsContext<Self>) {
         match &self.audience {
             Audience::Local(members) => {
-                members.lock().remove(&session.handle());
+                members.lock().remove(&session.session_handle());
             }
-            Audience::Topic(topics) => topics.do_send(UnsubscribeAll::new(session.handle())),
+            Audience::Topic(topics) => {
+                topics.do_send(UnsubscribeAll::new(session.session_handle()))
+            }
         }
     }
 }

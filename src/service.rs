@@ -20,7 +20,7 @@ use crate::web::{greeting, info};
 
 mod route;
 
-pub(crate) use route::{Route, route};
+pub(crate) use route::{Endpoint, Route, route};
 
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
 ///
@@ -208,46 +208,38 @@ impl<H: SockJsHandler> Service<H> {
         session: &str,
         transport: &str,
     ) -> Result<HttpResponse, RequestError> {
-        if !self.offers(transport) {
+        let Some(endpoint) = Endpoint::parse(transport) else {
+            return Err(RequestError::NotFound);
+        };
+        let config = self.sessions.config();
+        if !endpoint
+            .transports()
+            .iter()
+            .any(|&t| config.transport_enabled(t))
+        {
             return Err(RequestError::NotFound);
         }
         let method = req.method().clone();
-        let preflight = |methods| {
-            Ok(crate::web::headers::preflight(
-                req,
-                self.sessions.config(),
-                methods,
-            ))
-        };
-        match (transport, method) {
-            ("websocket", Method::GET) => self.websocket(req, payload, Some(session)),
-            ("websocket", _) => Err(RequestError::MethodNotAllowed("GET")),
-            ("xhr", Method::POST) => xhr::poll(&self.sessions, req, session).await,
-            ("xhr_send", Method::POST) => xhr::send(&self.sessions, req, payload, session).await,
-            ("xhr_streaming", Method::POST) => xhr::streaming(&self.sessions, req, session).await,
-            ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => preflight("OPTIONS, POST"),
-            ("eventsource", Method::GET) => eventsource::stream(&self.sessions, req, session).await,
-            ("htmlfile", Method::GET) => htmlfile::stream(&self.sessions, req, session).await,
-            ("jsonp", Method::GET) => jsonp::poll(&self.sessions, req, session).await,
-            ("jsonp_send", Method::POST) => {
-                jsonp::send(&self.sessions, req, payload, session).await
+        let preflight = |methods| Ok(crate::web::headers::preflight(req, config, methods));
+        let sessions = &self.sessions;
+        match (endpoint, method) {
+            (Endpoint::WebSocket, Method::GET) => self.websocket(req, payload, Some(session)),
+            (Endpoint::WebSocket, _) => Err(RequestError::MethodNotAllowed("GET")),
+            (Endpoint::Xhr, Method::POST) => xhr::poll(sessions, req, session).await,
+            (Endpoint::XhrSend, Method::POST) => xhr::send(sessions, req, payload, session).await,
+            (Endpoint::XhrStreaming, Method::POST) => xhr::streaming(sessions, req, session).await,
+            (Endpoint::Xhr | Endpoint::XhrSend | Endpoint::XhrStreaming, Method::OPTIONS) => {
+                preflight("OPTIONS, POST")
+            }
+            (Endpoint::EventSource, Method::GET) => {
+                eventsource::stream(sessions, req, session).await
+            }
+            (Endpoint::HtmlFile, Method::GET) => htmlfile::stream(sessions, req, session).await,
+            (Endpoint::Jsonp, Method::GET) => jsonp::poll(sessions, req, session).await,
+            (Endpoint::JsonpSend, Method::POST) => {
+                jsonp::send(sessions, req, payload, session).await
             }
             _ => Err(RequestError::NotFound),
-        }
-    }
-
-    /// Whether the URL transport name is offered by this service's configuration.
-    fn offers(&self, name: &str) -> bool {
-        let on = |t| self.sessions.config().transport_enabled(t);
-        match name {
-            "websocket" => on(Transport::WebSocket),
-            "xhr" => on(Transport::Xhr),
-            "xhr_streaming" => on(Transport::XhrStreaming),
-            "xhr_send" => on(Transport::Xhr) || on(Transport::XhrStreaming),
-            "eventsource" => on(Transport::EventSource),
-            "htmlfile" => on(Transport::HtmlFile),
-            "jsonp" | "jsonp_send" => on(Transport::Jsonp),
-            _ => true,
         }
     }
 

@@ -170,7 +170,7 @@ impl actix::Actor for TaskReporter {
 
 impl SockJsHandler for TaskReporter {
     fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
-        let _ = self.opened.send((ctx.handle(), ctx.address()));
+        let _ = self.opened.send((ctx.session_handle(), ctx.address()));
     }
 
     fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}

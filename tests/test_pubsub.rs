@@ -43,14 +43,15 @@ impl SockJsHandler for TopicMember {
     fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
         // Queued to the broadcaster before the test hears of the open, so a publish
         // the test sends after that finds the session subscribed.
-        self.rooms.do_send(Subscribe::new(self.topic, ctx.handle()));
-        let _ = self.seen.send(Seen::Open(ctx.handle()));
+        self.rooms
+            .do_send(Subscribe::new(self.topic, ctx.session_handle()));
+        let _ = self.seen.send(Seen::Open(ctx.session_handle()));
     }
 
     fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
 
     fn on_close(&mut self, _: &CloseReason, ctx: &mut SockJsContext<Self>) {
-        let _ = self.seen.send(Seen::Closed(ctx.handle()));
+        let _ = self.seen.send(Seen::Closed(ctx.session_handle()));
     }
 }
 

@@ -140,7 +140,7 @@ impl MultiplexSession {
         if self.link.is_none() {
             let commands = session.address().recipient();
             self.link = Some(SessionLink {
-                session: session.handle(),
+                session: session.session_handle(),
                 commands,
             });
         }

@@ -22,7 +22,7 @@
 //!
 //! impl SockJsHandler for Member {
 //!     fn on_open(&mut self, _: ConnectionInfo, ctx: &mut SockJsContext<Self>) {
-//!         self.rooms.do_send(Subscribe::new("lobby", ctx.handle()));
+//!         self.rooms.do_send(Subscribe::new("lobby", ctx.session_handle()));
 //!     }
 //!
 //!     fn on_message(&mut self, msg: String, _: &mut SockJsContext<Self>) {
@@ -30,7 +30,7 @@
 //!     }
 //!
 //!     fn on_close(&mut self, _: &CloseReason, ctx: &mut SockJsContext<Self>) {
-//!         self.rooms.do_send(UnsubscribeAll::new(ctx.handle()));
+//!         self.rooms.do_send(UnsubscribeAll::new(ctx.session_handle()));
 //!     }
 //! }
 //!

@@ -1,7 +1,63 @@
 //! Which SockJS route the part of a request path after the service's prefix names.
 //! Pure: no request, no I/O.
 
+use crate::handler::Transport;
 use crate::web::iframe::is_iframe_name;
+
+/// What a session URL's last part (`/{server}/{session}/{endpoint}`) names: a
+/// transport's endpoint, or one of the two that carry a polling transport's sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    WebSocket,
+    Xhr,
+    XhrSend,
+    XhrStreaming,
+    EventSource,
+    HtmlFile,
+    Jsonp,
+    JsonpSend,
+}
+
+impl Endpoint {
+    const ALL: [Endpoint; 8] = [
+        Endpoint::WebSocket,
+        Endpoint::Xhr,
+        Endpoint::XhrSend,
+        Endpoint::XhrStreaming,
+        Endpoint::EventSource,
+        Endpoint::HtmlFile,
+        Endpoint::Jsonp,
+        Endpoint::JsonpSend,
+    ];
+
+    /// The endpoint a URL names, if any.
+    pub(crate) fn parse(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Its name in URLs: the transport's own name ([`Transport::name`]), or
+    /// `xhr_send` and `jsonp_send`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Endpoint::XhrSend => "xhr_send",
+            Endpoint::JsonpSend => "jsonp_send",
+            _ => self.transports()[0].name(),
+        }
+    }
+
+    /// The transports it serves: it is offered while one of them is enabled.
+    pub(crate) fn transports(self) -> &'static [Transport] {
+        match self {
+            Endpoint::WebSocket => &[Transport::WebSocket],
+            Endpoint::Xhr => &[Transport::Xhr],
+            Endpoint::XhrSend => &[Transport::Xhr, Transport::XhrStreaming],
+            Endpoint::XhrStreaming => &[Transport::XhrStreaming],
+            Endpoint::EventSource => &[Transport::EventSource],
+            Endpoint::HtmlFile => &[Transport::HtmlFile],
+            Endpoint::Jsonp | Endpoint::JsonpSend => &[Transport::Jsonp],
+        }
+    }
+}
 
 /// What the part of the path after the prefix asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,6 +118,21 @@ mod tests {
                 session: "abc",
                 transport: "xhr"
             }
+        );
+    }
+
+    #[test]
+    fn endpoints_are_named_as_their_transports_and_parse_back() {
+        for endpoint in Endpoint::ALL {
+            assert_eq!(Endpoint::parse(endpoint.name()), Some(endpoint));
+        }
+        assert_eq!(Endpoint::XhrStreaming.name(), "xhr_streaming");
+        assert_eq!(Endpoint::parse("jsonp_send"), Some(Endpoint::JsonpSend));
+        assert_eq!(Endpoint::parse("rawwebsocket"), None);
+        assert_eq!(Endpoint::parse("XHR"), None);
+        assert_eq!(
+            Endpoint::XhrSend.transports(),
+            [Transport::Xhr, Transport::XhrStreaming]
         );
     }
 

@@ -132,8 +132,15 @@ impl<A: SockJsHandler> SockJsContext<A> {
 
     /// A cloneable, `Send` handle to this session for use anywhere, bounded by
     /// `max_queued_bytes` (see [`SessionHandle`]).
-    pub fn handle(&self) -> SessionHandle {
+    pub fn session_handle(&self) -> SessionHandle {
         self.core.handle()
+    }
+
+    /// The old name of [`session_handle`](Self::session_handle). Every actix
+    /// context's `handle()` is its current `SpawnHandle`, which this shadowed.
+    #[deprecated(since = "0.1.0", note = "renamed to `session_handle`")]
+    pub fn handle(&self) -> SessionHandle {
+        self.session_handle()
     }
 }
 

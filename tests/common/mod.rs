@@ -67,7 +67,7 @@ impl actix::Actor for Recorder {
 impl SockJsHandler for Recorder {
     fn on_open(&mut self, info: ConnectionInfo, session: &mut SockJsContext<Self>) {
         let _ = info;
-        let _ = self.events.send(Event::Open(session.handle()));
+        let _ = self.events.send(Event::Open(session.session_handle()));
     }
     fn on_message(&mut self, msg: String, session: &mut SockJsContext<Self>) {
         let _ = self.events.send(Event::Message(msg.clone()));
