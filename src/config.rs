@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::handler::Transport;
+use crate::vocabulary::Transport;
 use crate::web::origin::OriginPattern;
 
 /// The settings of one SockJS service, built with chained setters.

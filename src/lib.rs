@@ -153,7 +153,6 @@
 
 mod config;
 mod error;
-mod handler;
 mod manager;
 pub mod multiplex;
 #[cfg(test)]
@@ -167,6 +166,7 @@ mod stats;
 #[cfg(test)]
 mod test_waker;
 mod transport;
+mod vocabulary;
 mod web;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
@@ -176,11 +176,11 @@ pub struct ReadmeDoctests;
 
 pub use config::{PermessageDeflate, SockJsConfig};
 pub use error::Error;
-pub use handler::{CloseReason, ConnectionInfo, SockJsHandler, Transport};
 pub use service::SockJs;
-pub use session::{PreparedMessage, SessionHandle, SockJsContext, broadcast};
+pub use session::{PreparedMessage, SessionHandle, SockJsContext, SockJsHandler, broadcast};
 pub use shutdown::{GracefulShutdown, close_all_sessions};
 pub use stats::{Stats, StatsSnapshot};
+pub use vocabulary::{CloseReason, ConnectionInfo, Transport};
 pub use web::origin::{InvalidOriginPattern, OriginPattern};
 pub use web::socket_options::socket_options;
 pub use web::stats_endpoint::StatsEndpoint;

@@ -8,11 +8,12 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::SockJsConfig;
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::{Sessions, SessionsState};
 use crate::session::SessionHandle;
+use crate::session::SockJsHandler;
 use crate::stats::Stats;
 use crate::transport::{eventsource, htmlfile, jsonp, websocket, xhr};
+use crate::vocabulary::Transport;
 use crate::web::RequestError;
 use crate::web::iframe::IframePage;
 use crate::web::origin::{self, Verdict};

@@ -16,7 +16,7 @@ use actix::{Actor, AsyncContext, Context};
 use parking_lot::Mutex;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::handler::Transport;
+use crate::vocabulary::Transport;
 
 /// Every transport a session can open with, in a fixed order for the counters.
 const TRANSPORTS: [Transport; 7] = [

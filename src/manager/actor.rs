@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, AsyncContext, Context, Handler, Message};
 
 use super::registry::{SessionEntry, SessionRegistry};
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 use crate::session::{Command, InboxTx, SessionId};
 
 /// Puts a session in the map, unless a live one has its id: then that one is the

@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use actix::WeakAddr;
 use parking_lot::RwLock;
 
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 use crate::session::{InboxTx, SessionHandle, SessionId};
 
 const SHARDS: usize = 16;

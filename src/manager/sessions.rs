@@ -10,7 +10,7 @@ use actix_web::HttpRequest;
 use super::actor::{Register, Registered, Remove, SessionManager};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
-use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
+use crate::session::SockJsHandler;
 use crate::session::{
     Command, Deregister, InboxTx, SessionFuture, SessionHandle, SessionId, SessionMailbox,
     SessionSetup, SessionShared, SessionSlot, inbox,
@@ -18,6 +18,7 @@ use crate::session::{
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::Receiver;
 use crate::transport::hosted::ToHost;
+use crate::vocabulary::{ConnectionInfo, Transport, client_ip};
 use crate::web::RequestError;
 
 /// What every worker's copy of a service shares.

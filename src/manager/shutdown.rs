@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering;
 
 use super::SessionsState;
-use crate::handler::SockJsHandler;
 use crate::session::Command;
+use crate::session::SockJsHandler;
 use crate::shutdown::{Countdown, ShutDown};
 
 impl<H: SockJsHandler> ShutDown for SessionsState<H> {

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::handle::{ChannelHandle, SessionLink};
 use crate::error::Error;
-use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
+use crate::session::SockJsHandler;
 use crate::session::{SessionHandle, SockJsContext};
+use crate::vocabulary::{CloseReason, ConnectionInfo};
 
 /// The application's side of one channel of a multiplexed session.
 ///

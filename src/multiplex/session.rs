@@ -7,9 +7,10 @@ use actix::{Actor, AsyncContext, Handler};
 
 use super::channel::{ChannelCloseReason, ChannelContext, ChannelHandler, ChannelShared};
 use super::handle::{ChannelCommand, ChannelOp, SessionLink};
-use crate::handler::{CloseReason, ConnectionInfo, SockJsHandler};
 use crate::protocol::{ChannelMessage, escape_channel_name};
 use crate::session::SockJsContext;
+use crate::session::SockJsHandler;
+use crate::vocabulary::{CloseReason, ConnectionInfo};
 
 type ChannelFactory = Arc<dyn Fn() -> Box<dyn ChannelHandler> + Send + Sync>;
 

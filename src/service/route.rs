@@ -1,7 +1,7 @@
 //! Which SockJS route the part of a request path after the service's prefix names.
 //! Pure: no request, no I/O.
 
-use crate::handler::Transport;
+use crate::vocabulary::Transport;
 use crate::web::iframe::is_iframe_name;
 
 /// What a session URL's last part (`/{server}/{session}/{endpoint}`) names: a

@@ -12,7 +12,7 @@ use super::core::SessionCore;
 use super::handle::{PreparedMessage, SessionHandle};
 use super::pump::Settling;
 use crate::error::Error;
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 
 /// The actor context of a SockJS session handler, as `WebsocketContext` is for a
 /// websocket actor: it is the session.

@@ -9,9 +9,9 @@ use super::machine::Attached;
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared, SessionSlot};
 use crate::config::SockJsConfig;
-use crate::handler::{ConnectionInfo, Transport};
 use crate::protocol::CloseFrame;
 use crate::stats::Stats;
+use crate::vocabulary::{ConnectionInfo, Transport};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {

@@ -7,8 +7,8 @@ use bytestring::ByteString;
 use super::inbox::{InboxTx, Offer};
 use super::shared::SessionId;
 use crate::error::Error;
-use crate::handler::CloseReason;
 use crate::protocol::Frame;
+use crate::vocabulary::CloseReason;
 
 /// A message encoded once, ready to be sent to any number of sessions.
 ///

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use super::handle::Deliver;
 use super::messages::Command;
 use super::shared::{HandOffSignal, SessionShared};
-use crate::handler::CloseReason;
+use crate::vocabulary::CloseReason;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
 /// a session shares take one allocation and every holder one pointer.

@@ -11,7 +11,8 @@ use super::core::State;
 use super::handle::Deliver;
 use super::messages::Command;
 use super::pump::Heartbeat;
-use crate::handler::{CloseReason, SockJsHandler};
+use crate::session::SockJsHandler;
+use crate::vocabulary::CloseReason;
 
 impl<A: SockJsHandler> SockJsContext<A> {
     /// After a call into the application (a handler method, a message, a timer):

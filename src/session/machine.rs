@@ -9,9 +9,9 @@ use std::time::Instant;
 use actix::SpawnHandle;
 
 use super::core::{SessionCore, State};
-use crate::handler::CloseReason;
 use crate::protocol::{CloseFrame, Frame};
 use crate::transport::{Delivery, Receiver};
+use crate::vocabulary::CloseReason;
 
 /// The receiver currently attached, and what the session knows of it.
 pub(crate) struct Attached {

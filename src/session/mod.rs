@@ -43,6 +43,7 @@
 mod context;
 mod core;
 mod handle;
+mod handler;
 mod inbox;
 mod lifecycle;
 mod machine;
@@ -55,6 +56,7 @@ mod shared;
 pub use context::SockJsContext;
 pub(crate) use core::{Deregister, SessionSetup};
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
+pub use handler::SockJsHandler;
 pub(crate) use inbox::{InboxTx, inbox};
 pub(crate) use messages::Command;
 pub(crate) use run::{SessionFuture, SessionMailbox};

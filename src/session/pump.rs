@@ -11,7 +11,7 @@ use actix::{ActorContext, ActorFuture, ActorState, AsyncContext};
 use actix_rt::time::Sleep;
 
 use super::context::SockJsContext;
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 
 /// How many commands one run of the pump handles before it lets the rest of the
 /// context (mailbox, timers) and the task's other work run.

@@ -14,7 +14,7 @@ use super::context::SockJsContext;
 use super::core::{SessionCore, SessionSetup};
 use super::messages::Command;
 use super::pump::CommandPump;
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 
 /// A session's mailbox, made before its actor so its address can be registered first.
 pub(crate) struct SessionMailbox<A: SockJsHandler>(Mailbox<A>);

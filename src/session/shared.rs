@@ -7,7 +7,7 @@ use std::task::{Wake, Waker};
 use std::time::Instant;
 
 use super::inbox::InboxState;
-use crate::handler::CloseReason;
+use crate::vocabulary::CloseReason;
 
 /// A session id as it appears in URLs.
 pub(crate) type SessionId = Arc<str>;

@@ -5,9 +5,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::Sessions;
 use crate::protocol::{Frame, eventsource_event};
+use crate::session::SockJsHandler;
+use crate::vocabulary::Transport;
 use crate::web::headers::transport_headers;
 
 /// `data: FRAME\r\n\r\n`.

@@ -31,7 +31,7 @@ use bytes::Bytes;
 
 use super::stall::{self, Progress, Stallable, Watched};
 use super::{Outbound, QueueRx, ReceiverBody, StallProbe};
-use crate::handler::SockJsHandler;
+use crate::session::SockJsHandler;
 use crate::session::{Command, InboxTx, SessionFuture};
 
 /// `woken_at_look` when the last look found the session not woken. Should `polls`

@@ -7,9 +7,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::callback::callback;
 use super::{Budget, FrameWriter, Outbound, Receiver, ReceiverBody, streaming_response};
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::Sessions;
 use crate::protocol::{Frame, htmlfile_script};
+use crate::session::SockJsHandler;
+use crate::vocabulary::Transport;
 use crate::web::headers::transport_headers;
 
 /// The page head, padded past 1 KiB so browsers start rendering at once.

@@ -5,9 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 
 use super::callback::callback;
 use super::{Budget, FrameWriter, Outbound, Receiver, first_chunk};
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::Sessions;
 use crate::protocol::{Frame, PayloadError, decode_messages, jsonp_call};
+use crate::session::SockJsHandler;
+use crate::vocabulary::Transport;
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 

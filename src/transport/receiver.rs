@@ -16,8 +16,8 @@ use bytestring::ByteString;
 use super::hosted::{HostingBody, ToHost};
 use super::queue::{QueueRx, QueueTx, queue};
 use crate::config::SockJsConfig;
-use crate::handler::SockJsHandler;
 use crate::protocol::{CloseFrame, Frame};
+use crate::session::SockJsHandler;
 use crate::shutdown::InFlight;
 use crate::stats::{ConnectionGuard, Stats};
 

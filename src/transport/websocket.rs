@@ -15,10 +15,11 @@ use super::ws_connection::WsConnection;
 use super::ws_deflate;
 use super::ws_reader::ClientFrames;
 use super::{Budget, FrameWriter, Outbound, Receiver};
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::Sessions;
 use crate::protocol::Frame;
 use crate::session::Command;
+use crate::session::SockJsHandler;
+use crate::vocabulary::Transport;
 use crate::web::RequestError;
 use crate::web::headers::jsessionid_cookie;
 

@@ -38,9 +38,9 @@ use super::hosted::HostedSession;
 use super::ws_deflate::{self, ClientWindow};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
-use crate::handler::SockJsHandler;
 use crate::protocol::{Messages, decode_websocket_messages};
 use crate::session::Command;
+use crate::session::SockJsHandler;
 use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.

@@ -6,9 +6,10 @@ use bytes::Bytes;
 use super::{
     Budget, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk, streaming_response,
 };
-use crate::handler::{SockJsHandler, Transport};
 use crate::manager::Sessions;
 use crate::protocol::{Frame, decode_messages, xhr_chunk};
+use crate::session::SockJsHandler;
+use crate::vocabulary::Transport;
 use crate::web::body::read_body;
 use crate::web::headers::transport_headers;
 

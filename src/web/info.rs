@@ -10,7 +10,7 @@ use crate::config::SockJsConfig;
 pub(crate) fn info(req: &HttpRequest, config: &SockJsConfig) -> HttpResponse {
     let entropy = uuid::Uuid::new_v4().as_u128() as u32;
     let body = serde_json::json!({
-        "websocket": config.transport_enabled(crate::handler::Transport::WebSocket),
+        "websocket": config.transport_enabled(crate::vocabulary::Transport::WebSocket),
         "cookie_needed": config.cookie_needed,
         "origins": config
             .allowed_origins

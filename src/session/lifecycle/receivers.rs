@@ -4,12 +4,13 @@
 
 use actix::{ActorFutureExt, AsyncContext};
 
-use crate::handler::{CloseReason, SockJsHandler};
 use crate::protocol::Frame;
+use crate::session::SockJsHandler;
 use crate::session::context::SockJsContext;
 use crate::session::core::State;
 use crate::session::machine::{Admission, Beat, EndedAs, Step};
 use crate::transport::Receiver;
+use crate::vocabulary::CloseReason;
 
 impl<A: SockJsHandler> SockJsContext<A> {
     pub(crate) fn attach(&mut self, receiver: Receiver, act: &mut A) {

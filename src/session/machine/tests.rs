@@ -6,11 +6,11 @@ use std::task::{Context, Poll, Waker};
 
 use super::*;
 use crate::config::SockJsConfig;
-use crate::handler::{ConnectionInfo, Transport};
 use crate::session::core::SessionSetup;
 use crate::session::{SessionShared, SessionSlot, inbox};
 use crate::stats::Stats;
 use crate::transport::{Budget, FrameWriter, Outbound, QueueRx};
+use crate::vocabulary::{ConnectionInfo, Transport};
 
 fn core() -> SessionCore {
     let req = actix_web::test::TestRequest::default().to_http_request();
