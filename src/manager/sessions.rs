@@ -8,6 +8,7 @@ use actix::{Actor, Addr};
 use actix_web::HttpRequest;
 
 use super::actor::{Register, Registered, Remove, SessionManager};
+use super::arbiter::ManagerArbiter;
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
@@ -15,6 +16,7 @@ use crate::session::{
     Command, Deregister, InboxTx, SessionFuture, SessionHandle, SessionId, SessionMailbox,
     SessionSetup, SessionShared, SessionSlot, inbox,
 };
+use crate::shutdown::{InFlight, InFlightCount};
 use crate::stats::{Stats, StatsCollector};
 use crate::transport::Receiver;
 use crate::transport::hosted::ToHost;
@@ -24,13 +26,23 @@ use crate::web::RequestError;
 pub(crate) struct SessionsState<H: SockJsHandler> {
     pub(super) factory: Box<dyn Fn() -> H + Send + Sync>,
     pub(super) registry: Arc<SessionRegistry<H>>,
-    /// Started with the first session, on the arbiter that serves it.
-    pub(super) actors: OnceLock<(Addr<SessionManager<H>>, Addr<StatsCollector>)>,
+    /// Started with the first session, on the manager arbiter of its actix system
+    /// (`manager::arbiter`).
+    pub(super) actors: OnceLock<ServiceActors<H>>,
     pub(super) stats: Stats,
     /// How many sessions exist now (every transport), for `max_sessions`.
     pub(super) live_sessions: Arc<AtomicUsize>,
     /// Set by a graceful shutdown: no new session is made.
     pub(super) shutting_down: AtomicBool,
+    /// The service's live streams and websockets, which its shutdown waits for.
+    pub(super) in_flight: Arc<InFlightCount>,
+}
+
+/// A service's actors, and the arbiter they run on (kept alive while the service is).
+pub(super) struct ServiceActors<H: SockJsHandler> {
+    manager: Addr<SessionManager<H>>,
+    _stats: Addr<StatsCollector>,
+    _arbiter: Option<Arc<ManagerArbiter>>,
 }
 
 impl<H: SockJsHandler> SessionsState<H> {
@@ -44,6 +56,7 @@ impl<H: SockJsHandler> SessionsState<H> {
             stats: Stats::default(),
             live_sessions: Arc::new(AtomicUsize::new(0)),
             shutting_down: AtomicBool::new(false),
+            in_flight: Arc::default(),
         });
         let weak: std::sync::Weak<SessionsState<H>> = Arc::downgrade(&state);
         crate::shutdown::register(weak);
@@ -71,8 +84,8 @@ impl<H: SockJsHandler> SessionsState<H> {
 /// Sessions leave the map through the manager when they end.
 impl<H: SockJsHandler> Deregister for SessionsState<H> {
     fn deregister(&self, id: SessionId, inbox: InboxTx) {
-        if let Some((manager, _)) = self.actors.get() {
-            manager.do_send(Remove { id, inbox });
+        if let Some(actors) = self.actors.get() {
+            actors.manager.do_send(Remove { id, inbox });
         }
     }
 }
@@ -112,14 +125,30 @@ impl<H: SockJsHandler> Sessions<H> {
     }
 
     fn manager(&self) -> Addr<SessionManager<H>> {
-        let (manager, _) = self.state.actors.get_or_init(|| {
-            (
-                SessionManager::new(self.state.registry.clone(), self.config.disconnect_delay)
-                    .start(),
-                StatsCollector::new(self.state.stats.clone()).start(),
-            )
+        let actors = self.state.actors.get_or_init(|| {
+            let manager =
+                SessionManager::new(self.state.registry.clone(), self.config.disconnect_delay);
+            let stats = StatsCollector::new(self.state.stats.clone());
+            match ManagerArbiter::of_this_system() {
+                Some(arbiter) => ServiceActors {
+                    manager: SessionManager::start_in_arbiter(arbiter.handle(), |_| manager),
+                    _stats: StatsCollector::start_in_arbiter(arbiter.handle(), |_| stats),
+                    _arbiter: Some(arbiter),
+                },
+                // Outside an actix system (no worker serves requests there): here.
+                None => ServiceActors {
+                    manager: manager.start(),
+                    _stats: stats.start(),
+                    _arbiter: None,
+                },
+            }
         });
-        manager.clone()
+        actors.manager.clone()
+    }
+
+    /// Counts a streaming body or websocket of this service while the guard lives.
+    pub(crate) fn in_flight(&self) -> InFlight {
+        self.state.in_flight.enter()
     }
 
     /// Counts `receiver` as an open connection of this service.

@@ -74,6 +74,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         outbound: QueueRx<Outbound>,
         raw: bool,
         deflate: Option<ClientWindow>,
+        in_flight: InFlight,
     ) -> Self {
         WsConnection {
             client,
@@ -83,7 +84,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             deflate,
             ending: false,
             closing: None,
-            _in_flight: InFlight::new(),
+            _in_flight: in_flight,
         }
     }
 
