@@ -1,14 +1,14 @@
 //! What requests ask of a service's sessions: find one, create one through the
 //! manager, attach a receiver to it, hand it client messages.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use actix_web::HttpRequest;
 
 use super::actor::{Register, Registered, Remove, SessionManager};
-use super::arbiter::ManagerArbiter;
+use super::arbiter::{ActorsSlot, ServiceActors};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
 use crate::handler::{ConnectionInfo, SockJsHandler, Transport, client_ip};
@@ -17,7 +17,7 @@ use crate::session::{
     SessionSetup, SessionShared, SessionSlot, inbox,
 };
 use crate::shutdown::{InFlight, InFlightCount};
-use crate::stats::{Stats, StatsCollector};
+use crate::stats::Stats;
 use crate::transport::Receiver;
 use crate::transport::hosted::ToHost;
 use crate::web::RequestError;
@@ -26,9 +26,9 @@ use crate::web::RequestError;
 pub(crate) struct SessionsState<H: SockJsHandler> {
     pub(super) factory: Box<dyn Fn() -> H + Send + Sync>,
     pub(super) registry: Arc<SessionRegistry<H>>,
-    /// Started with the first session, on the manager arbiter of its actix system
-    /// (`manager::arbiter`).
-    pub(super) actors: OnceLock<ServiceActors<H>>,
+    /// The manager and the stats collector: started with the first session, on the
+    /// manager arbiter of its actix system (`manager::arbiter`).
+    pub(super) actors: ActorsSlot<H>,
     pub(super) stats: Stats,
     /// How many sessions exist now (every transport), for `max_sessions`.
     pub(super) live_sessions: Arc<AtomicUsize>,
@@ -38,13 +38,6 @@ pub(crate) struct SessionsState<H: SockJsHandler> {
     pub(super) in_flight: Arc<InFlightCount>,
 }
 
-/// A service's actors, and the arbiter they run on (kept alive while the service is).
-pub(super) struct ServiceActors<H: SockJsHandler> {
-    manager: Addr<SessionManager<H>>,
-    _stats: Addr<StatsCollector>,
-    _arbiter: Option<Arc<ManagerArbiter>>,
-}
-
 impl<H: SockJsHandler> SessionsState<H> {
     /// The state of a new service whose sessions each get a handler made by `factory`;
     /// a graceful shutdown reaches it.
@@ -52,7 +45,7 @@ impl<H: SockJsHandler> SessionsState<H> {
         let state = Arc::new(SessionsState {
             factory,
             registry: Arc::new(SessionRegistry::new()),
-            actors: OnceLock::new(),
+            actors: ActorsSlot::default(),
             stats: Stats::default(),
             live_sessions: Arc::new(AtomicUsize::new(0)),
             shutting_down: AtomicBool::new(false),
@@ -84,9 +77,7 @@ impl<H: SockJsHandler> SessionsState<H> {
 /// Sessions leave the map through the manager when they end.
 impl<H: SockJsHandler> Deregister for SessionsState<H> {
     fn deregister(&self, id: SessionId, inbox: InboxTx) {
-        if let Some(actors) = self.actors.get() {
-            actors.manager.do_send(Remove { id, inbox });
-        }
+        self.actors.remove(Remove { id, inbox });
     }
 }
 
@@ -125,25 +116,13 @@ impl<H: SockJsHandler> Sessions<H> {
     }
 
     fn manager(&self) -> Addr<SessionManager<H>> {
-        let actors = self.state.actors.get_or_init(|| {
-            let manager =
-                SessionManager::new(self.state.registry.clone(), self.config.disconnect_delay);
-            let stats = StatsCollector::new(self.state.stats.clone());
-            match ManagerArbiter::of_this_system() {
-                Some(arbiter) => ServiceActors {
-                    manager: SessionManager::start_in_arbiter(arbiter.handle(), |_| manager),
-                    _stats: StatsCollector::start_in_arbiter(arbiter.handle(), |_| stats),
-                    _arbiter: Some(arbiter),
-                },
-                // Outside an actix system (no worker serves requests there): here.
-                None => ServiceActors {
-                    manager: manager.start(),
-                    _stats: stats.start(),
-                    _arbiter: None,
-                },
-            }
-        });
-        actors.manager.clone()
+        self.state.actors.manager(|| {
+            ServiceActors::start(
+                self.state.registry.clone(),
+                self.config.disconnect_delay,
+                self.state.stats.clone(),
+            )
+        })
     }
 
     /// Counts a streaming body or websocket of this service while the guard lives.
