@@ -4,7 +4,7 @@
 //! They used to start on the worker that served a service's first request. A worker
 //! can stop while the server goes on (actix-server replaces a worker that faulted; an
 //! application may serve a service from arbiters of its own and stop them), and with
-//! it would go the manager: registrations would fail with 503 and nothing would sweep expired
+//! it went the manager: registrations failed with 503 and nothing swept expired
 //! sessions any more.
 //!
 //! Supervising the manager and restarting it would not do: actix's `Supervisor`
@@ -22,7 +22,8 @@
 //! system still serves the service, as when one `SockJs` value is mounted on two
 //! actix-test servers one after the other), the next session made starts another on
 //! the arbiter of the request's system, and it takes over the map: the map is the
-//! service's (`SessionRegistry`), not the manager's.
+//! service's (`SessionRegistry`), not the manager's. Until then nothing sweeps, which
+//! is why this is the fallback and not the design.
 //!
 //! The managers' work is small (a map insertion per new session, a sweep that reads
 //! 16 shards a few times a second), so one thread is plenty; requests reach it by
