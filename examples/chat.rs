@@ -332,10 +332,12 @@ async fn main() -> std::io::Result<()> {
         .service("echo", echo.stats());
 
     let page_url = sockjs_url.clone();
+    // The app factory gets clones; `chat` and `echo` name the services to the shutdown.
+    let (app_chat, app_echo) = (chat.clone(), echo.clone());
     let server = HttpServer::new(move || {
         App::new()
-            .service(chat.clone())
-            .service(echo.clone())
+            .service(app_chat.clone())
+            .service(app_echo.clone())
             .service(stats.clone())
             .route(
                 "/",
@@ -364,9 +366,12 @@ async fn main() -> std::io::Result<()> {
     .unwrap_or_else(|e| support::explain_bind_error(e, "chat", port));
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();
-    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
-    // websocket close frame) before the server stops, within 5 s.
-    GracefulShutdown::new(running.handle()).on_signals();
+    // SIGTERM, SIGINT, SIGQUIT: every session of both services gets `1001 Server
+    // shutting down` (and a websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(running.handle())
+        .service(&chat)
+        .service(&echo)
+        .on_signals();
     println!(
         "chat demo on http://127.0.0.1:{port}/ (sockjs-client from {sockjs_url}); echo page on /echo.html"
     );

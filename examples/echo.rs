@@ -27,9 +27,11 @@ async fn main() -> std::io::Result<()> {
     let page =
         include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
     println!("echo demo on http://127.0.0.1:8080/");
+    // The app factory gets a clone; `echo` itself names the service to the shutdown.
+    let app_echo = echo.clone();
     let server = HttpServer::new(move || {
         let page = page.clone();
-        App::new().service(echo.clone()).route(
+        App::new().service(app_echo.clone()).route(
             "/",
             web::get().to(move || {
                 let page = page.clone();
@@ -53,8 +55,10 @@ async fn main() -> std::io::Result<()> {
     .disable_signals()
     .bind(("127.0.0.1", 8080))?
     .run();
-    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
-    // websocket close frame) before the server stops, within 5 s.
-    GracefulShutdown::new(server.handle()).on_signals();
+    // SIGTERM, SIGINT, SIGQUIT: every session of the service gets `1001 Server
+    // shutting down` (and a websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(server.handle())
+        .service(&echo)
+        .on_signals();
     server.await
 }

@@ -73,9 +73,10 @@ async fn main() -> std::io::Result<()> {
     let service = SockJs::new("/multiplex", move || channels.session()).config(config);
 
     let page_url = sockjs_url.clone();
+    let app_service = service.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .service(service.clone())
+            .service(app_service.clone())
             .route(
                 "/",
                 support::page(include_str!("../static/multiplex.html"), &page_url),
@@ -96,9 +97,11 @@ async fn main() -> std::io::Result<()> {
     .unwrap_or_else(|e| support::explain_bind_error(e, "multiplex", port));
     let port = server.addrs().first().map_or(port, |a| a.port());
     let running = server.run();
-    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
-    // websocket close frame) before the server stops, within 5 s.
-    GracefulShutdown::new(running.handle()).on_signals();
+    // SIGTERM, SIGINT, SIGQUIT: every session of the service gets `1001 Server
+    // shutting down` (and a websocket close frame) before the server stops, within 5 s.
+    GracefulShutdown::new(running.handle())
+        .service(&service)
+        .on_signals();
     println!("multiplex demo on http://127.0.0.1:{port}/ (sockjs-client from {sockjs_url})");
     running.await
 }

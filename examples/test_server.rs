@@ -306,17 +306,43 @@ async fn main() -> std::io::Result<()> {
     })
     .config(base);
 
+    // The shutdown names every service the server runs.
+    let shutdown = |handle| {
+        GracefulShutdown::new(handle)
+            .service(&echo)
+            .service(&close)
+            .service(&no_ws)
+            .service(&cookie)
+            .service(&broadcast)
+            .service(&amplify)
+            .service(&ticker)
+            .service(&multiplex)
+            .service(&client_info)
+    };
+    let services = (
+        echo.clone(),
+        close.clone(),
+        no_ws.clone(),
+        cookie.clone(),
+        broadcast.clone(),
+        amplify.clone(),
+        ticker.clone(),
+        multiplex.clone(),
+        client_info.clone(),
+    );
     let mut server = HttpServer::new(move || {
+        let (echo, close, no_ws, cookie, broadcast, amplify, ticker, multiplex, client_info) =
+            services.clone();
         App::new()
-            .service(echo.clone())
-            .service(close.clone())
-            .service(no_ws.clone())
-            .service(cookie.clone())
-            .service(broadcast.clone())
-            .service(amplify.clone())
-            .service(ticker.clone())
-            .service(multiplex.clone())
-            .service(client_info.clone())
+            .service(echo)
+            .service(close)
+            .service(no_ws)
+            .service(cookie)
+            .service(broadcast)
+            .service(amplify)
+            .service(ticker)
+            .service(multiplex)
+            .service(client_info)
     })
     // A client that aborts a streaming request must close its session at once (the
     // protocol suite checks it); with half-closed connections allowed, actix would
@@ -337,9 +363,9 @@ async fn main() -> std::io::Result<()> {
     let port = server.addrs().first().map_or(args.port, |a| a.port());
     bound_port.store(port, Ordering::Relaxed);
     let running = server.run();
-    // SIGTERM, SIGINT, SIGQUIT: every session gets `1001 Server shutting down` (and a
-    // websocket close frame) before the server stops, within 5 s.
-    GracefulShutdown::new(running.handle()).on_signals();
+    // SIGTERM, SIGINT, SIGQUIT: every session of every service gets `1001 Server
+    // shutting down` (and a websocket close frame) before the server stops, within 5 s.
+    shutdown(running.handle()).on_signals();
     println!("listening on http://127.0.0.1:{port}");
     running.await
 }

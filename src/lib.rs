@@ -39,7 +39,8 @@
 //! Every session is an actor: the application's handler, whose context
 //! ([`SockJsContext`]) owns the session's outgoing queue, its heartbeat and its state.
 //! A session manager actor per service owns the session-id map and sweeps sessions
-//! that had no request for `disconnect_delay`. Each transport request attaches to its
+//! that had no request for `disconnect_delay`; it runs on an arbiter of its own, so it
+//! outlives any worker of the server. Each transport request attaches to its
 //! session as a short-lived receiver; only one at a time.
 //!
 //! # Rooms: actors that message sessions

@@ -11,6 +11,7 @@ use crate::config::SockJsConfig;
 use crate::manager::{Sessions, SessionsState};
 use crate::session::SessionHandle;
 use crate::session::SockJsHandler;
+use crate::shutdown::{GracefulShutdown, ShutDown};
 use crate::stats::Stats;
 use crate::transport::{eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::vocabulary::Transport;
@@ -120,6 +121,16 @@ impl<H: SockJsHandler> SockJs<H> {
     /// does not wait for the manager).
     pub fn session(&self, id: &str) -> Option<(Addr<H>, SessionHandle)> {
         self.state.session(id, self.config.max_queued_bytes)
+    }
+}
+
+impl GracefulShutdown {
+    /// Adds a service whose sessions the shutdown closes and whose streams it waits
+    /// for: the `SockJs` value (or any clone of it) that the server's app factory
+    /// mounts. Naming one service twice is naming it once.
+    pub fn service<H: SockJsHandler>(self, service: &SockJs<H>) -> Self {
+        let target: Arc<dyn ShutDown> = service.state.clone();
+        self.add_service(target)
     }
 }
 

@@ -1,15 +1,22 @@
-//! Graceful shutdown: every session of every service closed with a close frame
-//! before the server stops, within a deadline.
+//! Graceful shutdown: every session of the services a server runs closed with a close
+//! frame before the server stops, within a deadline.
 //!
 //! actix-web tells an application nothing when its server stops: a graceful stop
 //! waits (30 s by default) for connections that a SockJS stream or websocket never
 //! ends by itself, then drops them without a word, and SIGINT drops them at once. So
-//! the stop goes through [`GracefulShutdown`]: it closes every session of every
-//! [`SockJs`](crate::SockJs) service of the process with `1001 Server shutting down`
+//! the stop goes through [`GracefulShutdown`]: it closes every session of the
+//! [`SockJs`](crate::SockJs) services it was given with `1001 Server shutting down`
 //! (streams write the close frame and end, waiting polls are answered with it,
 //! websockets get it and a close frame; `on_close` gets
 //! [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown)), refuses new
-//! sessions, then stops the server, all within its deadline.
+//! sessions of those services, waits for their streams to end, then stops the server,
+//! all within its deadline.
+//!
+//! A shutdown is scoped to its services, so two servers of one process stop
+//! separately: each service counts its own live streams and websockets
+//! ([`InFlight`]), and a shutdown waits only for those of its services. A shutdown
+//! given no service reaches every service of the process (the list below), as
+//! [`close_all_sessions`] does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -23,43 +30,56 @@ pub(crate) trait ShutDown: Send + Sync {
     /// Refuses new sessions and asks every session to close; each holds a clone of
     /// `countdown` until it has.
     fn shut_down(&self, countdown: &Countdown);
+
+    /// The service's live streams and websockets.
+    fn in_flight(&self) -> &InFlightCount;
 }
 
 /// How long, once every SockJS session has closed, the application's other requests
 /// get to finish before the server drops what is left.
 const OTHER_REQUESTS_GRACE: Duration = Duration::from_secs(1);
 
-/// How many SockJS response bodies (streams, websockets) are alive in the process.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-/// Woken when [`IN_FLIGHT`] drops to zero.
-static NONE_IN_FLIGHT: tokio::sync::Notify = tokio::sync::Notify::const_new();
+/// How many response bodies (streams, websockets) of one service are alive, so a
+/// shutdown waits for its own services' streams only.
+#[derive(Default)]
+pub(crate) struct InFlightCount {
+    count: AtomicUsize,
+    /// Woken when `count` drops to zero.
+    none: tokio::sync::Notify,
+}
 
-/// Held by a streaming response body or a websocket connection while it lives, so a
-/// shutdown can wait until every close frame has been handed to actix-http.
-pub(crate) struct InFlight(());
+impl InFlightCount {
+    /// Counts one more body until the guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
 
-impl InFlight {
-    pub(crate) fn new() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight(())
+    fn load(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    async fn none(&self) {
+        loop {
+            let notified = self.none.notified();
+            if self.load() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 }
+
+/// Held by a streaming response body or a websocket connection while it lives, so a
+/// shutdown of its service can wait until every close frame has been handed to
+/// actix-http. One pointer: it is part of every idle stream and websocket.
+pub(crate) struct InFlight(Arc<InFlightCount>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if IN_FLIGHT.fetch_sub(1, Ordering::AcqRel) == 1 {
-            NONE_IN_FLIGHT.notify_waiters();
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none.notify_waiters();
         }
-    }
-}
-
-async fn none_in_flight() {
-    loop {
-        let notified = NONE_IN_FLIGHT.notified();
-        if IN_FLIGHT.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        notified.await;
     }
 }
 
@@ -113,8 +133,15 @@ impl Drop for CountdownGuard {
     }
 }
 
-/// Closes every SockJS session of the process, then stops an actix server; on
-/// SIGTERM, SIGINT and SIGQUIT if asked to.
+/// Closes the sessions of the SockJS services it is given, then stops an actix
+/// server; on SIGTERM, SIGINT and SIGQUIT if asked to.
+///
+/// Name the services the server runs with [`service`](Self::service): the shutdown
+/// then reaches those and no other, so each server of a process can be shut down on
+/// its own. A shutdown given no service closes every session of every
+/// [`SockJs`](crate::SockJs) service of the process (as [`close_all_sessions`]
+/// does) and waits for all their streams: enough for a process with one server, and
+/// wrong for a process with several.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -131,13 +158,20 @@ impl Drop for CountdownGuard {
 /// #[actix_web::main]
 /// async fn main() -> std::io::Result<()> {
 ///     let echo = SockJs::new("/echo", || Echo);
-///     let server = HttpServer::new(move || App::new().service(echo.clone()))
-///         // The signals are ours: actix's own handling would drop every
-///         // connection (SIGINT) or hold them for 30 s (SIGTERM) without a word.
-///         .disable_signals()
-///         .bind(("127.0.0.1", 8080))?
-///         .run();
+///     let chat = SockJs::new("/chat", || Echo);
+///     let server = HttpServer::new({
+///         let (echo, chat) = (echo.clone(), chat.clone());
+///         move || App::new().service(echo.clone()).service(chat.clone())
+///     })
+///     // The signals are ours: actix's own handling would drop every
+///     // connection (SIGINT) or hold them for 30 s (SIGTERM) without a word.
+///     .disable_signals()
+///     .bind(("127.0.0.1", 8080))?
+///     .run();
+///     // The services this server runs: their sessions are closed, and no other's.
 ///     GracefulShutdown::new(server.handle())
+///         .service(&echo)
+///         .service(&chat)
 ///         .deadline(Duration::from_secs(5))
 ///         .on_signals();
 ///     server.await
@@ -147,23 +181,39 @@ impl Drop for CountdownGuard {
 pub struct GracefulShutdown {
     handle: ServerHandle,
     deadline: Duration,
+    /// The services named; none: every service of the process.
+    services: Vec<Arc<dyn ShutDown>>,
 }
 
 impl std::fmt::Debug for GracefulShutdown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GracefulShutdown")
             .field("deadline", &self.deadline)
+            .field("services", &self.services.len())
             .finish_non_exhaustive()
     }
 }
 
 impl GracefulShutdown {
-    /// For the server behind `handle`, with a 5 s deadline.
+    /// For the server behind `handle`, with a 5 s deadline. Name its services with
+    /// [`service`](Self::service).
     pub fn new(handle: ServerHandle) -> Self {
         GracefulShutdown {
             handle,
             deadline: Duration::from_secs(5),
+            services: Vec::new(),
         }
+    }
+
+    /// Adds a service to those it reaches (once: naming one twice is naming it once).
+    /// [`service`](Self::service), the public way in, is in `service.rs`, so this
+    /// module stays below the service layer.
+    pub(crate) fn add_service(mut self, service: Arc<dyn ShutDown>) -> Self {
+        let same = |s: &Arc<dyn ShutDown>| std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(&service));
+        if !self.services.iter().any(same) {
+            self.services.push(service);
+        }
+        self
     }
 
     /// How long [`stop`](Self::stop) may take in all: sessions that have not closed
@@ -183,24 +233,50 @@ impl GracefulShutdown {
         });
     }
 
-    /// Closes every session of every service with `1001 Server shutting down` and
-    /// refuses new ones ([`close_all_sessions`]), waits until every stream and
-    /// websocket has written its close frame and ended, then stops the server: it
-    /// takes no new connection, the application's other requests get a second more,
-    /// and what is left then (idle keep-alive connections above all) is dropped. All
-    /// within the deadline.
+    /// The services it reaches: those named, or every service of the process.
+    fn targets(&self) -> Vec<Arc<dyn ShutDown>> {
+        if self.services.is_empty() {
+            every_service()
+        } else {
+            self.services.clone()
+        }
+    }
+
+    /// Closes every session of its services with `1001 Server shutting down` and
+    /// refuses their new sessions (`503 Server shutting down.`), as
+    /// [`close_all_sessions`] does for every service of the process. Resolves once
+    /// each of those sessions has closed, or after the deadline; returns how many had
+    /// not by then. The server keeps running: [`stop`](Self::stop) does this first.
+    pub async fn close_sessions(&self) -> usize {
+        close_sessions(&self.targets(), self.deadline).await
+    }
+
+    /// Closes every session of its services with `1001 Server shutting down` and
+    /// refuses new ones ([`close_sessions`](Self::close_sessions)), waits until every
+    /// stream and websocket of those services has written its close frame and ended,
+    /// then stops the server: it takes no new connection, the application's other
+    /// requests get a second more, and what is left then (idle keep-alive connections
+    /// above all) is dropped. All within the deadline.
     pub async fn stop(&self) {
         let started = actix_rt::time::Instant::now();
-        close_all_sessions(self.deadline).await;
-        // The close frames are queued; wait until every stream and websocket has
-        // handed its last bytes to actix-http and ended.
+        let services = self.targets();
+        close_sessions(&services, self.deadline).await;
+        // The close frames are queued; wait until every stream and websocket of these
+        // services has handed its last bytes to actix-http and ended. (No new one
+        // starts: their sessions are closed and no new session is made.)
         let left = self.deadline.saturating_sub(started.elapsed());
-        let _ = actix_rt::time::timeout(left, none_in_flight()).await;
+        let _ = actix_rt::time::timeout(left, async {
+            for service in &services {
+                service.in_flight().none().await;
+            }
+        })
+        .await;
         log::debug!(
             "shutting down: sessions closed, {} stream(s) left, after {:?}",
-            IN_FLIGHT.load(Ordering::Acquire),
+            services.iter().map(|s| s.in_flight().load()).sum::<usize>(),
             started.elapsed()
         );
+        drop(services);
         // The server takes no new connection, and the application's other requests
         // get a moment to finish; then the server is stopped and the rest (idle
         // keep-alive connections above all, which a graceful actix stop would wait
@@ -213,21 +289,32 @@ impl GracefulShutdown {
     }
 }
 
-/// Closes every session of every [`SockJs`](crate::SockJs) service of the process
-/// with `1001 Server shutting down` (streams write it and end, waiting polls are
-/// answered with it, websockets get it and a close frame; `on_close` gets
-/// [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown)), and refuses
-/// new sessions from then on (`503 Server shutting down.`). Resolves once every
-/// session has closed, or after `deadline`; returns how many had not by then.
-/// [`GracefulShutdown::stop`] calls it before stopping the server; call it yourself to
-/// close the sessions before other work of a shutdown.
+/// Closes every session of every [`SockJs`](crate::SockJs) service of the process,
+/// whichever server runs it, with `1001 Server shutting down` (streams write it and
+/// end, waiting polls are answered with it, websockets get it and a close frame;
+/// `on_close` gets [`CloseReason::ServerShutdown`](crate::CloseReason::ServerShutdown)),
+/// and refuses new sessions from then on (`503 Server shutting down.`). Resolves once
+/// every session has closed, or after `deadline`; returns how many had not by then.
+///
+/// Process-wide: where a process runs several servers, close one server's services
+/// with [`GracefulShutdown::close_sessions`] (or stop it with
+/// [`GracefulShutdown::stop`]) instead.
 pub async fn close_all_sessions(deadline: Duration) -> usize {
+    close_sessions(&every_service(), deadline).await
+}
+
+/// Every service of the process that still exists.
+fn every_service() -> Vec<Arc<dyn ShutDown>> {
+    SERVICES.lock().iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Shuts `services` down and waits, at most `deadline`, for their sessions to close;
+/// returns how many had not.
+async fn close_sessions(services: &[Arc<dyn ShutDown>], deadline: Duration) -> usize {
     let countdown = Countdown::default();
-    let services: Vec<_> = SERVICES.lock().iter().filter_map(Weak::upgrade).collect();
-    for service in &services {
+    for service in services {
         service.shut_down(&countdown);
     }
-    drop(services);
     let asked = countdown.0.left.load(Ordering::Acquire);
     log::info!("shutting down: closing {asked} SockJS session(s)");
     if actix_rt::time::timeout(deadline, countdown.finished())

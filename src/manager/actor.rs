@@ -57,6 +57,13 @@ impl<H: SockJsHandler> SessionManager<H> {
         (self.disconnect_delay / 2).clamp(Duration::from_millis(10), Duration::from_millis(250))
     }
 
+    /// Takes every session that ended out of the map.
+    fn remove_ended(&self) {
+        for shard in self.registry.shards.iter() {
+            shard.write().retain(|_, entry| !entry.ended());
+        }
+    }
+
     /// Asks every session that has had no receiver for `disconnect_delay` to end. A
     /// session ends only if nothing happened since and nothing waits for it (it
     /// checks, in order with what it was asked before), then leaves the map through
@@ -90,6 +97,9 @@ impl<H: SockJsHandler> Actor for SessionManager<H> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // A manager that takes over from one that stopped (`manager::arbiter`) finds
+        // the sessions that ended while none ran: their `Remove` was lost.
+        self.remove_ended();
         ctx.run_interval(self.sweep_interval(), |act, _| act.sweep());
     }
 }

@@ -8,8 +8,13 @@
 //! every polling request; they never act on a session the map no longer holds: a
 //! session that ended (expired, stopped) refuses every command, and the request then
 //! asks the manager, as for an unknown id.
+//!
+//! The manager and the service's stats collector run on an arbiter of their own
+//! (`arbiter`), not on the worker that served the first request, so they outlive any
+//! worker.
 
 mod actor;
+mod arbiter;
 mod registry;
 mod sessions;
 mod shutdown;

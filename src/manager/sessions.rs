@@ -1,13 +1,14 @@
 //! What requests ask of a service's sessions: find one, create one through the
 //! manager, attach a receiver to it, hand it client messages.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use actix_web::HttpRequest;
 
 use super::actor::{Register, Registered, Remove, SessionManager};
+use super::arbiter::{ActorsSlot, ServiceActors};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
 use crate::session::SockJsHandler;
@@ -15,7 +16,8 @@ use crate::session::{
     Command, Deregister, InboxTx, SessionFuture, SessionHandle, SessionId, SessionMailbox,
     SessionSetup, SessionShared, SessionSlot, inbox,
 };
-use crate::stats::{Stats, StatsCollector};
+use crate::shutdown::{InFlight, InFlightCount};
+use crate::stats::Stats;
 use crate::transport::Receiver;
 use crate::transport::hosted::ToHost;
 use crate::vocabulary::{ConnectionInfo, Transport, client_ip};
@@ -25,13 +27,16 @@ use crate::web::RequestError;
 pub(crate) struct SessionsState<H: SockJsHandler> {
     pub(super) factory: Box<dyn Fn() -> H + Send + Sync>,
     pub(super) registry: Arc<SessionRegistry<H>>,
-    /// Started with the first session, on the arbiter that serves it.
-    pub(super) actors: OnceLock<(Addr<SessionManager<H>>, Addr<StatsCollector>)>,
+    /// The manager and the stats collector: started with the first session, on the
+    /// manager arbiter of its actix system (`manager::arbiter`).
+    pub(super) actors: ActorsSlot<H>,
     pub(super) stats: Stats,
     /// How many sessions exist now (every transport), for `max_sessions`.
     pub(super) live_sessions: Arc<AtomicUsize>,
     /// Set by a graceful shutdown: no new session is made.
     pub(super) shutting_down: AtomicBool,
+    /// The service's live streams and websockets, which its shutdown waits for.
+    pub(super) in_flight: Arc<InFlightCount>,
 }
 
 impl<H: SockJsHandler> SessionsState<H> {
@@ -41,10 +46,11 @@ impl<H: SockJsHandler> SessionsState<H> {
         let state = Arc::new(SessionsState {
             factory,
             registry: Arc::new(SessionRegistry::new()),
-            actors: OnceLock::new(),
+            actors: ActorsSlot::default(),
             stats: Stats::default(),
             live_sessions: Arc::new(AtomicUsize::new(0)),
             shutting_down: AtomicBool::new(false),
+            in_flight: Arc::default(),
         });
         let weak: std::sync::Weak<SessionsState<H>> = Arc::downgrade(&state);
         crate::shutdown::register(weak);
@@ -72,9 +78,7 @@ impl<H: SockJsHandler> SessionsState<H> {
 /// Sessions leave the map through the manager when they end.
 impl<H: SockJsHandler> Deregister for SessionsState<H> {
     fn deregister(&self, id: SessionId, inbox: InboxTx) {
-        if let Some((manager, _)) = self.actors.get() {
-            manager.do_send(Remove { id, inbox });
-        }
+        self.actors.remove(Remove { id, inbox });
     }
 }
 
@@ -113,14 +117,18 @@ impl<H: SockJsHandler> Sessions<H> {
     }
 
     fn manager(&self) -> Addr<SessionManager<H>> {
-        let (manager, _) = self.state.actors.get_or_init(|| {
-            (
-                SessionManager::new(self.state.registry.clone(), self.config.disconnect_delay)
-                    .start(),
-                StatsCollector::new(self.state.stats.clone()).start(),
+        self.state.actors.manager(|| {
+            ServiceActors::start(
+                self.state.registry.clone(),
+                self.config.disconnect_delay,
+                self.state.stats.clone(),
             )
-        });
-        manager.clone()
+        })
+    }
+
+    /// Counts a streaming body or websocket of this service while the guard lives.
+    pub(crate) fn in_flight(&self) -> InFlight {
+        self.state.in_flight.enter()
     }
 
     /// Counts `receiver` as an open connection of this service.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::SessionsState;
 use crate::session::Command;
 use crate::session::SockJsHandler;
-use crate::shutdown::{Countdown, ShutDown};
+use crate::shutdown::{Countdown, InFlightCount, ShutDown};
 
 impl<H: SockJsHandler> ShutDown for SessionsState<H> {
     fn shut_down(&self, countdown: &Countdown) {
@@ -15,5 +15,9 @@ impl<H: SockJsHandler> ShutDown for SessionsState<H> {
             // A session that already ended has nothing to close.
             let _ = entry.inbox.send(Command::Shutdown(Some(countdown.guard())));
         });
+    }
+
+    fn in_flight(&self) -> &InFlightCount {
+        &self.in_flight
     }
 }

@@ -34,7 +34,7 @@ pub(crate) async fn stream<H: SockJsHandler>(
     Ok(streaming_response(
         req,
         res,
-        ReceiverBody::new(rx),
+        ReceiverBody::new(rx, svc.in_flight()),
         hosted,
         svc.config(),
     ))

@@ -253,11 +253,12 @@ pub(crate) struct ReceiverBody {
 }
 
 impl ReceiverBody {
-    /// A body that streams what waits in `rx`, then what the session sends.
-    pub(crate) fn new(rx: QueueRx<Outbound>) -> Self {
+    /// A body that streams what waits in `rx`, then what the session sends, counted
+    /// in its service's `in_flight` while it lives.
+    pub(crate) fn new(rx: QueueRx<Outbound>, in_flight: InFlight) -> Self {
         ReceiverBody {
             rx,
-            _in_flight: InFlight::new(),
+            _in_flight: in_flight,
         }
     }
 }

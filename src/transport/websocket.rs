@@ -113,6 +113,6 @@ pub(crate) fn start<H: SockJsHandler>(
         client = client.inflating(!agreed.client_no_context_takeover);
     }
     let window = deflate.map(|agreed| agreed.client_window());
-    let connection = WsConnection::new(client, running, outbound, raw, window);
+    let connection = WsConnection::new(client, running, outbound, raw, window, svc.in_flight());
     Ok(response.streaming(connection))
 }

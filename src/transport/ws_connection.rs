@@ -72,6 +72,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         outbound: QueueRx<Outbound>,
         raw: bool,
         deflate: Option<ClientWindow>,
+        in_flight: InFlight,
     ) -> Self {
         WsConnection {
             client,
@@ -81,7 +82,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             deflate,
             ending: false,
             closing: None,
-            _in_flight: InFlight::new(),
+            _in_flight: in_flight,
         }
     }
 

@@ -61,7 +61,7 @@ pub(crate) async fn streaming<H: SockJsHandler>(
     Ok(streaming_response(
         req,
         res,
-        ReceiverBody::new(rx),
+        ReceiverBody::new(rx, svc.in_flight()),
         hosted,
         svc.config(),
     ))
