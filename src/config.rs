@@ -1,10 +1,13 @@
-//! Per-service settings.
+//! Per-service settings, and the origin allowlist they hold (`origin`: its patterns
+//! and the rule a request's origin is judged by).
+
+pub(crate) mod origin;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::vocabulary::Transport;
-use crate::web::origin::OriginPattern;
+use origin::OriginPattern;
 
 /// The settings of one SockJS service, built with chained setters.
 ///

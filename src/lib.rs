@@ -175,6 +175,7 @@ mod web;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use config::origin::{InvalidOriginPattern, OriginPattern};
 pub use config::{PermessageDeflate, SockJsConfig};
 pub use error::Error;
 pub use service::SockJs;
@@ -182,6 +183,5 @@ pub use session::{PreparedMessage, SessionHandle, SockJsContext, SockJsHandler, 
 pub use shutdown::{GracefulShutdown, close_all_sessions};
 pub use stats::{Stats, StatsSnapshot};
 pub use vocabulary::{CloseReason, ConnectionInfo, Transport};
-pub use web::origin::{InvalidOriginPattern, OriginPattern};
 pub use web::socket_options::socket_options;
 pub use web::stats_endpoint::StatsEndpoint;

@@ -8,6 +8,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::SockJsConfig;
+use crate::config::origin::{self, Verdict};
 use crate::manager::{Sessions, SessionsState};
 use crate::session::SessionHandle;
 use crate::session::SockJsHandler;
@@ -17,7 +18,6 @@ use crate::transport::{eventsource, htmlfile, jsonp, websocket, xhr};
 use crate::vocabulary::Transport;
 use crate::web::RequestError;
 use crate::web::iframe::IframePage;
-use crate::web::origin::{self, Verdict};
 use crate::web::{greeting, info};
 
 mod route;

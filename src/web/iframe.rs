@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::headers::cache_for_a_year;
-use super::origin::OriginPattern;
+use crate::config::origin::{self, OriginPattern};
 
 /// The iframe page for one `sockjs_url`, with its stable ETag.
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ impl IframePage {
             url = escape_attribute(sockjs_url)
         );
         let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
-        let csp = (!super::origin::allows_any(allowed_origins)).then(|| {
+        let csp = (!origin::allows_any(allowed_origins)).then(|| {
             let mut csp = String::from("frame-ancestors 'self'");
             for origin in allowed_origins {
                 csp.push(' ');

@@ -6,7 +6,6 @@ pub(crate) mod greeting;
 pub(crate) mod headers;
 pub(crate) mod iframe;
 pub(crate) mod info;
-pub(crate) mod origin;
 pub(crate) mod request_error;
 pub(crate) mod socket_options;
 pub(crate) mod stats_endpoint;
