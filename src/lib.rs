@@ -160,6 +160,7 @@ pub mod multiplex;
 mod proptests;
 pub mod protocol;
 pub mod pubsub;
+mod receiver;
 mod service;
 mod session;
 mod shutdown;

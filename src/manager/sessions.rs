@@ -11,15 +11,14 @@ use super::actor::{Register, Registered, Remove, SessionManager};
 use super::arbiter::{ActorsSlot, ServiceActors};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
+use crate::receiver::Receiver;
 use crate::session::SockJsHandler;
 use crate::session::{
     Command, Deregister, InboxTx, SessionFuture, SessionHandle, SessionId, SessionMailbox,
-    SessionSetup, SessionShared, SessionSlot, inbox,
+    SessionSetup, SessionShared, SessionSlot, ToHost, inbox,
 };
 use crate::shutdown::{InFlight, InFlightCount};
 use crate::stats::Stats;
-use crate::transport::Receiver;
-use crate::transport::hosted::ToHost;
 use crate::vocabulary::{ConnectionInfo, Transport, client_ip};
 use crate::web::RequestError;
 

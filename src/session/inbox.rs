@@ -23,7 +23,8 @@ use parking_lot::Mutex;
 
 use super::handle::Deliver;
 use super::messages::Command;
-use super::shared::{HandOffSignal, SessionShared};
+use super::shared::SessionShared;
+use crate::receiver::HandOffSignal;
 use crate::vocabulary::CloseReason;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things

@@ -10,7 +10,7 @@ use actix::SpawnHandle;
 
 use super::core::{SessionCore, State};
 use crate::protocol::{CloseFrame, Frame};
-use crate::transport::{Delivery, Receiver};
+use crate::receiver::{Delivery, Receiver};
 use crate::vocabulary::CloseReason;
 
 /// The receiver currently attached, and what the session knows of it.

@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use super::handle::Deliver;
+use crate::receiver::Receiver;
 use crate::shutdown::CountdownGuard;
-use crate::transport::Receiver;
 
 /// One thing a session is asked to do, in the order it was asked.
 pub(crate) enum Command {

@@ -59,5 +59,5 @@ pub use handle::{PreparedMessage, SessionHandle, broadcast};
 pub use handler::SockJsHandler;
 pub(crate) use inbox::{InboxTx, inbox};
 pub(crate) use messages::Command;
-pub(crate) use run::{SessionFuture, SessionMailbox};
-pub(crate) use shared::{HandOffSignal, SessionId, SessionShared, SessionSlot};
+pub(crate) use run::{SessionFuture, SessionMailbox, ToHost};
+pub(crate) use shared::{SessionId, SessionShared, SessionSlot};

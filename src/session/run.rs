@@ -41,6 +41,9 @@ impl<A: SockJsHandler> SessionMailbox<A> {
     }
 }
 
+/// A session a request just made, to be run inside its response, and its inbox.
+pub(crate) type ToHost<H> = (SessionFuture<H>, super::InboxTx);
+
 /// A session's actor context, run as a future. Dropped before it finished (its
 /// websocket connection went away, the runtime is shutting down), it tells the session
 /// its connection is gone and runs it once more, so `on_close` runs in every path.

@@ -7,6 +7,7 @@ use std::task::{Wake, Waker};
 use std::time::Instant;
 
 use super::inbox::InboxState;
+use crate::receiver::HandOffSignal;
 use crate::vocabulary::CloseReason;
 
 /// A session id as it appears in URLs.
@@ -188,38 +189,6 @@ impl Wake for SessionShared {
     fn wake_by_ref(self: &Arc<Self>) {
         self.set_woken();
         self.inbox.wake_host(self.host_full());
-    }
-}
-
-/// One worker thread's request to hand off the sessions its stalled connections
-/// hold (`transport::stall` answers it): raised by a session woken while its
-/// connection cannot run it, from any thread.
-#[derive(Debug, Default)]
-pub(crate) struct HandOffSignal {
-    raised: AtomicBool,
-    waker: parking_lot::Mutex<Option<Waker>>,
-}
-
-impl HandOffSignal {
-    /// Asks the thread to look; wakes the task that answers.
-    pub(crate) fn raise(&self) {
-        if !self.raised.swap(true, Ordering::AcqRel) {
-            if let Some(waker) = self.waker.lock().as_ref() {
-                waker.wake_by_ref();
-            }
-        }
-    }
-
-    /// Whether the signal was raised since the last call; if not, `cx` is woken by
-    /// the next raise.
-    pub(crate) fn poll_take(&self, cx: &mut std::task::Context<'_>) -> bool {
-        {
-            let mut waker = self.waker.lock();
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
-            }
-        }
-        self.raised.swap(false, Ordering::AcqRel)
     }
 }
 

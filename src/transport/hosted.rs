@@ -29,18 +29,15 @@ use std::time::Duration;
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 
-use super::stall::{self, Progress, Stallable, Watched};
 use super::{Outbound, QueueRx, ReceiverBody, StallProbe};
+use crate::receiver::stall::{self, Progress, Stallable, Watched};
 use crate::session::SockJsHandler;
-use crate::session::{Command, InboxTx, SessionFuture};
+use crate::session::{Command, InboxTx, SessionFuture, ToHost};
 
 /// `woken_at_look` when the last look found the session not woken. Should `polls`
 /// (which wraps) be this while woken at two looks, the session is handed off all
 /// the same; woken at one look only, a look early, which is harmless.
 const NOT_WOKEN: u32 = u32::MAX;
-
-/// A session a request just made, to be run inside its response, and its inbox.
-pub(crate) type ToHost<H> = (SessionFuture<H>, InboxTx);
 
 /// What becomes of a hosted session when its connection lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,22 +2,17 @@
 //! (method, content type, prelude, how a frame is written, when the response ends);
 //! they share one receiver mechanism in `receiver`.
 
+mod body;
 pub(crate) mod callback;
 pub(crate) mod eventsource;
 pub(crate) mod hosted;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
-mod queue;
-mod receiver;
-mod stall;
 pub(crate) mod websocket;
 mod ws_connection;
 mod ws_deflate;
 pub(crate) mod ws_reader;
 pub(crate) mod xhr;
 
-pub(crate) use queue::{QueueRx, StallProbe, Weighed};
-pub(crate) use receiver::{
-    Budget, Delivery, FrameWriter, Outbound, Receiver, ReceiverBody, first_chunk,
-    streaming_response,
-};
+pub(crate) use crate::receiver::{Budget, FrameWriter, Outbound, QueueRx, Receiver, StallProbe};
+pub(crate) use body::{ReceiverBody, first_chunk, streaming_response};

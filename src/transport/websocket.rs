@@ -10,13 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 
 use super::hosted::{HostedSession, WhenLetGo};
-use super::stall::{self, Watched};
 use super::ws_connection::WsConnection;
 use super::ws_deflate;
 use super::ws_reader::ClientFrames;
 use super::{Budget, FrameWriter, Outbound, Receiver};
 use crate::manager::Sessions;
 use crate::protocol::Frame;
+use crate::receiver::stall::{self, Watched};
 use crate::session::Command;
 use crate::session::SockJsHandler;
 use crate::vocabulary::Transport;

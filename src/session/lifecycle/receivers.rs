@@ -5,11 +5,11 @@
 use actix::{ActorFutureExt, AsyncContext};
 
 use crate::protocol::Frame;
+use crate::receiver::Receiver;
 use crate::session::SockJsHandler;
 use crate::session::context::SockJsContext;
 use crate::session::core::State;
 use crate::session::machine::{Admission, Beat, EndedAs, Step};
-use crate::transport::Receiver;
 use crate::vocabulary::CloseReason;
 
 impl<A: SockJsHandler> SockJsContext<A> {

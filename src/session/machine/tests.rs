@@ -6,10 +6,10 @@ use std::task::{Context, Poll, Waker};
 
 use super::*;
 use crate::config::SockJsConfig;
+use crate::receiver::{Budget, FrameWriter, Outbound, QueueRx};
 use crate::session::core::SessionSetup;
 use crate::session::{SessionShared, SessionSlot, inbox};
 use crate::stats::Stats;
-use crate::transport::{Budget, FrameWriter, Outbound, QueueRx};
 use crate::vocabulary::{ConnectionInfo, Transport};
 
 fn core() -> SessionCore {

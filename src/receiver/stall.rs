@@ -29,7 +29,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::session::HandOffSignal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
 
 /// How often the watch looks at its connections.
 pub(crate) const WATCH_PERIOD: Duration = Duration::from_millis(500);
@@ -305,6 +306,38 @@ fn look() -> bool {
     drop(abandoned);
     drop(handed_off);
     left
+}
+
+/// One worker thread's request to hand off the sessions its stalled connections
+/// hold (this module's watch answers it): raised by a session woken while its
+/// connection cannot run it, from any thread.
+#[derive(Debug, Default)]
+pub(crate) struct HandOffSignal {
+    raised: AtomicBool,
+    waker: parking_lot::Mutex<Option<Waker>>,
+}
+
+impl HandOffSignal {
+    /// Asks the thread to look; wakes the task that answers.
+    pub(crate) fn raise(&self) {
+        if !self.raised.swap(true, Ordering::AcqRel) {
+            if let Some(waker) = self.waker.lock().as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    /// Whether the signal was raised since the last call; if not, `cx` is woken by
+    /// the next raise.
+    pub(crate) fn poll_take(&self, cx: &mut std::task::Context<'_>) -> bool {
+        {
+            let mut waker = self.waker.lock();
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+        }
+        self.raised.swap(false, Ordering::AcqRel)
+    }
 }
 
 #[cfg(test)]
