@@ -147,6 +147,26 @@
 //!
 //! [`multiplex`] runs many named channels over one session, wire-compatible with the
 //! `websocket-multiplex` browser client.
+//!
+//! # Layers
+//!
+//! The modules form layers, and each uses only the layers below it (never one above
+//! it, so no two modules depend on each other; `scripts/check-layers` reads this
+//! list and fails CI on an edge that points up or a cycle). Top to bottom:
+//!
+//! ```text
+//! service                      | the actix-web service: routes a request to its transport
+//! transport                    | one file per SockJS transport, the websocket connection
+//! manager multiplex pubsub     | a service's sessions (id map, manager actor, sweeps);
+//!                              | channels over a session; topics and their members
+//! session                      | the session actor, its context, the SockJsHandler trait
+//! web                          | what every route shares: headers, errors, /info, iframe
+//! receiver                     | a session's way to its client: the queue, the stall watch
+//! config stats error shutdown  | settings (and the origin allowlist), counters, errors,
+//!                              | graceful shutdown
+//! vocabulary                   | Transport, CloseReason, ConnectionInfo
+//! protocol                     | SockJS frames and encodings: pure, no I/O
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
