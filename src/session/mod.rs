@@ -39,6 +39,26 @@
 //! session queues. A slow or stalled client therefore never holds its session
 //! still; its session closes as a slow consumer at the bound, and a sender never
 //! waits for it.
+//!
+//! # Where things live
+//!
+//! [`SockJsContext`] is one type split by concern over three files, each an
+//! `impl` block of its own:
+//!
+//! - `context`: what the application calls (`send`, `close`, `session_handle`, ...)
+//!   and what makes it an actix context (`AsyncContext`, envelopes that settle the
+//!   session after each message);
+//! - `lifecycle`: what the session does with what it is asked: opening, handing
+//!   client messages to the handler, settling after each call, closing, ending;
+//! - `lifecycle/receivers`: receivers coming and going, and the heartbeat.
+//!
+//! Its state is `core::SessionCore`, whose receiver decisions are a pure state
+//! machine in `machine` (unit-tested without actors). The rest: `inbox` (the
+//! crate's queue into the session), `outbox` (frames waiting for a receiver),
+//! `pump` (the futures that run inside the context), `run` (the actor's task and
+//! mailbox), `shared` (what handles and the manager share with the session),
+//! `handle` ([`SessionHandle`], [`PreparedMessage`]), `messages` (the inbox's
+//! commands) and `handler` ([`SockJsHandler`]).
 
 mod context;
 mod core;
