@@ -16,6 +16,7 @@ use actix_sockjs::{
 use actix_web::App;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::common;
 use crate::common::{eventually, read_until, session_id, text, ws_connect, ws_send, ws_text};
 
 /// A chat line, encoded once for every member.
@@ -154,7 +155,7 @@ fn chat_server() -> (
 }
 
 async fn next_seen(rx: &mut UnboundedReceiver<Seen>) -> Seen {
-    crate::common::recv_within(rx, "member event").await
+    common::recv_within(rx, "member event").await
 }
 
 async fn next_open(rx: &mut UnboundedReceiver<Seen>) -> String {

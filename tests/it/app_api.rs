@@ -8,6 +8,7 @@ use actix_sockjs::{
 use actix_web::App;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
+use crate::common;
 use crate::common::{Echo, header, session_id, text};
 
 /// Sends what it learnt in `on_open` as a JSON message, refuses sessions asked to, and
@@ -189,7 +190,7 @@ async fn on_open_may_refuse_with_its_own_code_and_on_close_follows() {
     assert_eq!(text(&mut res).await, "o\n");
     let mut res = srv.post(url.as_str()).send().await.expect("poll");
     assert_eq!(text(&mut res).await, "c[4001,\"not today\"]\n");
-    let reason = actix_rt::time::timeout(crate::common::DEADLINE, closes.recv())
+    let reason = actix_rt::time::timeout(common::DEADLINE, closes.recv())
         .await
         .expect("on_close in time")
         .expect("channel open");
@@ -252,16 +253,16 @@ async fn services_in_one_app_keep_their_own_handlers_configs_and_transports() {
         .expect("send");
     assert_eq!(res2.status().as_u16(), 204);
     let mut body = String::new();
-    crate::common::read_until(&mut res, &mut body, "a[\"plain echo\"]\n").await;
+    common::read_until(&mut res, &mut body, "a[\"plain echo\"]\n").await;
 }
 
 #[actix_rt::test]
 async fn handles_send_json_values_as_one_message() {
-    let (srv, mut events) = crate::common::server(SockJsConfig::default());
+    let (srv, mut events) = common::server(SockJsConfig::default());
     let url = format!("/rec/000/{}/xhr", session_id());
     let mut res = srv.post(url.as_str()).send().await.expect("poll");
     assert_eq!(text(&mut res).await, "o\n");
-    let handle = crate::common::next_open(&mut events).await;
+    let handle = common::next_open(&mut events).await;
     handle
         .send_json(&serde_json::json!({"user": "ann", "text": "hi\u{2028}"}))
         .expect("open session");

@@ -11,6 +11,8 @@ use actix_sockjs::{SockJs, SockJsConfig, SockJsContext, SockJsHandler};
 use actix_web::App;
 use parking_lot::Mutex;
 
+use crate::common;
+
 /// Echoes every message and records it as delivered.
 struct Ledger {
     delivered: Arc<Mutex<HashSet<String>>>,
@@ -44,7 +46,7 @@ async fn post(client: &awc::Client, url: String, body: String) -> (u16, String) 
     let request = client
         .post(url)
         .insert_header(("Content-Type", "text/plain"))
-        .timeout(crate::common::DEADLINE)
+        .timeout(common::DEADLINE)
         .send_body(body);
     let mut res = request.await.expect("request within the deadline");
     let status = res.status().as_u16();
@@ -53,7 +55,7 @@ async fn post(client: &awc::Client, url: String, body: String) -> (u16, String) 
 }
 
 async fn round(client: awc::Client, base: String, n: usize) -> Round {
-    let id = format!("race-{n}-{}", crate::common::session_id());
+    let id = format!("race-{n}-{}", common::session_id());
     let session = format!("{base}/ledger/000/{id}");
     let (status, opened) = post(&client, format!("{session}/xhr"), String::new()).await;
     assert_eq!((status, opened.as_str()), (200, "o\n"), "round {n}: open");

@@ -4,6 +4,7 @@
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::suite::{
     self, verify_content_type, verify_cors, verify_no_cookie, verify_not_cached, verify_options,
     verify404,
@@ -37,11 +38,7 @@ async fn paths_next_to_the_greeting_are_not_found() {
 
 #[actix_rt::test]
 async fn info_describes_the_service_and_is_never_cached() {
-    let (srv, _) = server(
-        crate::common::any_origin()
-            .cookie_needed(true)
-            .websocket(false),
-    );
+    let (srv, _) = server(common::any_origin().cookie_needed(true).websocket(false));
     let mut res = srv
         .get("/echo/info")
         .insert_header(("Origin", "http://a.test"))
@@ -86,7 +83,7 @@ async fn info_describes_the_service_and_is_never_cached() {
 /// server is): websockets on, JSON content type, no cookie, not cached.
 #[actix_rt::test]
 async fn info_describes_a_service_open_to_any_origin() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     for origin in [None, Some("test")] {
         let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
         let r = suite::request(srv.addr(), "GET", "/echo/info", &headers, None).await;
@@ -127,7 +124,7 @@ async fn info_of_a_default_service_lists_no_origin_and_a_foreign_page_is_refused
 /// `InfoTest.test_options`: `OPTIONS /info` is the suite's preflight, `OPTIONS, GET`.
 #[actix_rt::test]
 async fn info_options_is_a_long_cached_preflight_for_every_origin() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     verify_options(srv.addr(), "/echo/info", "OPTIONS, GET").await;
 }
 
@@ -135,7 +132,7 @@ async fn info_options_is_a_long_cached_preflight_for_every_origin() {
 /// The server echoes `null`, as the later suite asserts (v0.3.3 asserted `*`).
 #[actix_rt::test]
 async fn info_options_echoes_a_null_origin() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     let r = suite::request(
         srv.addr(),
         "OPTIONS",
@@ -178,7 +175,7 @@ async fn info_entropy_differs_between_requests() {
 
 #[actix_rt::test]
 async fn info_options_is_a_cached_preflight() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     let res = srv
         .request(actix_web::http::Method::OPTIONS, srv.url("/echo/info"))
         .insert_header(("Origin", "http://a.test"))

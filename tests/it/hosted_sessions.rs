@@ -12,6 +12,7 @@ use actix_web::App;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::common;
 use crate::common::{DEADLINE, session_id, text};
 
 /// Sends `tick N` every few milliseconds from its open on, N counting in the actor;
@@ -138,14 +139,14 @@ async fn a_stream_that_made_its_session_and_went_away_interrupts_it() {
     let (srv, mut closed) = start();
     let id = session_id();
     let mut stream =
-        crate::common::unread_stream(srv.addr(), &format!("/tick/000/{id}/xhr_streaming")).await;
+        common::unread_stream(srv.addr(), &format!("/tick/000/{id}/xhr_streaming")).await;
     // Up to the open frame: the session exists and runs in this response.
     read_until(&mut stream, "the open frame", |seen| {
         contains(seen, b"\no\n")
     })
     .await;
     drop(stream);
-    let reason = crate::common::recv_within(&mut closed, "the session's close").await;
+    let reason = common::recv_within(&mut closed, "the session's close").await;
     assert_eq!(reason, CloseReason::Interrupted);
     let mut poll = srv
         .post(format!("/tick/000/{id}/xhr"))
@@ -204,8 +205,8 @@ async fn a_stalled_stream_gets_what_its_handed_off_session_sent_once_it_reads_ag
     let svc = SockJs::new("/probe", move || TaskReporter { opened: tx.clone() }).config(config);
     let srv = actix_test::start(move || App::new().service(svc.clone()));
     let path = format!("/probe/000/{}/xhr_streaming", session_id());
-    let mut stream = crate::common::unread_stream(srv.addr(), &path).await;
-    let (handle, addr) = crate::common::recv_within(&mut opened, "the session's open").await;
+    let mut stream = common::unread_stream(srv.addr(), &path).await;
+    let (handle, addr) = common::recv_within(&mut opened, "the session's open").await;
     let which_task = || async {
         actix_rt::time::timeout(DEADLINE, addr.send(WhichTask))
             .await

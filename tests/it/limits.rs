@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::raw_ws::RawWs;
 use crate::common::{Event, next_event, server, session_id};
 
@@ -80,7 +81,7 @@ async fn sessions_past_max_sessions_are_refused_with_503_until_one_ends() {
         };
         let mut res = req.send().await.expect("answer");
         assert_eq!(res.status().as_u16(), 503, "{transport}");
-        assert_eq!(crate::common::text(&mut res).await, "Too many sessions.");
+        assert_eq!(common::text(&mut res).await, "Too many sessions.");
     }
     let path = format!("/rec/000/{}/websocket", session_id());
     assert_eq!(

@@ -7,6 +7,7 @@ use actix_sockjs::multiplex::{ChannelCloseReason, broadcast_channel};
 use actix_sockjs::{CloseReason, Error};
 use support::{Client, Seen, mux_server, next_open, next_seen};
 
+use crate::common;
 use crate::common::session_id;
 
 #[actix_rt::test]
@@ -284,7 +285,7 @@ async fn channels_work_over_xhr_polling_too() {
     let base = format!("/mux/000/{}", session_id());
     let poll = |srv: &actix_test::TestServer| client.post(srv.url(&format!("{base}/xhr"))).send();
     let mut res = poll(&srv).await.expect("open poll");
-    assert_eq!(crate::common::text(&mut res).await, "o\n");
+    assert_eq!(common::text(&mut res).await, "o\n");
     for msg in ["sub,echo", "msg,echo,over, xhr"] {
         let res = client
             .post(srv.url(&format!("{base}/xhr_send")))
@@ -294,8 +295,5 @@ async fn channels_work_over_xhr_polling_too() {
         assert_eq!(res.status(), 204);
     }
     let mut res = poll(&srv).await.expect("poll");
-    assert_eq!(
-        crate::common::text(&mut res).await,
-        "a[\"msg,echo,over, xhr\"]\n"
-    );
+    assert_eq!(common::text(&mut res).await, "a[\"msg,echo,over, xhr\"]\n");
 }

@@ -5,6 +5,7 @@
 
 use actix_sockjs::{OriginPattern, SockJsConfig};
 
+use crate::common;
 use crate::common::raw_ws::RawWs;
 use crate::common::{Event, next_event, session_id};
 
@@ -25,7 +26,7 @@ fn origin_header(origin: &str) -> String {
 
 #[actix_rt::test]
 async fn a_foreign_origin_gets_no_websocket_and_no_session() {
-    let (srv, mut events) = crate::common::server(config());
+    let (srv, mut events) = common::server(config());
     let addr = srv.addr();
     for path in [
         format!("/rec/000/{}/websocket", session_id()),
@@ -51,7 +52,7 @@ async fn a_foreign_origin_gets_no_websocket_and_no_session() {
 
 #[actix_rt::test]
 async fn a_foreign_origin_is_refused_on_every_http_transport_without_cors_or_cookie() {
-    let (srv, _events) = crate::common::server(config());
+    let (srv, _events) = common::server(config());
     let id = session_id();
     let requests = [
         ("POST", format!("/cookie/000/{id}/xhr")),
@@ -78,12 +79,12 @@ async fn a_foreign_origin_is_refused_on_every_http_transport_without_cors_or_coo
             "set-cookie",
         ] {
             assert_eq!(
-                crate::common::header(&res, name),
+                common::header(&res, name),
                 None,
                 "{name} on {method} {path}"
             );
         }
-        assert_eq!(crate::common::text(&mut res).await, "Origin not allowed.");
+        assert_eq!(common::text(&mut res).await, "Origin not allowed.");
     }
     // The refused xhr made no session: a send to it finds none.
     let res = srv
@@ -96,7 +97,7 @@ async fn a_foreign_origin_is_refused_on_every_http_transport_without_cors_or_coo
 
 #[actix_rt::test]
 async fn allowed_origins_the_own_origin_and_clients_naming_none_get_through() {
-    let (srv, _events) = crate::common::server(config());
+    let (srv, _events) = common::server(config());
     let own = format!("http://{}", srv.addr());
     for origin in [
         Some(APP),
@@ -110,9 +111,9 @@ async fn allowed_origins_the_own_origin_and_clients_naming_none_get_through() {
         }
         let mut res = req.send().await.expect("poll");
         assert_eq!(res.status().as_u16(), 200, "{origin:?}");
-        assert_eq!(crate::common::text(&mut res).await, "o\n");
+        assert_eq!(common::text(&mut res).await, "o\n");
         assert_eq!(
-            crate::common::header(&res, "access-control-allow-origin").as_deref(),
+            common::header(&res, "access-control-allow-origin").as_deref(),
             Some(origin.unwrap_or("*"))
         );
     }
@@ -120,7 +121,7 @@ async fn allowed_origins_the_own_origin_and_clients_naming_none_get_through() {
 
 #[actix_rt::test]
 async fn without_origin_a_cross_site_request_is_judged_by_its_referer() {
-    let (srv, _events) = crate::common::server(config());
+    let (srv, _events) = common::server(config());
     // A `<script src=...jsonp>` tag on another site sends no Origin.
     let jsonp = |referer: Option<&str>, site: Option<&str>| {
         let mut req = srv.get(format!("/echo/000/{}/jsonp?c=cb", session_id()));
@@ -145,10 +146,10 @@ async fn without_origin_a_cross_site_request_is_judged_by_its_referer() {
 
 #[actix_rt::test]
 async fn info_lists_the_origins_and_the_iframe_may_be_framed_only_by_them() {
-    let (srv, _events) = crate::common::server(config());
+    let (srv, _events) = common::server(config());
     let mut res = srv.get("/echo/info").send().await.expect("info");
     let info: serde_json::Value =
-        serde_json::from_str(&crate::common::text(&mut res).await).expect("json");
+        serde_json::from_str(&common::text(&mut res).await).expect("json");
     assert_eq!(
         info["origins"],
         serde_json::json!(["http://app.example", "https://*.example.com"])
@@ -156,14 +157,14 @@ async fn info_lists_the_origins_and_the_iframe_may_be_framed_only_by_them() {
     let res = srv.get("/echo/iframe.html").send().await.expect("iframe");
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(
-        crate::common::header(&res, "content-security-policy").as_deref(),
+        common::header(&res, "content-security-policy").as_deref(),
         Some("frame-ancestors 'self' http://app.example https://*.example.com")
     );
 }
 
 #[actix_rt::test]
 async fn by_default_only_the_services_own_origin_and_clients_naming_none_get_in() {
-    let (srv, mut events) = crate::common::server(SockJsConfig::default());
+    let (srv, mut events) = common::server(SockJsConfig::default());
     let own = format!("http://{}", srv.addr());
     let path = format!("/rec/000/{}/websocket", session_id());
     // A foreign page: no websocket, no session, no HTTP transport, no CORS.
@@ -181,10 +182,7 @@ async fn by_default_only_the_services_own_origin_and_clients_naming_none_get_in(
         .await
         .expect("poll");
     assert_eq!(res.status().as_u16(), 403);
-    assert_eq!(
-        crate::common::header(&res, "access-control-allow-origin"),
-        None
-    );
+    assert_eq!(common::header(&res, "access-control-allow-origin"), None);
     // The service's own pages, and a client that names no origin.
     assert_eq!(
         RawWs::handshake_status_with(srv.addr(), &path, &origin_header(&own)).await,
@@ -198,22 +196,22 @@ async fn by_default_only_the_services_own_origin_and_clients_naming_none_get_in(
         }
         let mut res = req.send().await.expect("poll");
         assert_eq!(res.status().as_u16(), 200, "{origin:?}");
-        assert_eq!(crate::common::text(&mut res).await, "o\n");
+        assert_eq!(common::text(&mut res).await, "o\n");
     }
     let mut res = srv.get("/echo/info").send().await.expect("info");
     let info: serde_json::Value =
-        serde_json::from_str(&crate::common::text(&mut res).await).expect("json");
+        serde_json::from_str(&common::text(&mut res).await).expect("json");
     assert_eq!(info["origins"], serde_json::json!([]));
     let res = srv.get("/echo/iframe.html").send().await.expect("iframe");
     assert_eq!(
-        crate::common::header(&res, "content-security-policy").as_deref(),
+        common::header(&res, "content-security-policy").as_deref(),
         Some("frame-ancestors 'self'")
     );
 }
 
 #[actix_rt::test]
 async fn every_origin_is_an_explicit_opt_in() {
-    let (srv, _events) = crate::common::server(crate::common::any_origin());
+    let (srv, _events) = common::server(common::any_origin());
     let path = format!("/echo/000/{}/websocket", session_id());
     assert_eq!(
         RawWs::handshake_status_with(srv.addr(), &path, &origin_header(EVIL)).await,
@@ -227,13 +225,13 @@ async fn every_origin_is_an_explicit_opt_in() {
         .expect("poll");
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(
-        crate::common::header(&res, "access-control-allow-origin").as_deref(),
+        common::header(&res, "access-control-allow-origin").as_deref(),
         Some(EVIL)
     );
     let mut res = srv.get("/echo/info").send().await.expect("info");
     let info: serde_json::Value =
-        serde_json::from_str(&crate::common::text(&mut res).await).expect("json");
+        serde_json::from_str(&common::text(&mut res).await).expect("json");
     assert_eq!(info["origins"], serde_json::json!(["*:*"]));
     let res = srv.get("/echo/iframe.html").send().await.expect("iframe");
-    assert_eq!(crate::common::header(&res, "content-security-policy"), None);
+    assert_eq!(common::header(&res, "content-security-policy"), None);
 }

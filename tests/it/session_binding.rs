@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::{client_from, session_id, text};
 
 const OWNER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -23,7 +24,7 @@ async fn post(client: &awc::Client, url: String, body: &str) -> (u16, String) {
 
 #[actix_rt::test]
 async fn a_bound_session_does_not_exist_for_another_address() {
-    let (srv, _events) = crate::common::server(SockJsConfig::default().bind_session_to_ip(true));
+    let (srv, _events) = common::server(SockJsConfig::default().bind_session_to_ip(true));
     let owner = client_from(OWNER);
     let other = client_from(OTHER);
     let base = srv.url(&format!("/echo/000/{}", session_id()));
@@ -58,7 +59,7 @@ async fn a_bound_session_does_not_exist_for_another_address() {
 
 #[actix_rt::test]
 async fn by_default_a_session_may_move_between_addresses() {
-    let (srv, _events) = crate::common::server(SockJsConfig::default());
+    let (srv, _events) = common::server(SockJsConfig::default());
     let first = client_from(OWNER);
     let moved = client_from(OTHER);
     let base = srv.url(&format!("/echo/000/{}", session_id()));

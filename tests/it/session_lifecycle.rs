@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_sockjs::{CloseReason, Error, SockJsConfig, broadcast};
 
+use crate::common;
 use crate::common::{DEADLINE, Event, next_event, next_open, read_until, server, session_id, text};
 
 async fn poll(srv: &actix_test::TestServer, path: &str) -> String {
@@ -129,7 +130,7 @@ async fn an_aborted_receiver_closes_the_session_with_1002() {
     let (srv, mut events) =
         server(SockJsConfig::default().heartbeat_delay(Duration::from_millis(50)));
     let id = session_id();
-    let stream = crate::common::raw_request_until(
+    let stream = common::raw_request_until(
         srv.addr(),
         format!(
             "POST /rec/000/{id}/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\

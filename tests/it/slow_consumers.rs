@@ -11,6 +11,7 @@ use actix_sockjs::{
 use actix_web::App;
 use tokio::sync::mpsc::unbounded_channel;
 
+use crate::common;
 use crate::common::raw_ws::RawWs;
 use crate::common::{DEADLINE, Event, Recorder, next_event, session_id};
 
@@ -94,7 +95,7 @@ async fn an_unread_stream_that_made_its_session_lets_it_close_without_a_write_ti
 
 async fn unread_stream_closed_as_slow_consumer(config: SockJsConfig) {
     let (srv, mut events) = start_with(config);
-    let _stuck_conn = crate::common::unread_stream(
+    let _stuck_conn = common::unread_stream(
         srv.addr(),
         &format!("/rec/000/{}/xhr_streaming", session_id()),
     )
@@ -154,11 +155,9 @@ async fn a_session_that_queues_past_the_bound_with_no_request_is_closed_with_101
 async fn a_websocket_that_is_not_read_takes_no_more_than_the_bound_and_is_released_when_it_leaves()
 {
     let (srv, mut events) = start();
-    let mut ws = crate::common::small_buffer_websocket(
-        srv.addr(),
-        &format!("/rec/000/{}/websocket", session_id()),
-    )
-    .await;
+    let mut ws =
+        common::small_buffer_websocket(srv.addr(), &format!("/rec/000/{}/websocket", session_id()))
+            .await;
     assert_eq!(ws.next_text().await, "o");
     let stuck = opened(&mut events).await;
     let chunk = "z".repeat(8 * 1024);
@@ -222,7 +221,7 @@ async fn amplify_unpolled(
         .send()
         .await
         .expect("poll");
-    assert_eq!(crate::common::text(&mut res).await, "o\n");
+    assert_eq!(common::text(&mut res).await, "o\n");
     let res = srv
         .post(format!("/amp/000/{id}/xhr_send"))
         .send_body(batch.to_owned())
@@ -239,8 +238,5 @@ async fn amplify_unpolled(
         .send()
         .await
         .expect("poll");
-    assert_eq!(
-        crate::common::text(&mut res).await,
-        "c[1013,\"Slow consumer\"]\n"
-    );
+    assert_eq!(common::text(&mut res).await, "c[1013,\"Slow consumer\"]\n");
 }

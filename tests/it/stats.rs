@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_sockjs::{SockJs, SockJsConfig, StatsEndpoint};
 use actix_web::App;
 
+use crate::common;
 use crate::common::{DEADLINE, Echo, session_id, text, ws_connect, ws_send, ws_text};
 
 fn stats_server() -> (actix_test::TestServer, actix_sockjs::Stats) {
@@ -96,7 +97,7 @@ async fn prometheus_text_parses_as_the_exposition_format() {
     let mut res = srv.get("/stats/prometheus").send().await.expect("metrics");
     assert_eq!(res.status().as_u16(), 200);
     assert!(
-        crate::common::header(&res, "content-type")
+        common::header(&res, "content-type")
             .unwrap_or_default()
             .starts_with("text/plain; version=0.0.4")
     );

@@ -3,6 +3,7 @@
 use actix_sockjs::SockJsConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::common;
 use crate::common::{DEADLINE, header, server, session_id, text};
 
 /// Reads from a raw connection until `want` bytes arrived or the peer closed.
@@ -70,7 +71,7 @@ async fn xhr_streaming_sends_a_2k_prelude_then_frames_and_ends_at_the_response_l
         .await
         .expect("stream");
     assert_eq!(res.status().as_u16(), 200);
-    crate::common::assert_transport_headers(&res, "application/javascript; charset=UTF-8", None);
+    common::assert_transport_headers(&res, "application/javascript; charset=UTF-8", None);
     let client = awc::Client::default();
     let url = srv.url(&format!("/echo/000/{id}/xhr_send"));
     actix_rt::spawn(async move {
@@ -127,7 +128,7 @@ async fn eventsource_frames_are_data_lines() {
         .await
         .expect("stream");
     assert_eq!(res.status().as_u16(), 200);
-    crate::common::assert_transport_headers(&res, "text/event-stream", None);
+    common::assert_transport_headers(&res, "text/event-stream", None);
     let client = awc::Client::default();
     let url = srv.url(&format!("/echo/000/{id}/xhr_send"));
     actix_rt::spawn(async move {
@@ -160,7 +161,7 @@ async fn eventsource_percent_escapes_what_the_client_decodes() {
         .await
         .expect("stream");
     let mut body = String::new();
-    crate::common::read_until(&mut res, &mut body, "data: o\r\n\r\n").await;
+    common::read_until(&mut res, &mut body, "data: o\r\n\r\n").await;
     let sent = r#"["%20","100%","%%","%zz","%E2%80%A8","a\r\n\u0000b","%"]"#;
     let status = awc::Client::default()
         .post(srv.url(&format!("/echo/000/{id}/xhr_send")))
@@ -175,7 +176,7 @@ async fn eventsource_percent_escapes_what_the_client_decodes() {
         r#""a\r\n\u0000b","%25"]"#,
         "\r\n\r\n"
     );
-    crate::common::read_until(&mut res, &mut body, want).await;
+    common::read_until(&mut res, &mut body, want).await;
     assert_eq!(body, format!("\r\ndata: o\r\n\r\n{want}"));
 }
 
@@ -224,7 +225,7 @@ async fn htmlfile_requires_a_valid_callback_and_escapes_script_tags() {
         .expect("send");
     // Read the stream until the echoed message is in; it stays open, so read chunks.
     let mut body = String::new();
-    crate::common::read_until(&mut res, &mut body, "close").await;
+    common::read_until(&mut res, &mut body, "close").await;
     let head_end = body.find("\r\n\r\n").expect("prelude ends");
     assert!(head_end >= 1024, "prelude padded past 1 KiB");
     assert!(body[..head_end].contains("var c = parent.window.cb;"));

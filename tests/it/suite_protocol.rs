@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::server;
 use crate::common::suite::{Conn, post, verify404};
 
@@ -22,7 +23,7 @@ use crate::common::suite::{Conn, post, verify404};
 #[actix_rt::test]
 async fn a_new_session_opens_echoes_and_sends_to_unknown_sessions_are_404() {
     let (srv, _) = server(SockJsConfig::default());
-    let url = format!("/echo/000/{}", crate::common::session_id());
+    let url = format!("/echo/000/{}", common::session_id());
     let r = post(srv.addr(), &format!("{url}/xhr"), "").await;
     assert_eq!((r.status(), r.text().as_str()), (200, "o\n"));
     let r = post(srv.addr(), &format!("{url}/xhr_send"), r#"["a"]"#).await;
@@ -43,7 +44,7 @@ async fn a_new_session_opens_echoes_and_sends_to_unknown_sessions_are_404() {
 #[actix_rt::test]
 async fn a_second_poll_while_one_waits_gets_2010_and_the_waiting_one_stays_attached() {
     let (srv, _) = server(SockJsConfig::default());
-    let url = format!("/echo/000/{}", crate::common::session_id());
+    let url = format!("/echo/000/{}", common::session_id());
     assert_eq!(
         post(srv.addr(), &format!("{url}/xhr"), "").await.text(),
         "o\n"

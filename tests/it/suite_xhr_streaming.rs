@@ -3,6 +3,7 @@
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::suite::{
     Stream, post, stream, verify_content_type, verify_cors, verify_not_cached, verify_options,
     xhr_prelude,
@@ -23,7 +24,7 @@ async fn open(addr: std::net::SocketAddr, url: &str, origin: Option<&str>) -> St
 /// `XhrStreaming.test_options`.
 #[actix_rt::test]
 async fn xhr_streaming_options_is_the_suite_preflight() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     verify_options(srv.addr(), "/echo/abc/abc/xhr_streaming", "OPTIONS, POST").await;
 }
 
@@ -32,7 +33,7 @@ async fn xhr_streaming_options_is_the_suite_preflight() {
 /// with `Origin: test` (the later suite, echoed).
 #[actix_rt::test]
 async fn xhr_streaming_sends_the_prelude_the_open_frame_and_each_message_as_its_own_chunk() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     for origin in [None, Some("test")] {
         let url = format!("/echo/000/{}", session_id());
         let mut s = open(srv.addr(), &url, origin).await;

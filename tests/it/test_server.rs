@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use crate::common;
 use crate::common::{DEADLINE, text};
 
 /// The example binary, built by `cargo test --all-targets` next to the test binaries.
@@ -127,7 +128,7 @@ async fn test_server_serves_the_protocol_suite_services() {
         .await
         .expect("xhr");
     assert_eq!(
-        crate::common::header(&res, "set-cookie").as_deref(),
+        common::header(&res, "set-cookie").as_deref(),
         Some("JSESSIONID=dummy; path=/")
     );
 
@@ -254,7 +255,7 @@ async fn test_server_closes_a_session_whose_streaming_client_aborted() {
         .trim_start_matches("http://")
         .parse()
         .expect("socket address");
-    let stream = crate::common::raw_request_until(
+    let stream = common::raw_request_until(
         addr,
         b"POST /echo/000/abort1/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n\
           Content-Length: 0\r\n\r\n",
@@ -293,7 +294,7 @@ async fn a_signal_closes_every_session_with_1001_and_the_server_exits() {
             .trim_start_matches("http://")
             .parse()
             .expect("address");
-        let mut ws = crate::common::raw_ws::RawWs::connect(addr, "/echo/000/sig/websocket").await;
+        let mut ws = common::raw_ws::RawWs::connect(addr, "/echo/000/sig/websocket").await;
         assert_eq!(ws.next_text().await, "o");
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let request = format!(
@@ -328,7 +329,7 @@ async fn a_signal_closes_every_session_with_1001_and_the_server_exits() {
         );
         assert_eq!(
             ws.next().await,
-            Some(crate::common::raw_ws::ServerFrame::Close(
+            Some(common::raw_ws::ServerFrame::Close(
                 Some(1001),
                 "Server shutting down".into()
             )),

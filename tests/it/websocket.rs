@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use actix_sockjs::{CloseReason, SockJsConfig};
 
+use crate::common;
 use crate::common::raw_ws::{RawWs, client_frame};
 use crate::common::suite;
 use crate::common::{
@@ -303,7 +304,7 @@ async fn raw_head(srv: &actix_test::TestServer, request: &str) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        let n = actix_rt::time::timeout(crate::common::DEADLINE, stream.read(&mut byte))
+        let n = actix_rt::time::timeout(common::DEADLINE, stream.read(&mut byte))
             .await
             .expect("head in time")
             .expect("read");

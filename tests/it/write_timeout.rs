@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_sockjs::{CloseReason, SessionHandle, SockJsConfig, broadcast};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::common;
 use crate::common::raw_ws::RawWs;
 use crate::common::{Event, next_event, session_id};
 
@@ -58,10 +59,10 @@ async fn flood_until_closed(
 
 #[actix_rt::test]
 async fn a_stream_whose_socket_takes_nothing_ends_its_session_as_interrupted() {
-    let (srv, mut events) = crate::common::server(config());
+    let (srv, mut events) = common::server(config());
     let id = session_id();
     let _stuck_conn =
-        crate::common::unread_stream(srv.addr(), &format!("/rec/000/{id}/xhr_streaming")).await;
+        common::unread_stream(srv.addr(), &format!("/rec/000/{id}/xhr_streaming")).await;
     let stuck = opened(&mut events).await;
     let mut good_ws =
         RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
@@ -84,7 +85,7 @@ async fn a_stream_whose_socket_takes_nothing_ends_its_session_as_interrupted() {
         .await
         .expect("poll");
     assert_eq!(
-        crate::common::text(&mut res).await,
+        common::text(&mut res).await,
         "c[1002,\"Connection interrupted\"]\n"
     );
     // The good session lost nothing and still works.
@@ -95,12 +96,10 @@ async fn a_stream_whose_socket_takes_nothing_ends_its_session_as_interrupted() {
 
 #[actix_rt::test]
 async fn a_websocket_whose_socket_takes_nothing_ends_its_session_as_interrupted() {
-    let (srv, mut events) = crate::common::server(config());
-    let _stuck_ws = crate::common::small_buffer_websocket(
-        srv.addr(),
-        &format!("/rec/000/{}/websocket", session_id()),
-    )
-    .await;
+    let (srv, mut events) = common::server(config());
+    let _stuck_ws =
+        common::small_buffer_websocket(srv.addr(), &format!("/rec/000/{}/websocket", session_id()))
+            .await;
     let stuck = opened(&mut events).await;
     let mut good_ws =
         RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
@@ -122,12 +121,10 @@ async fn a_websocket_whose_socket_takes_nothing_ends_its_session_as_interrupted(
 
 #[actix_rt::test]
 async fn a_slow_reader_that_keeps_reading_is_not_cut() {
-    let (srv, mut events) = crate::common::server(config());
-    let mut slow = crate::common::small_buffer_websocket(
-        srv.addr(),
-        &format!("/rec/000/{}/websocket", session_id()),
-    )
-    .await;
+    let (srv, mut events) = common::server(config());
+    let mut slow =
+        common::small_buffer_websocket(srv.addr(), &format!("/rec/000/{}/websocket", session_id()))
+            .await;
     assert_eq!(slow.next_text().await, "o");
     let handle = opened(&mut events).await;
     // 8 MiB queued at once: the client takes it 4 KiB at a time, over several write
@@ -153,7 +150,7 @@ async fn a_slow_reader_that_keeps_reading_is_not_cut() {
 
 #[actix_rt::test]
 async fn a_connection_with_nothing_to_take_is_never_cut() {
-    let (srv, mut events) = crate::common::server(config());
+    let (srv, mut events) = common::server(config());
     let mut ws = RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
     assert_eq!(ws.next_text().await, "o");
     let handle = opened(&mut events).await;
@@ -191,10 +188,7 @@ async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
 
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let (dropped_tx, mut dropped) = tokio::sync::mpsc::unbounded_channel();
-    let rec = SockJs::new("/rec", move || crate::common::Recorder {
-        events: tx.clone(),
-    })
-    .config(config());
+    let rec = SockJs::new("/rec", move || common::Recorder { events: tx.clone() }).config(config());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let set_timeout = socket_options(Some(WRITE_TIMEOUT));
@@ -212,8 +206,7 @@ async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
     actix_rt::spawn(server);
 
     let mut stuck_conn =
-        crate::common::unread_stream(addr, &format!("/rec/000/{}/xhr_streaming", session_id()))
-            .await;
+        common::unread_stream(addr, &format!("/rec/000/{}/xhr_streaming", session_id())).await;
     let stuck = opened(&mut events).await;
     let chunk = "k".repeat(256 * 1024);
     for _ in 0..64 {
@@ -226,7 +219,7 @@ async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
         Event::Close(CloseReason::Interrupted)
     );
     // The server lets go of the connection while the client still reads nothing.
-    actix_rt::time::timeout(crate::common::DEADLINE, dropped.recv())
+    actix_rt::time::timeout(common::DEADLINE, dropped.recv())
         .await
         .expect("the server kept the stalled connection")
         .expect("dropped");
@@ -234,7 +227,7 @@ async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
     let mut buf = vec![0; 64 * 1024];
     let mut total = 0usize;
     let error = loop {
-        match actix_rt::time::timeout(crate::common::DEADLINE, stuck_conn.read(&mut buf)).await {
+        match actix_rt::time::timeout(common::DEADLINE, stuck_conn.read(&mut buf)).await {
             Ok(Ok(0)) => panic!("the connection ended cleanly after {total} bytes"),
             Ok(Ok(n)) if total < 1024 * 1024 => total += n,
             Ok(Ok(_)) => panic!("the stalled connection still delivers"),

@@ -4,6 +4,7 @@
 
 use actix_sockjs::SockJsConfig;
 
+use crate::common;
 use crate::common::suite::{self, verify_cors};
 use crate::common::{assert_transport_headers, header, server, session_id, text};
 
@@ -22,7 +23,7 @@ async fn send(srv: &actix_test::TestServer, path: &str, body: &'static [u8]) -> 
 /// on both.
 #[actix_rt::test]
 async fn xhr_opens_echoes_and_carries_cors_and_no_cache_headers() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     let url = format!("/echo/000/{}", session_id());
     let mut res = srv
         .post(format!("{url}/xhr"))
@@ -199,7 +200,7 @@ async fn xhr_send_over_the_size_limit_is_413_and_the_session_lives_on() {
 /// `test` and `null` (echoed, as in the later suite).
 #[actix_rt::test]
 async fn xhr_options_is_a_preflight_cached_for_a_year() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     for suffix in ["xhr", "xhr_send"] {
         for origin in [None, Some("test"), Some("null")] {
             let mut req = srv
@@ -260,7 +261,7 @@ async fn xhr_with_the_wrong_method_is_404() {
 /// and `Origin: test`; both are checked, each on a fresh session.
 #[actix_rt::test]
 async fn requested_headers_are_allowed_back_on_post_and_preflight() {
-    let (srv, _) = server(crate::common::any_origin());
+    let (srv, _) = server(common::any_origin());
     for (method, origin) in [("POST", None), ("OPTIONS", Some("test"))] {
         for (requested, allowed) in [
             (Some("a, b, c"), Some("a, b, c")),
