@@ -17,7 +17,7 @@
 //!
 //! Not part of the protocol suite: `/client_info` sends, on open, one message
 //! `{"ip":"<ConnectionInfo::ip()>","port":<this instance's port>}` and then echoes; the
-//! proxy tests (`tests/test_behind_proxies.rs`) use it to see which instance a request
+//! proxy tests (`tests/it/behind_proxies.rs`) use it to see which instance a request
 //! reached and which client address the handler was given. `--trusted-proxies` sets
 //! `SockJsConfig::trusted_proxies` on every service (default: none);
 //! `--allowed-origins` sets `SockJsConfig::allowed_origins` on every service (default

@@ -6,6 +6,11 @@
 //!
 //! A normal `cargo test` runs each property a bounded number of times;
 //! `PROPTEST_CASES=N` runs N cases of each (`scripts/fuzz` does, in release mode).
+//!
+//! A test binary of its own, not a module of `tests/it`: `scripts/fuzz` builds and
+//! runs it in release mode with millions of cases, which needs none of the servers,
+//! clients and helpers of the integration tests (nor their build time), and it shares
+//! its runner with `src/proptests/` by path rather than `tests/it/common`.
 
 // The case counter and runner, shared with the crate's own property tests.
 #[path = "../src/proptests/runner.rs"]
