@@ -16,37 +16,13 @@ mod common;
 
 use std::time::Duration;
 
-use actix_sockjs::{CloseReason, GracefulShutdown, SockJs, SockJsConfig};
-use actix_web::{App, HttpServer};
+use actix_sockjs::{CloseReason, GracefulShutdown};
 use common::raw_ws::{RawWs, ServerFrame};
-use common::{DEADLINE, Event, Recorder, next_event, session_id};
+use common::{DEADLINE, Event, next_event, session_id};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const CLOSE: &str = "c[1001,\"Server shutting down\"]";
-
-/// `/rec` (a Recorder) on a server of its own, with its handle.
-fn start() -> (
-    std::net::SocketAddr,
-    actix_web::dev::ServerHandle,
-    UnboundedReceiver<Event>,
-) {
-    let (tx, rx) = unbounded_channel();
-    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() })
-        .config(SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600)));
-    let server = HttpServer::new(move || App::new().service(rec.clone()))
-        .workers(1)
-        .disable_signals()
-        .h1_allow_half_closed(false)
-        .bind(("127.0.0.1", 0))
-        .expect("bind");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    (addr, handle, rx)
-}
 
 /// Sends a raw request and reads until `until` is in what came back.
 async fn request_until(
@@ -83,7 +59,12 @@ fn get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[actix_rt::test]
 async fn every_transport_gets_its_close_frame_and_the_server_stops() {
-    let (addr, handle, mut events) = start();
+    let common::RecorderServer {
+        addr,
+        handle,
+        mut events,
+        ..
+    } = common::start_recorder_server();
     let mut opened = 0;
 
     let mut ws = RawWs::connect(addr, &format!("/rec/000/{}/websocket", session_id())).await;

@@ -3,51 +3,17 @@
 //! first one's clients get `1001 Server shutting down` while the second's sessions
 //! stay open and keep echoing; then the second shuts down on its own.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use actix_sockjs::{CloseReason, GracefulShutdown, SockJs, SockJsConfig};
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer};
+use actix_sockjs::{CloseReason, GracefulShutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use crate::common::raw_ws::{RawWs, ServerFrame};
-use crate::common::{DEADLINE, Event, Recorder, next_event, session_id};
+use crate::common::{DEADLINE, Event, next_event, session_id};
 
 const CLOSE: &str = "c[1001,\"Server shutting down\"]";
 
-/// One server with one service at `/rec` (a Recorder).
-struct Server {
-    addr: SocketAddr,
-    handle: ServerHandle,
-    rec: SockJs<Recorder>,
-    events: UnboundedReceiver<Event>,
-}
-
-fn start() -> Server {
-    let (tx, events) = unbounded_channel();
-    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() })
-        .config(SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600)));
-    let app_rec = rec.clone();
-    let server = HttpServer::new(move || App::new().service(app_rec.clone()))
-        .workers(1)
-        .disable_signals()
-        .h1_allow_half_closed(false)
-        .bind(("127.0.0.1", 0))
-        .expect("bind");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    Server {
-        addr,
-        handle,
-        rec,
-        events,
-    }
-}
+use crate::common::RecorderServer as Server;
+use crate::common::start_recorder_server as start;
 
 /// A client of one server: a websocket session and an xhr_streaming session.
 struct Clients {

@@ -410,3 +410,38 @@ async fn small_buffer_connect(addr: std::net::SocketAddr) -> tokio::net::TcpStre
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     socket.connect(addr).await.expect("connect")
 }
+
+/// A server of its own (not the test server): one worker, actix's signal handling
+/// off, half-closed connections noticed, on 127.0.0.1, running `/rec` (a
+/// [`Recorder`] whose heartbeat never comes in a test's time). The shutdown tests
+/// stop it themselves.
+pub(crate) struct RecorderServer {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) handle: actix_web::dev::ServerHandle,
+    pub(crate) rec: actix_sockjs::SockJs<Recorder>,
+    pub(crate) events: UnboundedReceiver<Event>,
+}
+
+/// Starts a [`RecorderServer`] on the current actix system.
+pub(crate) fn start_recorder_server() -> RecorderServer {
+    let (tx, events) = unbounded_channel();
+    let rec = actix_sockjs::SockJs::new("/rec", move || Recorder { events: tx.clone() })
+        .config(SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600)));
+    let app_rec = rec.clone();
+    let server = actix_web::HttpServer::new(move || App::new().service(app_rec.clone()))
+        .workers(1)
+        .disable_signals()
+        .h1_allow_half_closed(false)
+        .bind(("127.0.0.1", 0))
+        .expect("bind");
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    RecorderServer {
+        addr,
+        handle,
+        rec,
+        events,
+    }
+}
