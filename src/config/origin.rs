@@ -236,14 +236,16 @@ pub(crate) fn allows_any(allowed: &[OriginPattern]) -> bool {
 pub(crate) fn check(req: &HttpRequest, allowed: &[OriginPattern]) -> Verdict {
     let headers = req.headers();
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = text(header::ORIGIN);
+    let referer = origin.is_none().then(|| text(header::REFERER)).flatten();
+    if origin.is_none() && referer.is_none() {
+        // Names no origin (non-browser clients, most requests of a benchmark): only
+        // the fetch site counts, and the host is not looked at.
+        let fetch_site = text(header::HeaderName::from_static("sec-fetch-site"));
+        return decide(None, None, fetch_site, None, allowed);
+    }
     let own_host = text(header::HOST).map(str::to_ascii_lowercase);
-    decide(
-        text(header::ORIGIN),
-        text(header::REFERER),
-        text(header::HeaderName::from_static("sec-fetch-site")),
-        own_host.as_deref(),
-        allowed,
-    )
+    decide(origin, referer, None, own_host.as_deref(), allowed)
 }
 
 /// The rule itself, on header values.
