@@ -8,7 +8,7 @@ use actix::{Actor, AsyncContext, Context, Handler, Message};
 
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::session::SockJsHandler;
-use crate::session::{Command, InboxTx, SessionId};
+use crate::session::{Command, SessionId};
 
 /// Puts a session in the map, unless a live one has its id: then that one is the
 /// answer.
@@ -25,14 +25,6 @@ pub(crate) enum Registered<H: SockJsHandler> {
 
 impl<H: SockJsHandler> Message for Register<H> {
     type Result = Registered<H>;
-}
-
-/// A session ended: its entry leaves the map (if it is still that session's).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Remove {
-    pub(crate) id: SessionId,
-    pub(crate) inbox: InboxTx,
 }
 
 /// The actor that owns a service's session map and sweeps expired sessions.
@@ -108,25 +100,9 @@ impl<H: SockJsHandler> Handler<Register<H>> for SessionManager<H> {
     type Result = actix::MessageResult<Register<H>>;
 
     fn handle(&mut self, msg: Register<H>, _: &mut Context<Self>) -> Self::Result {
-        let mut shard = self.registry.shard(&msg.id).write();
-        if let Some(existing) = shard.get(&msg.id).filter(|e| !e.ended()) {
-            return actix::MessageResult(Registered::Existing(existing.clone()));
-        }
-        shard.insert(msg.id, msg.entry);
-        actix::MessageResult(Registered::Inserted)
-    }
-}
-
-impl<H: SockJsHandler> Handler<Remove> for SessionManager<H> {
-    type Result = ();
-
-    fn handle(&mut self, msg: Remove, _: &mut Context<Self>) {
-        let mut shard = self.registry.shard(&msg.id).write();
-        if shard
-            .get(&msg.id)
-            .is_some_and(|e| e.inbox.same_inbox(&msg.inbox))
-        {
-            shard.remove(&msg.id);
-        }
+        actix::MessageResult(match self.registry.insert_unless_live(msg.id, msg.entry) {
+            Some(existing) => Registered::Existing(existing),
+            None => Registered::Inserted,
+        })
     }
 }

@@ -84,6 +84,30 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         }
     }
 
+    /// Puts `entry` in the map under `id`, unless a live session has that id: then
+    /// that one is given back and nothing changes.
+    pub(crate) fn insert_unless_live(
+        &self,
+        id: SessionId,
+        entry: SessionEntry<H>,
+    ) -> Option<SessionEntry<H>> {
+        let mut shard = self.shard(&id).write();
+        if let Some(existing) = shard.get(&id).filter(|e| !e.ended()) {
+            return Some(existing.clone());
+        }
+        shard.insert(id, entry);
+        None
+    }
+
+    /// Takes the session `id` out of the map, if the entry there is still the one
+    /// whose inbox is `inbox` (a new session may have taken the id since).
+    pub(crate) fn remove_session(&self, id: &str, inbox: &InboxTx) {
+        let mut shard = self.shard(id).write();
+        if shard.get(id).is_some_and(|e| e.inbox.same_inbox(inbox)) {
+            shard.remove(id);
+        }
+    }
+
     /// How many sessions the map holds.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use actix::Addr;
 use actix_web::HttpRequest;
 
-use super::actor::{Register, Registered, Remove, SessionManager};
+use super::actor::{Register, Registered, SessionManager};
 use super::arbiter::{ActorsSlot, ServiceActors};
 use super::registry::{SessionEntry, SessionRegistry};
 use crate::config::SockJsConfig;
@@ -74,10 +74,11 @@ impl<H: SockJsHandler> SessionsState<H> {
     }
 }
 
-/// Sessions leave the map through the manager when they end.
+/// Sessions leave the map when they end, on the thread where they end: a message to
+/// the manager would cross to its thread and back for every session.
 impl<H: SockJsHandler> Deregister for SessionsState<H> {
     fn deregister(&self, id: SessionId, inbox: InboxTx) {
-        self.actors.remove(Remove { id, inbox });
+        self.registry.remove_session(&id, &inbox);
     }
 }
 
@@ -362,10 +363,14 @@ impl<H: SockJsHandler> Sessions<H> {
             }
         };
         let new = self.new_session(id, req, transport)?;
-        self.manager().do_send(Register {
-            id: new.setup.id.clone(),
-            entry: new.entry.clone(),
-        });
+        // Put in the map here, on the connection's thread (the manager's sweeps
+        // leave websocket sessions alone: they end with their connection). Its id
+        // is fresh or was free a moment ago; should another session have taken it
+        // since, this one is reached through its connection only.
+        let _ = self
+            .state
+            .registry
+            .insert_unless_live(new.setup.id.clone(), new.entry.clone());
         Ok(self.start(new))
     }
 }
