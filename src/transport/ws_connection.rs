@@ -53,8 +53,9 @@ pub(crate) struct WsConnection<H: SockJsHandler> {
     outbound: QueueRx<Outbound>,
     raw: bool,
     /// permessage-deflate was agreed: what the client's inflate window holds, and
-    /// which messages go out compressed.
-    deflate: Option<ClientWindow>,
+    /// which messages go out compressed (boxed: a connection without compression
+    /// holds one pointer for it).
+    deflate: Option<Box<ClientWindow>>,
     /// A close frame went out, or the client is gone: the body ends once what was
     /// written is out.
     ending: bool,
@@ -79,7 +80,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             session,
             outbound,
             raw,
-            deflate,
+            deflate: deflate.map(Box::new),
             ending: false,
             closing: None,
             _in_flight: in_flight,
@@ -150,6 +151,7 @@ impl<H: SockJsHandler> WsConnection<H> {
             Outbound::Text(text)
                 if self
                     .deflate
+                    .as_ref()
                     .is_some_and(|window| window.compresses(text.len())) =>
             {
                 if let Some(window) = &mut self.deflate {
