@@ -32,21 +32,8 @@ async fn request_until(
 ) -> (TcpStream, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request.as_bytes()).await.expect("write");
-    let seen = read_until(&mut stream, String::new(), until).await;
+    let seen = common::read_tcp_until(&mut stream, String::new(), until).await;
     (stream, seen)
-}
-
-async fn read_until(stream: &mut TcpStream, mut seen: String, until: &str) -> String {
-    let mut chunk = [0u8; 8192];
-    while !seen.contains(until) {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
-            .await
-            .unwrap_or_else(|_| panic!("{until:?} not within the deadline; got {seen:?}"))
-            .expect("read");
-        assert!(n > 0, "closed before {until:?}; got {seen:?}");
-        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
-    }
-    seen
 }
 
 fn post(addr: std::net::SocketAddr, path: &str) -> String {
@@ -126,31 +113,31 @@ async fn every_transport_gets_its_close_frame_and_the_server_stops() {
         ))
     );
     // Each stream ends with the close frame and its final chunk.
-    read_until(
+    common::read_tcp_until(
         &mut xhr_streaming,
         String::new(),
         &format!("{CLOSE}\n\r\n0\r\n\r\n"),
     )
     .await;
-    read_until(
+    common::read_tcp_until(
         &mut eventsource,
         String::new(),
         &format!("data: {CLOSE}\r\n\r\n\r\n0\r\n\r\n"),
     )
     .await;
-    let html = read_until(&mut htmlfile, String::new(), "0\r\n\r\n").await;
+    let html = common::read_tcp_until(&mut htmlfile, String::new(), "0\r\n\r\n").await;
     assert!(
         html.contains(r#"p("c[1001,\"Server shutting down\"]");"#),
         "{html}"
     );
     // The waiting poll is answered with it.
-    read_until(&mut waiting_poll, String::new(), &format!("{CLOSE}\n")).await;
+    common::read_tcp_until(&mut waiting_poll, String::new(), &format!("{CLOSE}\n")).await;
     assert_eq!(closing.await.expect("closing"), 0, "sessions left open");
     // The server still runs, but makes no new session, on any transport.
     idle.write_all(post(addr, &format!("/rec/000/{}/xhr", session_id())).as_bytes())
         .await
         .expect("write");
-    let refused = read_until(&mut idle, String::new(), "Server shutting down.").await;
+    let refused = common::read_tcp_until(&mut idle, String::new(), "Server shutting down.").await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert_eq!(
         RawWs::handshake_status(addr, &format!("/rec/000/{}/websocket", session_id())).await,

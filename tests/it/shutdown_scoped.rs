@@ -4,7 +4,7 @@
 //! stay open and keep echoing; then the second shuts down on its own.
 
 use actix_sockjs::{CloseReason, GracefulShutdown};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::common::raw_ws::{RawWs, ServerFrame};
@@ -95,20 +95,9 @@ impl Clients {
     }
 }
 
-/// Reads until `until` is in what came back (a fresh buffer: what came before was
-/// read by the caller).
+/// Reads until `until` is in what comes back (what came before was read already).
 async fn read_until(stream: &mut TcpStream, until: &str) -> String {
-    let mut seen = String::new();
-    let mut chunk = [0u8; 8192];
-    while !seen.contains(until) {
-        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
-            .await
-            .unwrap_or_else(|_| panic!("{until:?} not within the deadline; got {seen:?}"))
-            .expect("read");
-        assert!(n > 0, "closed before {until:?}; got {seen:?}");
-        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
-    }
-    seen
+    crate::common::read_tcp_until(stream, String::new(), until).await
 }
 
 /// Stops `server` through a shutdown that names its service, and waits for it.

@@ -445,3 +445,23 @@ pub(crate) fn start_recorder_server() -> RecorderServer {
         events,
     }
 }
+
+/// Reads `stream` onto `seen` until `until` is in it, within [`DEADLINE`]; panics
+/// if the connection closes or the deadline passes first.
+pub(crate) async fn read_tcp_until(
+    stream: &mut tokio::net::TcpStream,
+    mut seen: String,
+    until: &str,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 8192];
+    while !seen.contains(until) {
+        let n = actix_rt::time::timeout(DEADLINE, stream.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("{until:?} not within the deadline; got {seen:?}"))
+            .expect("read");
+        assert!(n > 0, "closed before {until:?}; got {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    seen
+}
