@@ -44,5 +44,6 @@ mod suite_protocol;
 mod suite_xhr_streaming;
 mod test_server;
 mod websocket;
+mod websocket_closing;
 mod write_timeout;
 mod xhr_polling;

@@ -20,6 +20,22 @@ fn config() -> SockJsConfig {
     SockJsConfig::default().allowed_origins(origins)
 }
 
+/// A new session's first xhr poll from a page of `origin` (or naming none) opens it;
+/// the response, for its headers.
+async fn xhr_opens(
+    srv: &actix_test::TestServer,
+    origin: Option<&str>,
+) -> awc::ClientResponse<impl futures_core::Stream> {
+    let mut req = srv.post(format!("/echo/000/{}/xhr", session_id()));
+    if let Some(origin) = origin {
+        req = req.insert_header(("Origin", origin));
+    }
+    let mut res = req.send().await.expect("poll");
+    assert_eq!(res.status().as_u16(), 200, "{origin:?}");
+    assert_eq!(common::text(&mut res).await, "o\n");
+    res
+}
+
 fn origin_header(origin: &str) -> String {
     format!("Origin: {origin}\r\n")
 }
@@ -105,13 +121,7 @@ async fn allowed_origins_the_own_origin_and_clients_naming_none_get_through() {
         Some(own.as_str()),
         None,
     ] {
-        let mut req = srv.post(format!("/echo/000/{}/xhr", session_id()));
-        if let Some(origin) = origin {
-            req = req.insert_header(("Origin", origin));
-        }
-        let mut res = req.send().await.expect("poll");
-        assert_eq!(res.status().as_u16(), 200, "{origin:?}");
-        assert_eq!(common::text(&mut res).await, "o\n");
+        let res = xhr_opens(&srv, origin).await;
         assert_eq!(
             common::header(&res, "access-control-allow-origin").as_deref(),
             Some(origin.unwrap_or("*"))
@@ -190,13 +200,7 @@ async fn by_default_only_the_services_own_origin_and_clients_naming_none_get_in(
     );
     assert!(matches!(next_event(&mut events).await, Event::Open(_)));
     for origin in [Some(own.as_str()), None] {
-        let mut req = srv.post(format!("/echo/000/{}/xhr", session_id()));
-        if let Some(origin) = origin {
-            req = req.insert_header(("Origin", origin));
-        }
-        let mut res = req.send().await.expect("poll");
-        assert_eq!(res.status().as_u16(), 200, "{origin:?}");
-        assert_eq!(common::text(&mut res).await, "o\n");
+        xhr_opens(&srv, origin).await;
     }
     let mut res = srv.get("/echo/info").send().await.expect("info");
     let info: serde_json::Value =
