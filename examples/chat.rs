@@ -325,8 +325,8 @@ async fn main() -> std::io::Result<()> {
         room: String::new(),
         name: None,
     })
-    .config(config.clone());
-    let echo = SockJs::new("/echo", || Echo).config(config);
+    .with_config(config.clone());
+    let echo = SockJs::new("/echo", || Echo).with_config(config);
     let stats = StatsEndpoint::new("/stats")
         .service("chat", chat.stats())
         .service("echo", echo.stats());

@@ -25,7 +25,7 @@ async fn main() -> std::io::Result<()> {
     let echo = SockJs::new("/echo", || Echo);
     // The demo page loads sockjs-client from the same URL the iframe page uses.
     let page =
-        include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.settings().sockjs_url);
+        include_str!("../static/echo.html").replace("{{SOCKJS_URL}}", &echo.config().sockjs_url);
     println!("echo demo on http://127.0.0.1:8080/");
     // The app factory gets a clone; `echo` itself names the service to the shutdown.
     let app_echo = echo.clone();

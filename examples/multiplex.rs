@@ -70,7 +70,7 @@ async fn main() -> std::io::Result<()> {
         .channel("ann", || Ann)
         .channel("bob", || Bob)
         .channel("carl", || Carl);
-    let service = SockJs::new("/multiplex", move || channels.session()).config(config);
+    let service = SockJs::new("/multiplex", move || channels.session()).with_config(config);
 
     let page_url = sockjs_url.clone();
     let app_service = service.clone();

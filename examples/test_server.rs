@@ -278,12 +278,12 @@ async fn main() -> std::io::Result<()> {
     if args.permessage_deflate {
         base = base.permessage_deflate(PermessageDeflate::default());
     }
-    let echo = SockJs::new("/echo", || Echo).config(base.clone().response_limit(4096));
-    let close = SockJs::new("/close", || Close).config(base.clone());
+    let echo = SockJs::new("/echo", || Echo).with_config(base.clone().response_limit(4096));
+    let close = SockJs::new("/close", || Close).with_config(base.clone());
     let no_ws =
-        SockJs::new("/disabled_websocket_echo", || Echo).config(base.clone().websocket(false));
+        SockJs::new("/disabled_websocket_echo", || Echo).with_config(base.clone().websocket(false));
     let cookie =
-        SockJs::new("/cookie_needed_echo", || Echo).config(base.clone().cookie_needed(true));
+        SockJs::new("/cookie_needed_echo", || Echo).with_config(base.clone().cookie_needed(true));
     let audience = match args.redis {
         Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
         None => Audience::Local(Members::default()),
@@ -291,20 +291,20 @@ async fn main() -> std::io::Result<()> {
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
         audience: audience.clone(),
     })
-    .config(base.clone());
-    let amplify = SockJs::new("/amplify", || Amplify).config(base.clone());
-    let ticker = SockJs::new("/ticker", || Ticker).config(base.clone());
+    .with_config(base.clone());
+    let amplify = SockJs::new("/amplify", || Amplify).with_config(base.clone());
+    let ticker = SockJs::new("/ticker", || Ticker).with_config(base.clone());
     let channels = Multiplex::new()
         .channel("ann", || ChannelEcho)
         .channel("bob", || ChannelEcho)
         .channel("carl", || ChannelEcho);
-    let multiplex = SockJs::new("/multiplex", move || channels.session()).config(base.clone());
+    let multiplex = SockJs::new("/multiplex", move || channels.session()).with_config(base.clone());
     let bound_port = Arc::new(AtomicU16::new(0));
     let info_port = bound_port.clone();
     let client_info = SockJs::new("/client_info", move || ClientInfo {
         port: info_port.clone(),
     })
-    .config(base);
+    .with_config(base);
 
     // The shutdown names every service the server runs.
     let shutdown = |handle| {

@@ -47,7 +47,7 @@ pub(crate) use route::{Endpoint, Route, route};
 ///
 /// #[actix_web::main]
 /// async fn main() -> std::io::Result<()> {
-///     let echo = SockJs::new("/echo", || Echo).config(SockJsConfig::default());
+///     let echo = SockJs::new("/echo", || Echo).with_config(SockJsConfig::default());
 ///     HttpServer::new(move || App::new().service(echo.clone()))
 ///         .h1_allow_half_closed(false)
 ///         .bind(("127.0.0.1", 8080))?
@@ -91,15 +91,34 @@ impl<H: SockJsHandler> SockJs<H> {
         }
     }
 
-    /// Replaces the configuration.
-    pub fn config(mut self, config: SockJsConfig) -> Self {
+    /// The service with this configuration in place of the one it had.
+    ///
+    /// ```
+    /// use actix_sockjs::{SockJs, SockJsConfig};
+    /// # use actix_sockjs::{SockJsContext, SockJsHandler};
+    /// # struct Echo;
+    /// # impl actix::Actor for Echo { type Context = SockJsContext<Self>; }
+    /// # impl SockJsHandler for Echo {
+    /// #     fn on_message(&mut self, msg: String, ctx: &mut SockJsContext<Self>) { ctx.send(&msg) }
+    /// # }
+    /// let echo = SockJs::new("/echo", || Echo)
+    ///     .with_config(SockJsConfig::default().response_limit(64 * 1024));
+    /// assert_eq!(echo.config().response_limit, 64 * 1024);
+    /// ```
+    pub fn with_config(mut self, config: SockJsConfig) -> Self {
         self.config = Arc::new(config);
         self
     }
 
     /// The configuration in force.
-    pub fn settings(&self) -> &SockJsConfig {
+    pub fn config(&self) -> &SockJsConfig {
         &self.config
+    }
+
+    /// The configuration in force: the old name of [`SockJs::config`].
+    #[deprecated(since = "0.1.0", note = "renamed to `config`")]
+    pub fn settings(&self) -> &SockJsConfig {
+        self.config()
     }
 
     /// The service's statistics: counters and one-second moving averages, with

@@ -1,11 +1,10 @@
 //! Where session managers and stats collectors run: an arbiter (thread) of their own,
 //! one per actix system, not a worker of the server.
 //!
-//! They used to start on the worker that served a service's first request. A worker
-//! can stop while the server goes on (actix-server replaces a worker that faulted; an
-//! application may serve a service from arbiters of its own and stop them), and with
-//! it went the manager: registrations failed with 503 and nothing swept expired
-//! sessions any more.
+//! Not on a worker: a worker can stop while the server goes on (actix-server replaces
+//! a worker that faulted; an application may serve a service from arbiters of its own
+//! and stop them), and a manager on it would go with it: registrations would fail
+//! with 503 and nothing would sweep expired sessions any more.
 //!
 //! Supervising the manager and restarting it would not do: actix's `Supervisor`
 //! restarts an actor on the arbiter it ran on, which is the one that stopped, and a

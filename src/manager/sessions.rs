@@ -95,7 +95,7 @@ pub(crate) struct SendTarget<H: SockJsHandler>(SessionEntry<H>);
 impl<H: SockJsHandler> SendTarget<H> {
     /// Hands `messages` to the session; a session that ended meanwhile (it expired
     /// while the body was read) is not found.
-    pub(crate) fn deliver(&self, messages: Vec<String>) -> Result<(), RequestError> {
+    pub(crate) fn post_client_messages(&self, messages: Vec<String>) -> Result<(), RequestError> {
         if messages.is_empty() {
             return Ok(());
         }

@@ -25,7 +25,8 @@ pub(crate) enum ChannelOp {
     Close,
 }
 
-/// The session a channel lives in: its public handle and its channel mailbox.
+/// The session a channel lives in: its public handle, and the recipient of its
+/// channel commands.
 #[derive(Clone)]
 pub(crate) struct SessionLink {
     pub(crate) session: SessionHandle,

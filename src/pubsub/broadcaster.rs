@@ -59,7 +59,7 @@ impl Broadcaster {
     }
 
     /// Delivers `message` to the members of `topic` on this instance.
-    pub(super) fn deliver(&mut self, topic: &str, message: ByteString) {
+    pub(super) fn fan_out(&mut self, topic: &str, message: ByteString) {
         let Some((name, members)) = self.topics.members(topic) else {
             return;
         };
@@ -183,7 +183,7 @@ impl Handler<Publish> for Broadcaster {
         if let Some(relay) = &mut self.redis {
             relay.publish(&msg.topic, &msg.message);
         }
-        self.deliver(&msg.topic, msg.message.into());
+        self.fan_out(&msg.topic, msg.message.into());
     }
 }
 
@@ -218,7 +218,7 @@ impl actix::StreamHandler<super::redis::subscriber::LinkEvent> for Broadcaster {
                 let Some(relay) = &self.redis else { return };
                 if let Some((topic, text)) = relay.received(&msg) {
                     self.status.received += 1;
-                    self.deliver(topic, text);
+                    self.fan_out(topic, text);
                 }
             }
         }

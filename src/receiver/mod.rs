@@ -93,7 +93,7 @@ pub(crate) enum Budget {
 
 /// What happened to a frame handed to a receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Delivery {
+pub(crate) enum WriteOutcome {
     /// Written; the receiver takes more.
     Open,
     /// Written, and the response is complete: detach the receiver.
@@ -177,11 +177,11 @@ impl Receiver {
 
     /// Writes one frame in the transport's envelope. Taking the frame by value lets
     /// a websocket send its bytes as they are, without even a reference-count bump.
-    pub(crate) fn send_frame(&mut self, frame: Frame) -> Delivery {
+    pub(crate) fn send_frame(&mut self, frame: Frame) -> WriteOutcome {
         let arg = self.writer.arg.as_deref().map_or("", String::as_str);
         match (self.writer.write)(frame, arg) {
             Some(item) => self.push(item),
-            None => Delivery::Open,
+            None => WriteOutcome::Open,
         }
     }
 
@@ -198,24 +198,24 @@ impl Receiver {
     }
 
     /// Writes one raw message (raw websocket only).
-    pub(crate) fn send_raw(&mut self, text: ByteString) -> Delivery {
+    pub(crate) fn send_raw(&mut self, text: ByteString) -> WriteOutcome {
         self.push(Outbound::Text(text))
     }
 
-    fn push(&mut self, item: Outbound) -> Delivery {
+    fn push(&mut self, item: Outbound) -> WriteOutcome {
         let len = Weighed::weight(&item);
         if self.tx.send(item).is_err() {
-            return Delivery::Gone;
+            return WriteOutcome::Gone;
         }
         match &mut self.budget {
-            Budget::OneFrame => Delivery::Complete,
-            Budget::Unlimited => Delivery::Open,
+            Budget::OneFrame => WriteOutcome::Complete,
+            Budget::Unlimited => WriteOutcome::Open,
             Budget::Bytes(left) => {
                 *left = left.saturating_sub(len);
                 if *left == 0 {
-                    Delivery::Complete
+                    WriteOutcome::Complete
                 } else {
-                    Delivery::Open
+                    WriteOutcome::Open
                 }
             }
         }

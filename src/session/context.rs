@@ -149,14 +149,12 @@ impl<A: SockJsHandler> SockJsContext<A> {
 /// that stopped it; a later request for its id finds no session.
 impl<A: SockJsHandler> ActorContext for SockJsContext<A> {
     fn stop(&mut self) {
-        self.core.stop_requested = true;
-        self.core.dirty = true;
+        self.core.request_stop();
         self.parts.stop();
     }
 
     fn terminate(&mut self) {
-        self.core.stop_requested = true;
-        self.core.dirty = true;
+        self.core.request_stop();
         self.parts.terminate();
     }
 

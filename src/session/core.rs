@@ -1,17 +1,30 @@
 //! What a session is, apart from its handler and its actor machinery: its state, its
 //! outgoing queue, its receiver slot and its bounds.
+//!
+//! [`SessionCore`]'s fields are private to this module and its child `machine` (the
+//! receiver state machine, a split by concern): the actor layer reads and changes
+//! the session only through the methods here and there, so every change of state
+//! has one place to look.
 
+mod machine;
+
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::handle::{PreparedMessage, SessionHandle};
 use super::inbox::{InboxRx, InboxTx};
-use super::machine::Attached;
+use super::messages::Command;
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared, SessionSlot};
 use crate::config::SockJsConfig;
 use crate::protocol::CloseFrame;
 use crate::stats::Stats;
 use crate::vocabulary::{ConnectionInfo, Transport};
+
+use machine::Attached;
+pub(crate) use machine::{Admission, Beat, EndedAs, Step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -23,44 +36,44 @@ pub(crate) enum State {
 
 /// Everything of a session but the handler and the actor context's own parts.
 pub(crate) struct SessionCore {
-    pub(crate) id: SessionId,
-    pub(crate) state: State,
-    pub(crate) outbox: Outbox,
-    pub(crate) receiver: Option<Attached>,
-    pub(crate) generation: u32,
+    id: SessionId,
+    state: State,
+    outbox: Outbox,
+    receiver: Option<Attached>,
+    generation: u32,
     /// Boxed, as `close_requested`: each is set once in a session's life, and inline
     /// they would weigh on every session for all of it.
-    pub(crate) close: Option<Box<CloseFrame>>,
-    pub(crate) close_requested: Option<Box<(u16, String)>>,
+    close: Option<Box<CloseFrame>>,
+    close_requested: Option<Box<(u16, String)>>,
     /// Only needed until the session opens; boxed so it does not weigh on the session
     /// for the rest of its life.
-    pub(crate) info: Option<Box<ConnectionInfo>>,
-    pub(crate) config: Arc<SockJsConfig>,
+    info: Option<Box<ConnectionInfo>>,
+    config: Arc<SockJsConfig>,
     /// What transports, handles and the manager ask of the session, in the state it
     /// shares with them ([`SessionCore::shared`]).
-    pub(crate) inbox_rx: InboxRx,
+    inbox_rx: InboxRx,
     /// Registered sessions outlive their receivers until they expire; websocket
     /// sessions end with their socket.
-    pub(crate) registered: bool,
-    pub(crate) stats: Stats,
-    pub(crate) transport: Transport,
+    registered: bool,
+    stats: Stats,
+    transport: Transport,
     /// A websocket ping went out and no pong has come back yet.
-    pub(crate) awaiting_pong: bool,
+    awaiting_pong: bool,
     /// This handler call queued more than `max_queued_bytes`: nothing more is queued,
     /// no further client message of the batch is handled, and the session closes as a
     /// slow consumer when the call returns.
-    pub(crate) over_bound: bool,
+    over_bound: bool,
     /// Something was queued, or a close or stop asked for, since the session last
     /// settled.
-    pub(crate) dirty: bool,
+    dirty: bool,
     /// The application stopped the actor: the session closes and ends.
-    pub(crate) stop_requested: bool,
+    stop_requested: bool,
     /// Counts the session in its service's live sessions until it is about to stop
     /// (given back before `on_close`, so a handler that saw the close can count on
     /// the room).
-    pub(crate) slot: Option<SessionSlot>,
+    slot: Option<SessionSlot>,
     /// Takes the session out of its service's id map when the session is dropped.
-    pub(crate) registration: Option<Arc<dyn Deregister>>,
+    registration: Option<Arc<dyn Deregister>>,
 }
 
 /// What takes an ended session out of its service's id map (through the manager).
@@ -205,4 +218,152 @@ impl SessionCore {
             self.config.max_queued_bytes,
         )
     }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    pub(crate) fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    pub(crate) fn config(&self) -> &SockJsConfig {
+        &self.config
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Registered sessions outlive their receivers until they expire.
+    pub(crate) fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    /// Whether the application stopped the actor, or the session ended.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested
+    }
+
+    /// The next command in the inbox, if one waits.
+    pub(crate) fn poll_command(&mut self, task: &mut Context<'_>) -> Poll<Command> {
+        self.inbox_rx.poll_recv(task)
+    }
+
+    /// Puts a command in the session's own inbox, as a handle would.
+    pub(crate) fn tell(&self, command: Command) {
+        let _ = self.inbox_rx.sender().send(command);
+    }
+
+    /// The application stopped the actor: the session closes and ends when it next
+    /// settles.
+    pub(crate) fn request_stop(&mut self) {
+        self.stop_requested = true;
+        self.dirty = true;
+    }
+
+    /// A handle's send went over the bound: the next settle sees it.
+    pub(crate) fn note_overflow(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The client answered the last websocket ping.
+    pub(crate) fn pong_received(&mut self) {
+        self.awaiting_pong = false;
+    }
+
+    /// What the session settles after a call into the application, or `None` when
+    /// nothing was queued or asked for since it last settled. Clears the mark.
+    pub(crate) fn take_settle(&mut self) -> Option<Settle> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        Some(match self.close_requested.take() {
+            Some(close) => {
+                let (code, reason) = *close;
+                Settle::Close { code, reason }
+            }
+            None if self.stop_requested && self.state != State::Closed => Settle::Stop,
+            None => Settle::Flush {
+                over_bound: self.over_bound,
+            },
+        })
+    }
+
+    /// The handler call is over: the next one may queue again.
+    pub(crate) fn end_call(&mut self) {
+        self.over_bound = false;
+    }
+
+    /// What waits for the client: not yet handled, queued, and handed to the request
+    /// but not yet taken.
+    fn backlog(&self) -> usize {
+        self.shared().inbox.bytes()
+            + self.outbox.bytes()
+            + self
+                .receiver
+                .as_ref()
+                .map_or(0, |a| a.receiver.queued_bytes())
+    }
+
+    /// Whether the open session went past `max_queued_bytes`: in this call, in its
+    /// inbox, or in everything that waits for the client.
+    pub(crate) fn over_backlog_bound(&self) -> bool {
+        self.state != State::Closed
+            && (self.over_bound
+                || self.shared().inbox.overflowed()
+                || self.backlog() > self.config.max_queued_bytes)
+    }
+
+    /// The session ends: it gives back its place among the service's live sessions
+    /// and takes no more commands; the actor stops.
+    pub(crate) fn mark_ended(&mut self) {
+        self.slot = None;
+        self.stop_requested = true;
+    }
+
+    /// Closes the inbox; what still waited in it.
+    pub(crate) fn close_inbox(&mut self) -> VecDeque<Command> {
+        self.inbox_rx.close()
+    }
+
+    /// The expiry sweep's check: nothing happened since `deadline` and nothing waits.
+    /// When so, the inbox is closed and the session gives back its place.
+    pub(crate) fn expire_if_idle(&mut self, deadline: Instant) -> bool {
+        if self.shared().detached_before(deadline) && self.inbox_rx.close_if_empty() {
+            self.slot = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The connection details, once: for `on_open`.
+    pub(crate) fn take_info(&mut self) -> Option<ConnectionInfo> {
+        self.info.take().map(|info| *info)
+    }
+
+    /// The generation of the attached receiver, if any.
+    pub(crate) fn attached_generation(&self) -> Option<u32> {
+        self.receiver.as_ref().map(|a| a.generation)
+    }
+
+    /// Keeps the handle of the task watching the attached receiver's request.
+    pub(crate) fn set_receiver_watch(&mut self, watch: actix::SpawnHandle) {
+        if let Some(attached) = self.receiver.as_mut() {
+            attached.watch = Some(watch);
+        }
+    }
+}
+
+/// What settling a session after a call into the application comes to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// The application asked to close with this code and reason.
+    Close { code: u16, reason: String },
+    /// The application stopped the actor of an open session: it closes (go away).
+    Stop,
+    /// Flush what was queued, unless the call went over the bound, then check the
+    /// backlog.
+    Flush { over_bound: bool },
 }

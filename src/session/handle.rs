@@ -56,7 +56,7 @@ impl PreparedMessage {
 
 /// What a handle asks of its session.
 #[derive(Debug)]
-pub(crate) enum Deliver {
+pub(crate) enum FromHandle {
     Text(String),
     Prepared(PreparedMessage),
     Close {
@@ -71,15 +71,15 @@ pub(crate) enum Deliver {
 /// its share of the queue, so a flood of tiny messages is bounded too.
 const INBOX_ITEM_OVERHEAD: usize = 64;
 
-impl Deliver {
+impl FromHandle {
     /// What the message counts in its session's inbox.
     pub(crate) fn weight(&self) -> usize {
         INBOX_ITEM_OVERHEAD
             + match self {
-                Deliver::Text(text) => text.len(),
-                Deliver::Prepared(msg) => msg.frame().len(),
-                Deliver::Close { reason, .. } => reason.len(),
-                Deliver::Overflow => return 0,
+                FromHandle::Text(text) => text.len(),
+                FromHandle::Prepared(msg) => msg.frame().len(),
+                FromHandle::Close { reason, .. } => reason.len(),
+                FromHandle::Overflow => return 0,
             }
     }
 }
@@ -149,7 +149,7 @@ impl SessionHandle {
         self.inbox.shared().close_reason()
     }
 
-    fn deliver(&self, msg: Deliver) -> Result<(), Error> {
+    fn ask(&self, msg: FromHandle) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::SessionClosed);
         }
@@ -164,7 +164,7 @@ impl SessionHandle {
 
     /// Queues a message to the client.
     pub fn send(&self, text: impl Into<String>) -> Result<(), Error> {
-        self.deliver(Deliver::Text(text.into()))
+        self.ask(FromHandle::Text(text.into()))
     }
 
     /// Queues the JSON encoding of `value` as one message.
@@ -176,17 +176,17 @@ impl SessionHandle {
             return Err(Error::SessionClosed);
         }
         let text = serde_json::to_string(value).map_err(Error::Json)?;
-        self.deliver(Deliver::Text(text))
+        self.ask(FromHandle::Text(text))
     }
 
     /// Queues a message that was encoded once for many sessions.
     pub fn send_prepared(&self, msg: &PreparedMessage) -> Result<(), Error> {
-        self.deliver(Deliver::Prepared(msg.clone()))
+        self.ask(FromHandle::Prepared(msg.clone()))
     }
 
     /// Closes the session: the client gets `c[code,"reason"]` after what was queued.
     pub fn close(&self, code: u16, reason: impl Into<String>) -> Result<(), Error> {
-        self.deliver(Deliver::Close {
+        self.ask(FromHandle::Close {
             code,
             reason: reason.into(),
         })

@@ -10,7 +10,7 @@
 //!
 //! The inbox counts the bytes of what handles sent and the session has not taken
 //! yet, under the same lock as the queue: a handle's send past `max_queued_bytes` is
-//! refused there (the first refusal also queues [`Deliver::Overflow`], so the session
+//! refused there (the first refusal also queues [`FromHandle::Overflow`], so the session
 //! closes as a slow consumer even if it never runs another handler), and the count
 //! goes down as the session takes each command.
 
@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
-use super::handle::Deliver;
+use super::handle::FromHandle;
 use super::messages::Command;
 use super::shared::SessionShared;
 use crate::receiver::HandOffSignal;
@@ -195,8 +195,8 @@ impl InboxTx {
 
     /// Queues what a handle sends, unless the handles' messages waiting would then
     /// pass `max` bytes ([`Offer::Full`]; the first such refusal queues
-    /// [`Deliver::Overflow`] for the session) or the session has ended.
-    pub(crate) fn offer(&self, deliver: Deliver, max: usize) -> Offer {
+    /// [`FromHandle::Overflow`] for the session) or the session has ended.
+    pub(crate) fn offer(&self, deliver: FromHandle, max: usize) -> Offer {
         let inbox = &self.0.inbox;
         let weight = deliver.weight();
         let (waker, offer) = {
@@ -207,11 +207,13 @@ impl InboxTx {
             let bytes = inbox.bytes.load(Ordering::Relaxed);
             let offer = if bytes + weight <= max {
                 inbox.bytes.store(bytes + weight, Ordering::Release);
-                state.queue.push_back(Command::Deliver(deliver));
+                state.queue.push_back(Command::FromHandle(deliver));
                 Offer::Queued
             } else if !inbox.overflowed.swap(true, Ordering::AcqRel) {
                 // The first refusal tells the session.
-                state.queue.push_back(Command::Deliver(Deliver::Overflow));
+                state
+                    .queue
+                    .push_back(Command::FromHandle(FromHandle::Overflow));
                 Offer::Full
             } else {
                 return Offer::Full;
@@ -259,7 +261,7 @@ impl InboxRx {
         let inbox = &self.0.inbox;
         let mut state = inbox.state.lock();
         if let Some(command) = state.queue.pop_front() {
-            if let Command::Deliver(deliver) = &command {
+            if let Command::FromHandle(deliver) = &command {
                 let weight = deliver.weight();
                 inbox.bytes.fetch_sub(weight, Ordering::AcqRel);
             }
@@ -374,7 +376,7 @@ mod tests {
     #[test]
     fn handle_sends_are_counted_until_taken_and_refused_past_the_bound() {
         let (tx, mut rx) = inbox();
-        let text = |n: usize| Deliver::Text("x".repeat(n));
+        let text = |n: usize| FromHandle::Text("x".repeat(n));
         let weight = text(100).weight();
         assert_eq!(tx.offer(text(100), 2 * weight), Offer::Queued);
         assert_eq!(tx.offer(text(100), 2 * weight), Offer::Queued);
@@ -385,7 +387,7 @@ mod tests {
         assert!(tx.shared().inbox.overflowed());
         let mut overflows = 0;
         while let Poll::Ready(command) = rx.poll_recv(&mut noop()) {
-            if let Command::Deliver(Deliver::Overflow) = command {
+            if let Command::FromHandle(FromHandle::Overflow) = command {
                 overflows += 1;
             }
         }

@@ -7,8 +7,8 @@ mod receivers;
 use actix::ActorContext;
 
 use super::context::SockJsContext;
-use super::core::State;
-use super::handle::Deliver;
+use super::core::{Settle, State};
+use super::handle::FromHandle;
 use super::messages::Command;
 use super::pump::Heartbeat;
 use crate::session::SockJsHandler;
@@ -19,45 +19,30 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// close if it asked to, else flush what it queued, and close the session as a
     /// slow consumer if its client leaves too much waiting.
     pub(crate) fn settle(&mut self, act: &mut A) {
-        if !self.core.dirty {
+        let Some(settle) = self.core.take_settle() else {
             return;
-        }
-        self.core.dirty = false;
-        if let Some((code, reason)) = self.core.close_requested.take().map(|c| *c) {
-            self.close_session(act, CloseReason::Server { code, reason });
-        } else if self.core.stop_requested && self.core.state != State::Closed {
-            self.close_session(act, CloseReason::go_away());
-        } else {
-            if !self.core.over_bound {
-                self.flush(act);
+        };
+        match settle {
+            Settle::Close { code, reason } => {
+                self.close_session(act, CloseReason::Server { code, reason });
             }
-            self.check_backlog(act);
+            Settle::Stop => self.close_session(act, CloseReason::go_away()),
+            Settle::Flush { over_bound } => {
+                if !over_bound {
+                    self.flush(act);
+                }
+                self.check_backlog(act);
+            }
         }
-        if self.core.stop_requested {
+        if self.core.stop_requested() {
             self.end();
         }
-        self.core.over_bound = false;
-    }
-
-    /// What waits for the client: not yet handled, queued, and handed to the request
-    /// but not yet taken.
-    fn backlog(&self) -> usize {
-        self.core.shared().inbox.bytes()
-            + self.core.outbox.bytes()
-            + self
-                .core
-                .receiver
-                .as_ref()
-                .map_or(0, |a| a.receiver.queued_bytes())
+        self.core.end_call();
     }
 
     fn check_backlog(&mut self, act: &mut A) {
-        if self.core.state != State::Closed
-            && (self.core.over_bound
-                || self.core.shared().inbox.overflowed()
-                || self.backlog() > self.core.config.max_queued_bytes)
-        {
-            self.core.stats.slow_consumer();
+        if self.core.over_backlog_bound() {
+            self.core.stats().slow_consumer();
             self.close_session(act, CloseReason::SlowConsumer);
         }
     }
@@ -73,13 +58,13 @@ impl<A: SockJsHandler> SockJsContext<A> {
             CloseReason::SlowConsumer => log::warn!(
                 "session {} ({:?}) closed as a slow consumer: more than max_queued_bytes ({}) waited",
                 self.core.id(),
-                self.core.transport,
-                self.core.config.max_queued_bytes
+                self.core.transport(),
+                self.core.config().max_queued_bytes
             ),
             _ => log::debug!(
                 "session {} ({:?}) closed: {:?}",
                 self.core.id(),
-                self.core.transport,
+                self.core.transport(),
                 reason
             ),
         }
@@ -90,7 +75,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
         }
         let step = self.core.finish_close();
         self.follow(step, act);
-        if !self.core.registered {
+        if !self.core.is_registered() {
             self.end();
         }
     }
@@ -98,8 +83,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// Ends the session: it takes no more commands (what still waits is answered as
     /// a closed session answers) and the actor stops.
     pub(crate) fn end(&mut self) {
-        self.core.slot = None;
-        self.core.stop_requested = true;
+        self.core.mark_ended();
         self.answer_left();
         if self.state() == actix::ActorState::Running {
             self.parts_stop();
@@ -113,7 +97,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
 
     /// Closes the inbox and answers what waited in it as an ended session would.
     pub(crate) fn answer_left(&mut self) {
-        for command in self.core.inbox_rx.close() {
+        for command in self.core.close_inbox() {
             match command {
                 Command::Attach(receiver) => self.core.answer_closed(*receiver),
                 Command::Shutdown(guard) => drop(guard),
@@ -127,34 +111,31 @@ impl<A: SockJsHandler> SockJsContext<A> {
         match command {
             Command::Attach(receiver) => self.attach(*receiver, act),
             Command::Message(msg) => {
-                if self.core.state == State::Open {
-                    self.core.stats.packets_received(1);
+                if self.core.state() == State::Open {
+                    self.core.stats().packets_received(1);
                     act.on_message(msg, self);
                 }
             }
             Command::Messages(messages) => self.receive(messages, act),
             Command::ClientClosed => self.close_session(act, CloseReason::ClientClosed),
-            Command::Pong => self.core.awaiting_pong = false,
+            Command::Pong => self.core.pong_received(),
             Command::ConnectionGone => {
                 self.close_session(act, CloseReason::Interrupted);
                 self.end();
             }
-            Command::Deliver(deliver) => {
+            Command::FromHandle(deliver) => {
                 match deliver {
-                    Deliver::Text(text) => self.core.queue_text(&text),
-                    Deliver::Prepared(msg) => self.core.queue_prepared(&msg),
-                    Deliver::Close { code, reason } => self.core.request_close(code, reason),
+                    FromHandle::Text(text) => self.core.queue_text(&text),
+                    FromHandle::Prepared(msg) => self.core.queue_prepared(&msg),
+                    FromHandle::Close { code, reason } => self.core.request_close(code, reason),
                     // settle() sees the overflow.
-                    Deliver::Overflow => self.core.dirty = true,
+                    FromHandle::Overflow => self.core.note_overflow(),
                 }
             }
             Command::Expire(deadline) => {
                 // Expired only if nothing happened since the sweep looked, and nothing
                 // waits: a request that got a command in first is served.
-                if self.core.shared().detached_before(deadline)
-                    && self.core.inbox_rx.close_if_empty()
-                {
-                    self.core.slot = None;
+                if self.core.expire_if_idle(deadline) {
                     self.close_session(act, CloseReason::Timeout);
                     self.end();
                 }
@@ -166,16 +147,16 @@ impl<A: SockJsHandler> SockJsContext<A> {
             }
         }
         self.settle(act);
-        self.core.stop_requested && self.state() != actix::ActorState::Running
+        self.core.stop_requested() && self.state() != actix::ActorState::Running
     }
 
     /// Hands messages from the client to the handler, in one call: everything the
     /// handler sends for them leaves as one frame.
     fn receive(&mut self, messages: Vec<String>, act: &mut A) {
-        if self.core.state != State::Open {
+        if self.core.state() != State::Open {
             return;
         }
-        self.core.stats.packets_received(messages.len() as u64);
+        self.core.stats().packets_received(messages.len() as u64);
         for msg in messages {
             act.on_message(msg, self);
             if self.closing() {
@@ -186,15 +167,15 @@ impl<A: SockJsHandler> SockJsContext<A> {
 
     /// The session has just opened: the open frame goes out, then `on_open` runs.
     pub(crate) fn opened(&mut self, act: &mut A) {
-        if let Some(info) = self.core.info.take() {
-            act.on_open(*info, self);
+        if let Some(info) = self.core.take_info() {
+            act.on_open(info, self);
         }
     }
 
     /// Schedules the heartbeat.
     pub(crate) fn start_heartbeat(&mut self) {
-        if !self.core.is_raw() || self.core.config.websocket_ping {
-            let every = self.core.config.heartbeat_delay;
+        if !self.core.is_raw() || self.core.config().websocket_ping {
+            let every = self.core.config().heartbeat_delay;
             self.spawn_plain(Heartbeat::new(every));
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::handle::Deliver;
+use super::handle::FromHandle;
 use crate::receiver::Receiver;
 use crate::shutdown::CountdownGuard;
 
@@ -23,7 +23,7 @@ pub(crate) enum Command {
     /// The websocket connection the session ran in is gone.
     ConnectionGone,
     /// What a [`SessionHandle`](crate::SessionHandle) asks.
-    Deliver(Deliver),
+    FromHandle(FromHandle),
     /// The manager's sweep found the session without a receiver since before this
     /// instant: it ends, unless something happened since.
     Expire(Instant),
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Command {
             Command::ClientClosed => "ClientClosed",
             Command::Pong => "Pong",
             Command::ConnectionGone => "ConnectionGone",
-            Command::Deliver(_) => "Deliver",
+            Command::FromHandle(_) => "FromHandle",
             Command::Expire(_) => "Expire",
             Command::Shutdown(_) => "Shutdown",
         };

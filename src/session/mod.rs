@@ -53,7 +53,8 @@
 //! - `lifecycle/receivers`: receivers coming and going, and the heartbeat.
 //!
 //! Its state is `core::SessionCore`, whose receiver decisions are a pure state
-//! machine in `machine` (unit-tested without actors). The rest: `inbox` (the
+//! machine in `core::machine` (unit-tested without actors); its fields change only
+//! through its own methods. The rest: `inbox` (the
 //! crate's queue into the session), `outbox` (frames waiting for a receiver),
 //! `pump` (the futures that run inside the context), `run` (the actor's task and
 //! mailbox), `shared` (what handles and the manager share with the session),
@@ -66,7 +67,6 @@ mod handle;
 mod handler;
 mod inbox;
 mod lifecycle;
-mod machine;
 mod messages;
 mod outbox;
 mod pump;

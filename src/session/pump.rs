@@ -37,7 +37,7 @@ impl<A: SockJsHandler> ActorFuture<A> for CommandPump {
                 // Stopping, or the actor waits on a future: the rest waits.
                 return Poll::Pending;
             }
-            match ctx.core.inbox_rx.poll_recv(task) {
+            match ctx.core.poll_command(task) {
                 Poll::Ready(command) => {
                     if ctx.command(command, act) {
                         return Poll::Ready(());
@@ -86,7 +86,7 @@ impl<A: SockJsHandler> ActorFuture<A> for Heartbeat {
     ) -> Poll<()> {
         let mut timer = self.project().timer;
         while timer.as_mut().poll(task).is_ready() {
-            let next = timer.deadline() + period(ctx.core.config.heartbeat_delay);
+            let next = timer.deadline() + period(ctx.core.config().heartbeat_delay);
             timer.as_mut().reset(next);
             ctx.heartbeat(act);
             ctx.settle(act);

@@ -85,12 +85,7 @@ impl<A: SockJsHandler> Drop for SessionFuture<A> {
             return;
         };
         if fut.alive() && fut.ctx().parts().started() {
-            let _ = fut
-                .ctx()
-                .core
-                .inbox_rx
-                .sender()
-                .send(Command::ConnectionGone);
+            fut.ctx().core.tell(Command::ConnectionGone);
             let _ = Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop()));
         }
         fut.ctx().answer_left();

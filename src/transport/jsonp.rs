@@ -64,7 +64,7 @@ pub(crate) async fn send<H: SockJsHandler>(
     } else {
         decode_messages(&body)?
     };
-    target.deliver(messages)?;
+    target.post_client_messages(messages)?;
     let mut res = HttpResponse::Ok();
     res.content_type("text/plain; charset=UTF-8");
     transport_headers(req, svc.config(), &mut res);

@@ -77,7 +77,7 @@ pub(crate) async fn send<H: SockJsHandler>(
     let target = svc.lookup(req, session)?;
     let body = read_body(req, payload, svc.config().max_message_size).await?;
     let messages = decode_messages(&body)?;
-    target.deliver(messages)?;
+    target.post_client_messages(messages)?;
     let mut res = HttpResponse::NoContent();
     res.content_type("text/plain; charset=UTF-8");
     transport_headers(req, svc.config(), &mut res);

@@ -209,7 +209,7 @@ pub(crate) fn start(
             room: member_room.clone(),
             reports: reports.clone(),
         });
-        let service = SockJs::new("/room", move || channels.session()).config(config());
+        let service = SockJs::new("/room", move || channels.session()).with_config(config());
         actix_test::start(move || App::new().service(service.clone()))
     } else {
         let as_recipient = kind == Kind::Recipient;
@@ -218,7 +218,7 @@ pub(crate) fn start(
             as_recipient,
             reports: reports.clone(),
         })
-        .config(config());
+        .with_config(config());
         actix_test::start(move || App::new().service(service.clone()))
     };
     (srv, room, arbiter, rx)

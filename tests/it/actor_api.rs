@@ -148,7 +148,7 @@ fn chat_server() -> (
         seen: tx.clone(),
         lines: 0,
     })
-    .config(SockJsConfig::default().disconnect_delay(Duration::from_millis(200)));
+    .with_config(SockJsConfig::default().disconnect_delay(Duration::from_millis(200)));
     let service = chat.clone();
     let srv = actix_test::start(move || App::new().service(service.clone()));
     (srv, chat, rx)

@@ -56,9 +56,9 @@ fn app_server(
 ) {
     let (tx, rx) = unbounded_channel();
     let chat =
-        SockJs::new("/chat/{room}", move || Probe { closes: tx.clone() }).config(probe_config);
+        SockJs::new("/chat/{room}", move || Probe { closes: tx.clone() }).with_config(probe_config);
     let plain =
-        SockJs::new("/plain", || Echo).config(SockJsConfig::default().disabled_transports([
+        SockJs::new("/plain", || Echo).with_config(SockJsConfig::default().disabled_transports([
             Transport::WebSocket,
             Transport::RawWebSocket,
             Transport::Jsonp,

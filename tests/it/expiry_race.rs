@@ -82,7 +82,7 @@ async fn sends_and_polls_racing_expiry_lose_nothing_and_never_reach_an_expired_s
         SockJs::new("/ledger", move || Ledger {
             delivered: delivered.clone(),
         })
-        .config(SockJsConfig::default().disconnect_delay(Duration::from_millis(30)))
+        .with_config(SockJsConfig::default().disconnect_delay(Duration::from_millis(30)))
     };
     // Two workers: the sweep and the requests run on different threads, as in
     // production, so a request can act while the sweep does.

@@ -49,7 +49,7 @@ fn start() -> (actix_test::TestServer, UnboundedReceiver<CloseReason>) {
         ticks: 0,
         closed: tx.clone(),
     })
-    .config(config);
+    .with_config(config);
     (
         actix_test::start(move || App::new().service(tick.clone())),
         rx,
@@ -202,7 +202,8 @@ async fn a_stalled_stream_gets_what_its_handed_off_session_sent_once_it_reads_ag
         .response_limit(1024 * 1024 * 1024)
         .heartbeat_delay(Duration::from_secs(3600))
         .write_timeout(None);
-    let svc = SockJs::new("/probe", move || TaskReporter { opened: tx.clone() }).config(config);
+    let svc =
+        SockJs::new("/probe", move || TaskReporter { opened: tx.clone() }).with_config(config);
     let srv = actix_test::start(move || App::new().service(svc.clone()));
     let path = format!("/probe/000/{}/xhr_streaming", session_id());
     let mut stream = common::unread_stream(srv.addr(), &path).await;

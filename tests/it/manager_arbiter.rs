@@ -39,7 +39,7 @@ impl SockJsHandler for Tell {
 async fn the_manager_outlives_the_worker_that_started_it() {
     let (tx, mut seen) = unbounded_channel();
     let delay = Duration::from_millis(200);
-    let rec = SockJs::new("/rec", move || Tell(tx.clone())).config(
+    let rec = SockJs::new("/rec", move || Tell(tx.clone())).with_config(
         SockJsConfig::default()
             .disconnect_delay(delay)
             .heartbeat_delay(Duration::from_secs(3600)),

@@ -41,11 +41,12 @@ fn start_with(
 ) {
     let (tx, rx) = unbounded_channel();
     let amp_events = tx.clone();
-    let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config.clone());
+    let rec =
+        SockJs::new("/rec", move || Recorder { events: tx.clone() }).with_config(config.clone());
     let amp = SockJs::new("/amp", move || Amplify {
         events: amp_events.clone(),
     })
-    .config(config);
+    .with_config(config);
     let srv = actix_test::start(move || App::new().service(rec.clone()).service(amp.clone()));
     (srv, rx)
 }

@@ -11,7 +11,7 @@ use crate::common::{DEADLINE, Echo, session_id, text, ws_connect, ws_send, ws_te
 
 fn stats_server() -> (actix_test::TestServer, actix_sockjs::Stats) {
     let echo = SockJs::new("/echo", || Echo)
-        .config(SockJsConfig::default().disconnect_delay(Duration::from_millis(100)));
+        .with_config(SockJsConfig::default().disconnect_delay(Duration::from_millis(100)));
     let stats = echo.stats();
     let endpoint = StatsEndpoint::new("/stats").service("echo", echo.stats());
     let srv = actix_test::start(move || App::new().service(echo.clone()).service(endpoint.clone()));

@@ -188,7 +188,8 @@ async fn with_socket_options_the_kernel_ends_the_stalled_connection() {
 
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let (dropped_tx, mut dropped) = tokio::sync::mpsc::unbounded_channel();
-    let rec = SockJs::new("/rec", move || common::Recorder { events: tx.clone() }).config(config());
+    let rec =
+        SockJs::new("/rec", move || common::Recorder { events: tx.clone() }).with_config(config());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let set_timeout = socket_options(Some(WRITE_TIMEOUT));

@@ -344,8 +344,8 @@ async fn main() -> std::io::Result<()> {
     } else {
         SockJsConfig::default()
     };
-    let echo = SockJs::new("/echo", || Echo).config(base.clone());
-    let echo4k = SockJs::new("/echo4k", || Echo).config(base.clone().response_limit(4096));
+    let echo = SockJs::new("/echo", || Echo).with_config(base.clone());
+    let echo4k = SockJs::new("/echo4k", || Echo).with_config(base.clone().response_limit(4096));
     // The same echo whose clients keep their compression context, so that each
     // connection that sent a compressed message holds an inflater of its own.
     let own_inflater = base.permessage_deflate.map(|deflate| {
@@ -353,7 +353,7 @@ async fn main() -> std::io::Result<()> {
             .permessage_deflate(deflate.client_no_context_takeover(false))
     });
     let echo_inflating = SockJs::new("/echo-inflating", || Echo)
-        .config(own_inflater.unwrap_or_else(|| base.clone()));
+        .with_config(own_inflater.unwrap_or_else(|| base.clone()));
     // One broadcaster for the process, shared by every worker.
     let audience = match args.redis {
         Some(link) => Audience::Topic(Broadcaster::new().redis(link).start()),
@@ -362,11 +362,11 @@ async fn main() -> std::io::Result<()> {
     let broadcast = SockJs::new("/broadcast", move || Broadcast {
         audience: audience.clone(),
     })
-    .config(base.clone());
+    .with_config(base.clone());
     // One room for the process, started here (on the system's arbiter), shared by
     // every worker.
     let room = Room::default().start();
-    let room = SockJs::new("/room", move || RoomMember { room: room.clone() }).config(base);
+    let room = SockJs::new("/room", move || RoomMember { room: room.clone() }).with_config(base);
     let server = HttpServer::new(move || {
         App::new()
             .service(echo.clone())

@@ -1,5 +1,5 @@
 //! The actor side of receivers: attaching one (the decisions are the state machine's,
-//! in `session::machine`), watching its request, following up on each step, and the
+//! in `session::core::machine`), watching its request, following up on each step, and the
 //! heartbeat.
 
 use actix::{ActorFutureExt, AsyncContext};
@@ -9,7 +9,7 @@ use crate::receiver::Receiver;
 use crate::session::SockJsHandler;
 use crate::session::context::SockJsContext;
 use crate::session::core::State;
-use crate::session::machine::{Admission, Beat, EndedAs, Step};
+use crate::session::core::{Admission, Beat, EndedAs, Step};
 use crate::vocabulary::CloseReason;
 
 impl<A: SockJsHandler> SockJsContext<A> {
@@ -28,9 +28,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
                         actix::fut::wrap_future::<_, A>(closed)
                             .map(move |(), act, ctx| ctx.receiver_closed(generation, act)),
                     );
-                    if let Some(attached) = self.core.receiver.as_mut() {
-                        attached.watch = Some(watch);
-                    }
+                    self.core.set_receiver_watch(watch);
                 }
                 if first {
                     self.open(act);
@@ -42,18 +40,18 @@ impl<A: SockJsHandler> SockJsContext<A> {
     }
 
     fn open(&mut self, act: &mut A) {
-        self.core.stats.session_opened(self.core.transport);
+        self.core.stats().session_opened(self.core.transport());
         log::debug!(
             "session {} opened ({:?})",
             self.core.id(),
-            self.core.transport
+            self.core.transport()
         );
         // The open frame goes out before the handler runs, as the protocol requires even
         // of a session the handler closes at once (`/close`: `o`, then `c[3000,...]`).
         if !self.core.is_raw() {
-            self.deliver(Frame::open(), act);
+            self.write_frame(Frame::open(), act);
         }
-        if self.core.state != State::Open {
+        if self.core.state() != State::Open {
             // The client vanished before the open frame reached it.
             return;
         }
@@ -68,7 +66,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
             Step::Lost(watch) => {
                 self.cancel_watch(watch);
                 self.close_session(act, CloseReason::Interrupted);
-                if !self.core.registered {
+                if !self.core.is_registered() {
                     self.end();
                 }
             }
@@ -82,7 +80,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     }
 
     /// Writes one frame to the attached receiver, if any, and follows up on it.
-    pub(crate) fn deliver(&mut self, frame: Frame, act: &mut A) {
+    pub(crate) fn write_frame(&mut self, frame: Frame, act: &mut A) {
         let step = self.core.write_frame(frame);
         self.follow(step, act);
     }
@@ -93,7 +91,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     }
 
     fn receiver_closed(&mut self, generation: u32, act: &mut A) {
-        let current = self.core.receiver.as_ref().map(|a| a.generation);
+        let current = self.core.attached_generation();
         if current == Some(generation) {
             self.receiver_ended(act);
         }

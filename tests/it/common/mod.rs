@@ -99,11 +99,11 @@ impl Services {
     fn new(config: SockJsConfig) -> (Self, UnboundedReceiver<Event>) {
         let (tx, rx) = unbounded_channel();
         let services = Services {
-            echo: SockJs::new("/echo", || Echo).config(config.clone()),
-            close: SockJs::new("/close", || Close).config(config.clone()),
-            nows: SockJs::new("/nows", || Echo).config(config.clone().websocket(false)),
-            cookie: SockJs::new("/cookie", || Echo).config(config.clone().cookie_needed(true)),
-            rec: SockJs::new("/rec", move || Recorder { events: tx.clone() }).config(config),
+            echo: SockJs::new("/echo", || Echo).with_config(config.clone()),
+            close: SockJs::new("/close", || Close).with_config(config.clone()),
+            nows: SockJs::new("/nows", || Echo).with_config(config.clone().websocket(false)),
+            cookie: SockJs::new("/cookie", || Echo).with_config(config.clone().cookie_needed(true)),
+            rec: SockJs::new("/rec", move || Recorder { events: tx.clone() }).with_config(config),
         };
         (services, rx)
     }

@@ -24,7 +24,7 @@ pub(crate) struct RecorderServer {
 pub(crate) fn start_recorder_server() -> RecorderServer {
     let (tx, events) = unbounded_channel();
     let rec = SockJs::new("/rec", move || Recorder { events: tx.clone() })
-        .config(SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600)));
+        .with_config(SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600)));
     let app_rec = rec.clone();
     let server = actix_web::HttpServer::new(move || App::new().service(app_rec.clone()))
         .workers(1)

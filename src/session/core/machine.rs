@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use actix::SpawnHandle;
 
-use super::core::{SessionCore, State};
+use super::{SessionCore, State};
 use crate::protocol::{CloseFrame, Frame};
-use crate::receiver::{Delivery, Receiver};
+use crate::receiver::{Receiver, WriteOutcome};
 use crate::vocabulary::CloseReason;
 
 /// The receiver currently attached, and what the session knows of it.
@@ -123,7 +123,7 @@ impl SessionCore {
     /// anything, then the close frame.
     pub(crate) fn answer_closed(&mut self, mut receiver: Receiver) {
         if let Some(frame) = self.outbox.take_frame() {
-            if receiver.send_frame(frame) != Delivery::Open {
+            if receiver.send_frame(frame) != WriteOutcome::Open {
                 receiver.finish(None);
                 return;
             }
@@ -148,14 +148,14 @@ impl SessionCore {
             return Step::Done;
         }
         match attached.receiver.send_frame(frame) {
-            Delivery::Open => Step::Done,
-            Delivery::Complete if attached.receiver.is_streaming() => {
+            WriteOutcome::Open => Step::Done,
+            WriteOutcome::Complete if attached.receiver.is_streaming() => {
                 attached.receiver.end();
                 attached.draining = true;
                 Step::Done
             }
-            Delivery::Complete => Step::Released(self.detach_receiver(None)),
-            Delivery::Gone => Step::Lost(self.lose_receiver()),
+            WriteOutcome::Complete => Step::Released(self.detach_receiver(None)),
+            WriteOutcome::Gone => Step::Lost(self.lose_receiver()),
         }
     }
 
@@ -170,7 +170,7 @@ impl SessionCore {
                 let Some(attached) = self.receiver.as_mut() else {
                     return Step::Done;
                 };
-                if attached.receiver.send_raw(text) == Delivery::Gone {
+                if attached.receiver.send_raw(text) == WriteOutcome::Gone {
                     return Step::Lost(self.lose_receiver());
                 }
             }
