@@ -84,15 +84,30 @@ pub fn cpu_seconds(pid: &str) -> io::Result<f64> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/PID/stat"))
 }
 
+/// CPU time a process has used so far in user space and in the kernel, apart, in
+/// seconds, from `/proc/PID/stat` (`pid` may be `"self"`).
+pub fn cpu_split_seconds(pid: &str) -> io::Result<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let per_second = clock_ticks_per_second();
+    parse_cpu_split(&stat)
+        .map(|(user, sys)| (user as f64 / per_second, sys as f64 / per_second))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/PID/stat"))
+}
+
 /// utime + stime of a `/proc/PID/stat` line, in clock ticks.
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    parse_cpu_split(stat).map(|(utime, stime)| utime + stime)
+}
+
+/// utime and stime of a `/proc/PID/stat` line, in clock ticks.
+fn parse_cpu_split(stat: &str) -> Option<(u64, u64)> {
     // The command name (field 2) is in parentheses and may hold spaces: count the
     // fields from the last ')'. After it come field 3 (state) ... 14 (utime), 15 (stime).
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// The resident set size of a process in bytes, from `VmRSS` in `/proc/PID/status`.

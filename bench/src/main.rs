@@ -26,6 +26,7 @@ mod broadcast;
 mod broadcaster;
 mod chat;
 mod deflate;
+mod fanout;
 mod net;
 mod report;
 mod room_attack;

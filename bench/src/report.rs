@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+mod fanout;
+
 /// What a scenario is held to.
 #[derive(Clone, Copy)]
 enum Target {
@@ -458,7 +460,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
         );
     }
     for (name, sum) in &summaries {
-        if SPECS.iter().all(|s| s.name != *name) {
+        if SPECS.iter().all(|s| s.name != *name) && *name != fanout::NAME {
             let _ = writeln!(
                 out,
                 "| `{name}` | (unknown scenario) | {} | {} | {} | – | – | – | – | – | info |",
@@ -468,12 +470,16 @@ pub(crate) fn table(lines: &[Value]) -> String {
             );
         }
     }
+    out.push_str(&fanout::section(lines));
     out
 }
 
 /// One readable line for a run, printed as it finishes.
 pub(crate) fn line(v: &Value) -> String {
     let name = v["scenario"].as_str().unwrap_or("?");
+    if name == fanout::NAME {
+        return fanout::line(v);
+    }
     if let Some(bytes) = v.get("bytes_per_stuck_session").and_then(Value::as_f64) {
         let mut s = format!(
             "{name:<20} {:>10} B/stuck session  (limit {}; {} sessions, RSS {} KiB, peak +{} KiB, \

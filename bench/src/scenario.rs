@@ -86,6 +86,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "idle-xhr-streaming",
     "stuck",
     "stuck-addr",
+    "fanout-19k",
 ];
 
 /// Runs one scenario once and returns its JSON result.
@@ -116,6 +117,7 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
         "stuck" => crate::stuck::stuck(s, crate::stuck::HANDLES).await,
         "stuck-addr" => crate::stuck::stuck(s, crate::stuck::ADDRS).await,
+        "fanout-19k" => crate::fanout::fanout(s).await,
         other => Err(format!("unknown scenario {other}")),
     }
 }
