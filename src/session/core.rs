@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::handle::{PreparedMessage, SessionHandle};
-use super::inbox::{InboxRx, InboxTx};
+use super::inbox::{InboxRx, InboxTx, NextDelivery};
 use super::messages::Command;
 use super::outbox::Outbox;
 use super::shared::{SessionId, SessionShared, SessionSlot};
@@ -248,6 +248,11 @@ impl SessionCore {
     /// The next command in the inbox, if one waits.
     pub(crate) fn poll_command(&mut self, task: &mut Context<'_>) -> Poll<Command> {
         self.inbox_rx.poll_recv(task)
+    }
+
+    /// What a handle sent, if that is what waits first in the inbox.
+    pub(crate) fn next_delivery(&mut self) -> NextDelivery {
+        self.inbox_rx.next_delivery()
     }
 
     /// Puts a command in the session's own inbox, as a handle would.

@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
-use super::handle::FromHandle;
+use super::handle::{FromHandle, PreparedMessage};
 use super::messages::Command;
 use super::shared::SessionShared;
 use crate::receiver::HandOffSignal;
@@ -185,7 +185,7 @@ impl InboxTx {
                 return Err(command);
             }
             state.queue.push_back(command);
-            state.waker.take()
+            self.wake_reader(&mut state)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -218,12 +218,33 @@ impl InboxTx {
             } else {
                 return Offer::Full;
             };
-            (state.waker.take(), offer)
+            (self.wake_reader(&mut state), offer)
         };
         if let Some(waker) = waker {
             waker.wake();
         }
         offer
+    }
+
+    /// After a command was queued, under the lock: a session run inside a
+    /// connection is marked woken and its connection's task woken, as its waker
+    /// would, but without marking its context woken (`transport::hosted` then hands
+    /// it what handles sent without running its context, when that is all it got).
+    /// Otherwise the task that waits for a command, if any, is given back to be woken
+    /// outside the lock.
+    fn wake_reader(&self, state: &mut State) -> Option<Waker> {
+        let Some(host) = &state.host else {
+            return state.waker.take();
+        };
+        let shared = &self.0;
+        shared.set_woken();
+        host.wake_by_ref();
+        if shared.host_full() {
+            if let Some(signal) = &state.hand_off {
+                signal.raise();
+            }
+        }
+        None
     }
 
     /// Whether the session has ended (it takes no more commands).
@@ -240,6 +261,18 @@ impl InboxTx {
     pub(crate) fn shared(&self) -> &Arc<SessionShared> {
         &self.0
     }
+}
+
+/// What comes next in an inbox, for [`InboxRx::next_delivery`].
+pub(crate) enum NextDelivery {
+    /// A text a handle sent (taken).
+    Text(String),
+    /// A prepared message a handle sent (taken).
+    Prepared(PreparedMessage),
+    /// Another command (left where it is).
+    Other,
+    /// Nothing.
+    Empty,
 }
 
 /// The session's reading end.
@@ -277,6 +310,34 @@ impl InboxRx {
             _ => state.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// What a handle sent, if that is what comes next (a text or a prepared
+    /// message): taken as [`poll_recv`](Self::poll_recv) would take it. Anything else
+    /// stays where it is.
+    pub(crate) fn next_delivery(&mut self) -> NextDelivery {
+        let inbox = &self.0.inbox;
+        let mut state = inbox.state.lock();
+        let weight = match state.queue.front() {
+            None => return NextDelivery::Empty,
+            Some(Command::FromHandle(
+                deliver @ (FromHandle::Text(_) | FromHandle::Prepared(_)),
+            )) => deliver.weight(),
+            Some(_) => return NextDelivery::Other,
+        };
+        let next = match state.queue.pop_front() {
+            Some(Command::FromHandle(FromHandle::Text(text))) => NextDelivery::Text(text),
+            Some(Command::FromHandle(FromHandle::Prepared(msg))) => NextDelivery::Prepared(msg),
+            // The front was just seen, under the same lock: never, but should it be,
+            // the command goes back.
+            Some(other) => {
+                state.queue.push_front(other);
+                return NextDelivery::Other;
+            }
+            None => return NextDelivery::Empty,
+        };
+        inbox.bytes.fetch_sub(weight, Ordering::AcqRel);
+        next
     }
 
     /// Closes the inbox if nothing waits in it, so a session that had nothing more

@@ -9,6 +9,7 @@ use actix::ActorContext;
 use super::context::SockJsContext;
 use super::core::{Settle, State};
 use super::handle::FromHandle;
+use super::inbox::NextDelivery;
 use super::messages::Command;
 use super::pump::Heartbeat;
 use crate::session::SockJsHandler;
@@ -148,6 +149,49 @@ impl<A: SockJsHandler> SockJsContext<A> {
         }
         self.settle(act);
         self.core.stop_requested() && self.state() != actix::ActorState::Running
+    }
+
+    /// Takes what handles sent (texts and prepared messages) without running the
+    /// context, when that is all that woke the session (`transport::hosted`): each is
+    /// queued as [`command`](Self::command) queues it, and the session settled as
+    /// [`settle`](Self::settle) settles it, which needs no handler for an open
+    /// websocket session that asked for nothing else. Tells whether that was all;
+    /// if not (anything else waits, or settling might need the handler: a close, the
+    /// bound), the context must run, and its pump settles what was queued here and
+    /// takes the rest.
+    pub(crate) fn take_deliveries(&mut self) -> bool {
+        use actix::AsyncContext;
+        use actix::dev::AsyncContextParts;
+        if self.state() != actix::ActorState::Running
+            || self.waiting()
+            || !self.parts().started()
+            || !self.core.takes_deliveries_alone()
+        {
+            return false;
+        }
+        // One at a time, each settled before the next, as the pump does: each
+        // leaves as a frame of its own, and the bound is checked after each.
+        for _ in 0..super::pump::COMMANDS_PER_TURN {
+            match self.core.next_delivery() {
+                NextDelivery::Text(text) => self.core.queue_text(&text),
+                NextDelivery::Prepared(msg) => self.core.queue_prepared(&msg),
+                // Anything else (a close or overflow from a handle, the client's
+                // messages, a receiver): the pump takes it.
+                NextDelivery::Other => return false,
+                NextDelivery::Empty => return true,
+            }
+            if self.core.is_closing() || self.core.settle_deliveries().is_none() {
+                return false;
+            }
+            if self.core.over_backlog_bound() {
+                // The slow-consumer close needs the handler: the context's next settle.
+                self.core.note_overflow();
+                return false;
+            }
+            self.core.end_call();
+        }
+        // More than a turn's worth: the pump takes the rest.
+        false
     }
 
     /// Hands messages from the client to the handler, in one call: everything the

@@ -15,7 +15,7 @@ use crate::session::SockJsHandler;
 
 /// How many commands one run of the pump handles before it lets the rest of the
 /// context (mailbox, timers) and the task's other work run.
-const COMMANDS_PER_TURN: usize = 64;
+pub(crate) const COMMANDS_PER_TURN: usize = 64;
 
 /// Takes the session's inbox, one command at a time, for as long as the session
 /// lives.

@@ -58,6 +58,17 @@ impl<A: SockJsHandler> SessionFuture<A> {
     }
 }
 
+impl<A: SockJsHandler> SessionFuture<A> {
+    /// Takes what handles sent without running the context, when that is all that
+    /// woke the session (see `SockJsContext::take_deliveries`). Tells whether the
+    /// session is settled; if not, it must be polled.
+    pub(crate) fn take_deliveries(&mut self) -> bool {
+        self.fut
+            .as_mut()
+            .is_some_and(|fut| fut.ctx().take_deliveries())
+    }
+}
+
 impl<A: SockJsHandler> Future for SessionFuture<A> {
     type Output = ();
 

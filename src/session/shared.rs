@@ -45,6 +45,9 @@ pub(crate) struct SessionShared {
     closed: AtomicBool,
     /// A connection's session was woken since it last ran (`transport::hosted`).
     woken: AtomicBool,
+    /// ... through its waker (its actor's mailbox, a timer, a future of its
+    /// context), not only by commands in its inbox: its context must run.
+    context_woken: AtomicBool,
     /// The connection that runs the session handed its last poll's bytes to
     /// actix-http and has not been polled since (`transport::hosted`): once its
     /// task's poll ended that way, its write buffer is full and it will not run the
@@ -75,6 +78,7 @@ impl SessionShared {
             detached_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
+            context_woken: AtomicBool::new(false),
             host_full: AtomicBool::new(false),
         }
     }
@@ -123,6 +127,12 @@ impl SessionShared {
     /// Whether a connection's session was woken since it last ran; clears it.
     pub(crate) fn take_woken(&self) -> bool {
         self.woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether the session's waker was woken since this was last asked (its
+    /// context must run); clears it.
+    pub(crate) fn take_context_woken(&self) -> bool {
+        self.context_woken.swap(false, Ordering::AcqRel)
     }
 
     /// Whether a connection's session was woken and has not run since.
@@ -187,6 +197,7 @@ impl Wake for SessionShared {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.context_woken.store(true, Ordering::SeqCst);
         self.set_woken();
         self.inbox.wake_host(self.host_full());
     }

@@ -130,6 +130,12 @@ impl<H: SockJsHandler> HostedSession<H> {
             return;
         }
         self.polls.set(self.polls.get().wrapping_add(1));
+        // Woken only by what its handles sent (a broadcast, most often): taken
+        // without running the context (its mailbox, timers and futures were not
+        // woken), unless that needs the handler.
+        if !shared.take_context_woken() && session.take_deliveries() {
+            return;
+        }
         // Made per run (a reference count) rather than kept by the connection: the
         // futures inside keep the one they hold, as it wakes the same state.
         let session_waker = self.waker();

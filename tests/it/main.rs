@@ -15,6 +15,7 @@ mod app_api;
 mod behind_proxies;
 mod expiry_race;
 mod greeting_and_info;
+mod handle_deliveries;
 mod hosted_sessions;
 mod hostile_websocket;
 mod limits;

@@ -182,6 +182,44 @@ impl SessionCore {
         }
     }
 
+    /// Settles a session that only queued what its handles sent, without its
+    /// handler: what `settle` does then (flush to the attached websocket), when it
+    /// cannot need the handler. `None`, and nothing done, when it might: a close or
+    /// stop was asked, the call went over the bound, or the receiver is not a live
+    /// websocket (a write to it could lose it, which closes the session).
+    pub(crate) fn settle_deliveries(&mut self) -> Option<()> {
+        if self.close_requested.is_some() || self.stop_requested || self.over_bound {
+            return None;
+        }
+        match &self.receiver {
+            Some(a) if a.receiver.is_websocket() && !a.receiver.is_gone() => {}
+            _ => return None,
+        }
+        if self.dirty {
+            // A live websocket takes every frame (its budget is unlimited): the step
+            // is always `Done`.
+            let step = self.flush_outbox();
+            debug_assert_eq!(step, Step::Done);
+            self.dirty = false;
+        }
+        Some(())
+    }
+
+    /// Whether the session is open and may take what handles sent without its
+    /// handler ([`settle_deliveries`](Self::settle_deliveries)): nothing asked of it
+    /// since it last settled, and a live websocket attached.
+    pub(crate) fn takes_deliveries_alone(&self) -> bool {
+        self.state == State::Open
+            && !self.dirty
+            && self.close_requested.is_none()
+            && !self.stop_requested
+            && !self.over_bound
+            && self
+                .receiver
+                .as_ref()
+                .is_some_and(|a| a.receiver.is_websocket() && !a.receiver.is_gone())
+    }
+
     /// Ends the attached receiver's request normally (a websocket with `close`);
     /// gives back its watch to cancel.
     pub(crate) fn detach_receiver(&mut self, close: Option<&CloseFrame>) -> Option<SpawnHandle> {

@@ -1,0 +1,80 @@
+//! What handles send to a websocket session that nothing else woke: the session
+//! takes it without running its context (`transport::hosted`), and the client must
+//! see exactly what the pump would give it: one frame per send, in order, a close
+//! after what came before it, the handler's answers between them.
+
+use std::time::Duration;
+
+use actix_sockjs::{CloseReason, PreparedMessage, SockJsConfig};
+
+use crate::common;
+use crate::common::raw_ws::RawWs;
+use crate::common::{Event, next_event, session_id};
+
+fn config() -> SockJsConfig {
+    SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600))
+}
+
+#[actix_rt::test]
+async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_after_them() {
+    let (srv, mut events) = common::server(config());
+    let mut ws = RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
+    assert_eq!(ws.next_text().await, "o");
+    let Event::Open(handle) = next_event(&mut events).await else {
+        panic!("expected the session to open");
+    };
+
+    // Texts and a prepared message, sent while the session idles.
+    let prepared = PreparedMessage::new("p");
+    for i in 0..20 {
+        handle.send(format!("h{i}")).expect("send");
+        if i == 9 {
+            handle.send_prepared(&prepared).expect("send prepared");
+        }
+    }
+    for i in 0..20 {
+        assert_eq!(ws.next_text().await, format!("a[\"h{i}\"]"), "send {i}");
+        if i == 9 {
+            assert_eq!(ws.next_text().await, "a[\"p\"]");
+        }
+    }
+
+    // The handler still runs for the client's messages, between handle sends.
+    ws.send_text(r#"["c"]"#).await;
+    assert_eq!(ws.next_text().await, r#"a["c"]"#);
+    assert_eq!(next_event(&mut events).await, Event::Message("c".into()));
+    handle.send("after").expect("send");
+    assert_eq!(ws.next_text().await, r#"a["after"]"#);
+
+    // A close from a handle, right behind a send: the send first, then the close,
+    // and the handler's on_close.
+    handle.send("last").expect("send");
+    handle.close(3002, "done").expect("close");
+    assert_eq!(ws.next_text().await, r#"a["last"]"#);
+    assert_eq!(ws.next_text().await, r#"c[3002,"done"]"#);
+    assert_eq!(
+        next_event(&mut events).await,
+        Event::Close(CloseReason::Server {
+            code: 3002,
+            reason: "done".into()
+        })
+    );
+    assert!(handle.send("too late").is_err());
+}
+
+#[actix_rt::test]
+async fn many_sends_at_once_all_arrive_in_order() {
+    // More than one turn of the session's pump (64 commands) at once.
+    let (srv, mut events) = common::server(config());
+    let mut ws = RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
+    assert_eq!(ws.next_text().await, "o");
+    let Event::Open(handle) = next_event(&mut events).await else {
+        panic!("expected the session to open");
+    };
+    for i in 0..300 {
+        handle.send(format!("{i}")).expect("send");
+    }
+    for i in 0..300 {
+        assert_eq!(ws.next_text().await, format!("a[\"{i}\"]"), "send {i}");
+    }
+}
