@@ -29,6 +29,7 @@ pub(crate) fn queue<T: Weighed>() -> (QueueTx<T>, QueueRx<T>) {
     let shared = Arc::new(Mutex::new(State {
         first: None,
         rest: None,
+        more: false,
         rx_waker: None,
         closed_waker: None,
         bytes: 0,
@@ -54,6 +55,9 @@ struct State<T> {
         reason = "one pointer in every queue instead of a VecDeque's four words"
     )]
     rest: Option<Box<VecDeque<T>>>,
+    /// Whether `rest` holds an item: read instead of `rest`, so taking the only item
+    /// does not touch the room kept behind the pointer.
+    more: bool,
     /// The receiving task, waiting for an item.
     rx_waker: Option<Waker>,
     /// The task waiting for the receiving end to go away ([`QueueTx::closed`]).
@@ -84,6 +88,7 @@ fn store(slot: &mut Option<Waker>, waker: &Waker) {
 #[inline(never)]
 fn next_of_rest<T>(state: &mut State<T>) {
     state.first = state.rest.as_mut().and_then(|rest| rest.pop_front());
+    state.more = state.rest.as_ref().is_some_and(|rest| !rest.is_empty());
     if state.taken < FIRST_ITEMS && state.rest.as_ref().is_some_and(|rest| rest.is_empty()) {
         state.rest = None;
     }
@@ -115,6 +120,7 @@ impl<T: Weighed> QueueTx<T> {
                 state.first = Some(item);
             } else {
                 state.rest.get_or_insert_default().push_back(item);
+                state.more = true;
             }
             state.rx_waker.take()
         };
@@ -226,7 +232,7 @@ impl<T: Weighed> QueueRx<T> {
     pub(crate) fn next(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut state = self.0.lock();
         if let Some(item) = state.first.take() {
-            if state.rest.is_some() {
+            if state.more {
                 next_of_rest(&mut state);
             }
             state.bytes -= item.weight();
@@ -311,6 +317,7 @@ fn receiving_end_gone<T>(shared: &Mutex<State<T>>, abandoned: bool) {
         state.abandoned |= abandoned;
         state.left_items |= abandoned || state.first.is_some();
         state.bytes = 0;
+        state.more = false;
         (
             (state.first.take(), std::mem::take(&mut state.rest)),
             state.closed_waker.take(),

@@ -2,9 +2,10 @@
 //!
 //! Every sender (the registry entry, each [`SessionHandle`](crate::SessionHandle), a
 //! websocket connection) holds a clone of [`InboxTx`]; the session alone reads. A
-//! command is stored inline in a `VecDeque` behind a short lock (no envelope to
-//! allocate, unlike an actor mailbox), and the inbox can be closed atomically with a
-//! check of what waits in it, which is what makes expiry race-free: a request either
+//! command is stored inline behind a short lock (the first in the inbox itself, the
+//! rest in a `VecDeque`: `queue`; no envelope to allocate, unlike an actor mailbox),
+//! and the inbox can be closed atomically with a check of what waits in it, which
+//! is what makes expiry race-free: a request either
 //! got its command in before the inbox closed, and the session handles it, or is
 //! refused and treats the session as unknown.
 //!
@@ -13,6 +14,8 @@
 //! refused there (the first refusal also queues [`FromHandle::Overflow`], so the session
 //! closes as a slow consumer even if it never runs another handler), and the count
 //! goes down as the session takes each command.
+
+mod queue;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use super::messages::Command;
 use super::shared::SessionShared;
 use crate::receiver::HandOffSignal;
 use crate::vocabulary::CloseReason;
+use queue::CommandQueue;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
 /// a session shares take one allocation and every holder one pointer.
@@ -45,11 +49,7 @@ impl InboxState {
             bytes: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
             state: Mutex::new(State {
-                // Room for the first command (a session's first receiver), given back
-                // once it is taken: a first push into an empty VecDeque would reserve
-                // four, which an idle session would keep. A busy session grows it once,
-                // and keeps it.
-                queue: VecDeque::with_capacity(1),
+                queue: CommandQueue::new(),
                 waker: None,
                 host: None,
                 hand_off: None,
@@ -134,7 +134,7 @@ impl std::fmt::Debug for InboxState {
 }
 
 struct State {
-    queue: VecDeque<Command>,
+    queue: CommandQueue,
     waker: Option<Waker>,
     /// The task of the connection that runs the session (`transport::hosted`), if
     /// one does: what the session's own waker wakes. Under this lock rather than a
@@ -298,11 +298,6 @@ impl InboxRx {
                 let weight = deliver.weight();
                 inbox.bytes.fetch_sub(weight, Ordering::AcqRel);
             }
-            if state.queue.is_empty() && state.queue.capacity() == 1 {
-                // The room made for the first command (see `InboxState::new`): an
-                // idle session keeps none. Once it has grown, a queue keeps its room.
-                state.queue = VecDeque::new();
-            }
             return Poll::Ready(command);
         }
         match &state.waker {
@@ -357,7 +352,7 @@ impl InboxRx {
         state.closed = true;
         state.waker = None;
         self.0.inbox.bytes.store(0, Ordering::Release);
-        std::mem::take(&mut state.queue)
+        state.queue.take_all()
     }
 }
 
@@ -397,27 +392,6 @@ mod tests {
         a.send(Command::Message("3".into())).ok();
         assert_eq!(texts(&mut rx), ["1", "2", "3"]);
         assert!(a.same_inbox(&b));
-    }
-
-    fn room(rx: &InboxRx) -> usize {
-        rx.0.inbox.state.lock().queue.capacity()
-    }
-
-    #[test]
-    fn the_room_for_the_first_command_is_given_back_and_a_grown_queue_keeps_its_room() {
-        let (tx, mut rx) = inbox();
-        assert_eq!(room(&rx), 1);
-        tx.send(Command::Message("first".into())).ok();
-        assert_eq!(texts(&mut rx), ["first"]);
-        assert_eq!(room(&rx), 0, "an idle session keeps no room");
-        tx.send(Command::Message("a".into())).ok();
-        tx.send(Command::Message("b".into())).ok();
-        assert_eq!(texts(&mut rx), ["a", "b"]);
-        let grown = room(&rx);
-        assert!(grown >= 2);
-        tx.send(Command::Message("c".into())).ok();
-        assert_eq!(texts(&mut rx), ["c"]);
-        assert_eq!(room(&rx), grown, "a busy session keeps its room");
     }
 
     #[test]

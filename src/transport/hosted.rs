@@ -62,6 +62,11 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     /// `polls` when the write timeout watch last found the session woken (and
     /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
     woken_at_look: Cell<u32>,
+    /// `polls` at the watch's last look: a session that ran since is not held
+    /// still, and the look needs nothing more of it (nor of its shared state and
+    /// queue, which an idle look would otherwise bring into the cache for each of a
+    /// thread's connections twice a second).
+    polls_at_look: Cell<u32>,
     outbound: StallProbe<Outbound>,
     let_go: WhenLetGo,
     /// The session was handed off while its connection went on (the connection
@@ -86,6 +91,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             inbox,
             polls: Cell::new(0),
             woken_at_look: Cell::new(NOT_WOKEN),
+            polls_at_look: Cell::new(0),
             outbound: outbound.stall_probe(),
             let_go,
             handed_off: Cell::new(false),
@@ -209,6 +215,12 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
     /// since. Its queue stays with the connection.
     fn look(&self) -> Option<Box<dyn Any>> {
         let polls = self.polls.get();
+        if polls != self.polls_at_look.get() {
+            // It ran since the last look. For the fallback below it counts as not
+            // woken at this look (so a hand-off waits a look longer, never less).
+            self.woken_at_look.set(NOT_WOKEN);
+            return None;
+        }
         let woken = self.woken();
         let seen = self
             .woken_at_look
@@ -232,6 +244,14 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
     }
 
     fn progress(&self) -> Progress {
+        let polls = self.polls.get();
+        if self.polls_at_look.replace(polls) != polls {
+            // It ran since the last look: progress, whatever waits.
+            return Progress {
+                waiting: false,
+                moved: u64::from(polls),
+            };
+        }
         let queue = self.outbound.progress();
         let woken = self.woken() && self.future.try_borrow().is_ok_and(|f| f.is_some());
         Progress {
