@@ -26,6 +26,7 @@ mod broadcast;
 mod broadcaster;
 mod chat;
 mod deflate;
+mod fleet;
 mod net;
 mod report;
 mod room_attack;
@@ -218,6 +219,7 @@ fn main() -> ExitCode {
                 eprintln!("some attacks were not ok");
             }
         }),
+        Some("fleet") => fleet::main(&args[1..]),
         Some("room-attack") => room_attack::main(&args[1..]).inspect(|&ok| {
             if !ok {
                 eprintln!("the room attack was not ok");
