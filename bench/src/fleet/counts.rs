@@ -121,7 +121,9 @@ impl Counts {
     /// Waits until `sessions` sessions have opened or failed to.
     pub(crate) async fn all_tried(&self, sessions: u64) {
         loop {
-            let tried: u64 = (0..3).map(|i| self.opened[i].get() + self.failed[i].get()).sum();
+            let tried: u64 = (0..3)
+                .map(|i| self.opened[i].get() + self.failed[i].get())
+                .sum();
             if tried >= sessions {
                 return;
             }

@@ -176,7 +176,12 @@ async fn run(args: &LoadArgs) -> Result<bool, String> {
                 }
                 eprintln!("fleet load {}: ignored command {line:?}", args.label);
             }
-            None => return Err(format!("fleet load {}: stdin closed before `finish`", args.label)),
+            None => {
+                return Err(format!(
+                    "fleet load {}: stdin closed before `finish`",
+                    args.label
+                ));
+            }
         }
     };
     let finished = Instant::now();

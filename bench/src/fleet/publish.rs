@@ -106,7 +106,9 @@ async fn publish(args: &PublishArgs) -> io::Result<bool> {
     }
     while !last_back {
         match ws.recv(end).await {
-            Ok(WsMessage::Text(frame)) => (back, last_back) = count_back(frame, back, last, last_back),
+            Ok(WsMessage::Text(frame)) => {
+                (back, last_back) = count_back(frame, back, last, last_back)
+            }
             Ok(WsMessage::Close) | Err(_) => break,
         }
     }

@@ -18,7 +18,9 @@ use tokio::time::{Instant, timeout};
 
 use super::counts::{Counts, SessionTally};
 use crate::net::{Http, Ws, WsMessage};
-use crate::sockjs::{bad_frame, closed, session_base, shown, sockjs_items, xhr_open, xhr_stream_start};
+use crate::sockjs::{
+    bad_frame, closed, session_base, shown, sockjs_items, xhr_open, xhr_stream_start,
+};
 
 /// The SockJS service every session joins.
 const SERVICE: &str = "/broadcast";

@@ -131,7 +131,12 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
     let row = |what: &str, value: String| println!("| {what} | {value} |");
     row(
         "sessions open",
-        format!("{} of {} ({})", grouped(opened), grouped(wanted), per_transport(&t.opened)),
+        format!(
+            "{} of {} ({})",
+            grouped(opened),
+            grouped(wanted),
+            per_transport(&t.opened)
+        ),
     );
     if t.failed.iter().sum::<u64>() > 0 {
         row(
@@ -146,7 +151,10 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
     let open_secs = float(run, "open_secs");
     row(
         "time to open them",
-        format!("{open_secs:.1} s ({} sessions/s)", grouped((opened as f64 / open_secs.max(1e-3)) as u64)),
+        format!(
+            "{open_secs:.1} s ({} sessions/s)",
+            grouped((opened as f64 / open_secs.max(1e-3)) as u64)
+        ),
     );
     row(
         "processes",
@@ -156,7 +164,7 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
             load_processes
         ),
     );
-    instance_rows(&lines, &row);
+    instance_rows(&lines, t.deliveries, &row);
     if t.results > 0 {
         row(
             "load processes' RSS",
@@ -178,7 +186,9 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
                 float(p, "late_max_ms")
             ),
         );
-        let span_us = t.last_delivery.saturating_sub(number(p, "first_sent_micros"));
+        let span_us = t
+            .last_delivery
+            .saturating_sub(number(p, "first_sent_micros"));
         row(
             "deliveries",
             format!(
@@ -220,7 +230,11 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
     if t.broken > 0 {
         row(
             "sessions whose connection broke",
-            format!("{} (first: {})", grouped(t.broken), t.first_broken.as_deref().unwrap_or("?")),
+            format!(
+                "{} (first: {})",
+                grouped(t.broken),
+                t.first_broken.as_deref().unwrap_or("?")
+            ),
         );
     }
     if t.foreign > 0 {
@@ -234,7 +248,10 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
         failures.push("the publisher did not finish".into());
     }
     if t.results != load_processes {
-        failures.push(format!("{} of {load_processes} load processes reported", t.results));
+        failures.push(format!(
+            "{} of {load_processes} load processes reported",
+            t.results
+        ));
     }
     if t.lost > 0 || t.duplicated > 0 || t.broken > 0 {
         failures.push(format!(
@@ -254,7 +271,7 @@ pub(crate) fn main(args: &[String]) -> Result<bool, String> {
 }
 
 /// The instances' memory: before the sessions, with them, and per session.
-fn instance_rows(lines: &[Value], row: &impl Fn(&str, String)) {
+fn instance_rows(lines: &[Value], deliveries: u64, row: &impl Fn(&str, String)) {
     let instances: Vec<&Value> = lines.iter().filter(|v| v["event"] == "instance").collect();
     if instances.is_empty() {
         return;
@@ -297,5 +314,11 @@ fn instance_rows(lines: &[Value], row: &impl Fn(&str, String)) {
                 100.0 * cpu / publish_secs / instances.len() as f64
             ),
         );
+        if deliveries > 0 {
+            row(
+                "instances' CPU per delivery",
+                format!("{:.1} µs", cpu * 1e6 / deliveries as f64),
+            );
+        }
     }
 }
