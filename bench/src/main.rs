@@ -27,6 +27,7 @@ mod broadcaster;
 mod chat;
 mod deflate;
 mod fanout;
+mod fleet;
 mod net;
 mod report;
 mod room_attack;
@@ -219,6 +220,7 @@ fn main() -> ExitCode {
                 eprintln!("some attacks were not ok");
             }
         }),
+        Some("fleet") => fleet::main(&args[1..]),
         Some("room-attack") => room_attack::main(&args[1..]).inspect(|&ok| {
             if !ok {
                 eprintln!("the room attack was not ok");
