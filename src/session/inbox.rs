@@ -185,6 +185,8 @@ impl InboxTx {
                 return Err(command);
             }
             state.queue.push_back(command);
+            // Nothing but what handles send can be taken without the context.
+            self.0.mark_context_woken();
             self.wake_reader(&mut state)
         };
         if let Some(waker) = waker {

@@ -129,6 +129,12 @@ impl SessionShared {
         self.woken.swap(false, Ordering::AcqRel)
     }
 
+    /// The session's context must run at its next poll (a command only it takes
+    /// waits).
+    pub(crate) fn mark_context_woken(&self) {
+        self.context_woken.store(true, Ordering::SeqCst);
+    }
+
     /// Whether the session's waker was woken since this was last asked (its
     /// context must run); clears it.
     pub(crate) fn take_context_woken(&self) -> bool {
@@ -197,7 +203,7 @@ impl Wake for SessionShared {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.context_woken.store(true, Ordering::SeqCst);
+        self.mark_context_woken();
         self.set_woken();
         self.inbox.wake_host(self.host_full());
     }
