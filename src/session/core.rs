@@ -35,39 +35,44 @@ pub(crate) enum State {
 }
 
 /// Everything of a session but the handler and the actor context's own parts.
+///
+/// In declaration order (`repr(C)`): what every message to the session reads and
+/// writes first, together, then what is set once or read seldom, so a broadcast
+/// brings as few of a session's cache lines in as it can.
+#[repr(C)]
 pub(crate) struct SessionCore {
-    id: SessionId,
     state: State,
-    outbox: Outbox,
-    receiver: Option<Attached>,
-    generation: u32,
-    /// Boxed, as `close_requested`: each is set once in a session's life, and inline
-    /// they would weigh on every session for all of it.
-    close: Option<Box<CloseFrame>>,
-    close_requested: Option<Box<(u16, String)>>,
-    /// Only needed until the session opens; boxed so it does not weigh on the session
-    /// for the rest of its life.
-    info: Option<Box<ConnectionInfo>>,
-    config: Arc<SockJsConfig>,
-    /// What transports, handles and the manager ask of the session, in the state it
-    /// shares with them ([`SessionCore::shared`]).
-    inbox_rx: InboxRx,
-    /// Registered sessions outlive their receivers until they expire; websocket
-    /// sessions end with their socket.
-    registered: bool,
-    stats: Stats,
-    transport: Transport,
-    /// A websocket ping went out and no pong has come back yet.
-    awaiting_pong: bool,
+    /// Something was queued, or a close or stop asked for, since the session last
+    /// settled.
+    dirty: bool,
     /// This handler call queued more than `max_queued_bytes`: nothing more is queued,
     /// no further client message of the batch is handled, and the session closes as a
     /// slow consumer when the call returns.
     over_bound: bool,
-    /// Something was queued, or a close or stop asked for, since the session last
-    /// settled.
-    dirty: bool,
     /// The application stopped the actor: the session closes and ends.
     stop_requested: bool,
+    /// A websocket ping went out and no pong has come back yet.
+    awaiting_pong: bool,
+    /// Registered sessions outlive their receivers until they expire; websocket
+    /// sessions end with their socket.
+    registered: bool,
+    transport: Transport,
+    generation: u32,
+    /// Boxed, as `close`: each is set once in a session's life, and inline they
+    /// would weigh on every session for all of it.
+    close_requested: Option<Box<(u16, String)>>,
+    receiver: Option<Attached>,
+    outbox: Outbox,
+    /// What transports, handles and the manager ask of the session, in the state it
+    /// shares with them ([`SessionCore::shared`]).
+    inbox_rx: InboxRx,
+    config: Arc<SockJsConfig>,
+    stats: Stats,
+    id: SessionId,
+    close: Option<Box<CloseFrame>>,
+    /// Only needed until the session opens; boxed so it does not weigh on the session
+    /// for the rest of its life.
+    info: Option<Box<ConnectionInfo>>,
     /// Counts the session in its service's live sessions until it is about to stop
     /// (given back before `on_close`, so a handler that saw the close can count on
     /// the room).

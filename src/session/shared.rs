@@ -163,7 +163,10 @@ impl SessionShared {
 
     /// The connection is being polled: it can run the session.
     pub(crate) fn host_polled(&self) {
-        self.host_full.store(false, Ordering::Relaxed);
+        // Read first: a store would make every poll write the line.
+        if self.host_full.load(Ordering::Relaxed) {
+            self.host_full.store(false, Ordering::Relaxed);
+        }
     }
 
     /// The connection hands actix-http its bytes and may not be polled again until
