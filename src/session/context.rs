@@ -181,7 +181,8 @@ impl<A: SockJsHandler> AsyncContext<A> for SockJsContext<A> {
     where
         F: ActorFuture<A, Output = ()> + 'static,
     {
-        self.parts.wait(Settling::new(fut))
+        self.core.wait_began();
+        self.parts.wait(Settling::waited(fut))
     }
 
     fn waiting(&self) -> bool {

@@ -57,6 +57,11 @@ pub(crate) struct SessionCore {
     /// sessions end with their socket.
     registered: bool,
     transport: Transport,
+    /// The context has run the actor's `started` (its command pump has run).
+    started: bool,
+    /// Futures the application made the context wait for (`ctx.wait`) that have not
+    /// finished: until they have, the context takes no command.
+    waits: u16,
     generation: u32,
     /// Boxed, as `close`: each is set once in a session's life, and inline they
     /// would weigh on every session for all of it.
@@ -138,6 +143,8 @@ impl SessionCore {
             over_bound: false,
             dirty: false,
             stop_requested: false,
+            started: false,
+            waits: 0,
             slot: Some(setup.slot),
             registration: setup.registration,
         }
@@ -263,6 +270,21 @@ impl SessionCore {
     /// Puts a command in the session's own inbox, as a handle would.
     pub(crate) fn tell(&self, command: Command) {
         let _ = self.inbox_rx.sender().send(command);
+    }
+
+    /// The context ran the actor's `started`: its command pump runs.
+    pub(crate) fn mark_started(&mut self) {
+        self.started = true;
+    }
+
+    /// The application made the context wait for a future.
+    pub(crate) fn wait_began(&mut self) {
+        self.waits = self.waits.saturating_add(1);
+    }
+
+    /// A future the context waited for finished.
+    pub(crate) fn wait_ended(&mut self) {
+        self.waits = self.waits.saturating_sub(1);
     }
 
     /// The application stopped the actor: the session closes and ends when it next

@@ -160,13 +160,10 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// bound), the context must run, and its pump settles what was queued here and
     /// takes the rest.
     pub(crate) fn take_deliveries(&mut self) -> bool {
-        use actix::AsyncContext;
-        use actix::dev::AsyncContextParts;
-        if self.state() != actix::ActorState::Running
-            || self.waiting()
-            || !self.parts().started()
-            || !self.core.takes_deliveries_alone()
-        {
+        // The context's own flags are not read (they are cache lines a broadcast
+        // would otherwise bring in for every member): the core knows whether the
+        // context started and whether it waits, and a stop sets `stop_requested`.
+        if !self.core.takes_deliveries_alone() {
             return false;
         }
         // One at a time, each settled before the next, as the pump does: each

@@ -31,6 +31,7 @@ impl<A: SockJsHandler> ActorFuture<A> for CommandPump {
         task: &mut Context<'_>,
     ) -> Poll<()> {
         // Settles what the actor's `started` queued or asked for.
+        ctx.core.mark_started();
         ctx.settle(act);
         for _ in 0..COMMANDS_PER_TURN {
             if ctx.state() != ActorState::Running || ctx.waiting() {
@@ -101,12 +102,26 @@ pin_project_lite::pin_project! {
     pub(crate) struct Settling<F> {
         #[pin]
         inner: F,
+        // The context waits for it (`ctx.wait`): the core counts it until it ends.
+        waited: bool,
     }
 }
 
 impl<F> Settling<F> {
     pub(crate) fn new(inner: F) -> Self {
-        Settling { inner }
+        Settling {
+            inner,
+            waited: false,
+        }
+    }
+
+    /// A future the context waits for; the caller counted it
+    /// (`SessionCore::wait_began`).
+    pub(crate) fn waited(inner: F) -> Self {
+        Settling {
+            inner,
+            waited: true,
+        }
     }
 }
 
@@ -119,7 +134,11 @@ impl<A: SockJsHandler, F: ActorFuture<A, Output = ()>> ActorFuture<A> for Settli
         ctx: &mut SockJsContext<A>,
         task: &mut Context<'_>,
     ) -> Poll<()> {
-        let poll = self.project().inner.poll(act, ctx, task);
+        let this = self.project();
+        let poll = this.inner.poll(act, ctx, task);
+        if poll.is_ready() && std::mem::take(this.waited) {
+            ctx.core.wait_ended();
+        }
         ctx.settle(act);
         poll
     }

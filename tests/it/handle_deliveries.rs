@@ -78,3 +78,48 @@ async fn many_sends_at_once_all_arrive_in_order() {
         assert_eq!(ws.next_text().await, format!("a[\"{i}\"]"), "send {i}");
     }
 }
+
+/// Waits (`ctx.wait`) for 300 ms when the client sends `wait`, then sends `waited`;
+/// tells the test when it starts waiting and hands it the session's handle.
+struct Waiter {
+    waiting: tokio::sync::mpsc::UnboundedSender<actix_sockjs::SessionHandle>,
+}
+
+impl actix::Actor for Waiter {
+    type Context = actix_sockjs::SockJsContext<Self>;
+}
+
+impl actix_sockjs::SockJsHandler for Waiter {
+    fn on_message(&mut self, msg: String, ctx: &mut actix_sockjs::SockJsContext<Self>) {
+        use actix::{ActorFutureExt, AsyncContext, WrapFuture};
+        if msg == "wait" {
+            ctx.wait(
+                actix_rt::time::sleep(Duration::from_millis(300))
+                    .into_actor(self)
+                    .map(|(), _, ctx: &mut actix_sockjs::SockJsContext<Self>| ctx.send("waited")),
+            );
+            let _ = self.waiting.send(ctx.session_handle());
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn what_a_handle_sends_while_the_session_waits_for_a_future_comes_after_it() {
+    let (tx, mut waiting) = tokio::sync::mpsc::unbounded_channel();
+    let service = actix_sockjs::SockJs::new("/wait", move || Waiter {
+        waiting: tx.clone(),
+    })
+    .with_config(config());
+    let srv = actix_test::start(move || actix_web::App::new().service(service.clone()));
+    let mut ws = RawWs::connect(srv.addr(), &format!("/wait/000/{}/websocket", session_id())).await;
+    assert_eq!(ws.next_text().await, "o");
+    ws.send_text(r#"["wait"]"#).await;
+    let handle = actix_rt::time::timeout(common::DEADLINE, waiting.recv())
+        .await
+        .expect("the handler waits")
+        .expect("a handle");
+    // The context takes no command while it waits, so this comes after `waited`.
+    handle.send("during").expect("send");
+    assert_eq!(ws.next_text().await, r#"a["waited"]"#);
+    assert_eq!(ws.next_text().await, r#"a["during"]"#);
+}

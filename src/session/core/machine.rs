@@ -206,10 +206,14 @@ impl SessionCore {
     }
 
     /// Whether the session is open and may take what handles sent without its
-    /// handler ([`settle_deliveries`](Self::settle_deliveries)): nothing asked of it
-    /// since it last settled, and a live websocket attached.
+    /// handler ([`settle_deliveries`](Self::settle_deliveries)): its context started
+    /// and waits for no future of the application's (the context would take no
+    /// command then), nothing asked of it since it last settled, and a live
+    /// websocket attached.
     pub(crate) fn takes_deliveries_alone(&self) -> bool {
-        self.state == State::Open
+        self.started
+            && self.waits == 0
+            && self.state == State::Open
             && !self.dirty
             && self.close_requested.is_none()
             && !self.stop_requested
