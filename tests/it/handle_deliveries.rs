@@ -15,14 +15,26 @@ fn config() -> SockJsConfig {
     SockJsConfig::default().heartbeat_delay(Duration::from_secs(3600))
 }
 
-#[actix_rt::test]
-async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_after_them() {
+/// A server with the recording service, and one websocket session of it, open: the
+/// server (kept alive), its events, the client's socket and the session's handle.
+async fn open_recorded_websocket() -> (
+    actix_test::TestServer,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+    RawWs,
+    actix_sockjs::SessionHandle,
+) {
     let (srv, mut events) = common::server(config());
     let mut ws = RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
     assert_eq!(ws.next_text().await, "o");
     let Event::Open(handle) = next_event(&mut events).await else {
         panic!("expected the session to open");
     };
+    (srv, events, ws, handle)
+}
+
+#[actix_rt::test]
+async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_after_them() {
+    let (_srv, mut events, mut ws, handle) = open_recorded_websocket().await;
 
     // Texts and a prepared message, sent while the session idles.
     let prepared = PreparedMessage::new("p");
@@ -65,12 +77,7 @@ async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_af
 #[actix_rt::test]
 async fn many_sends_at_once_all_arrive_in_order() {
     // More than one turn of the session's pump (64 commands) at once.
-    let (srv, mut events) = common::server(config());
-    let mut ws = RawWs::connect(srv.addr(), &format!("/rec/000/{}/websocket", session_id())).await;
-    assert_eq!(ws.next_text().await, "o");
-    let Event::Open(handle) = next_event(&mut events).await else {
-        panic!("expected the session to open");
-    };
+    let (_srv, _events, mut ws, handle) = open_recorded_websocket().await;
     for i in 0..300 {
         handle.send(format!("{i}")).expect("send");
     }
