@@ -33,13 +33,15 @@ use queue::CommandQueue;
 
 /// The inbox itself, kept in the session's [`SessionShared`] so that the few things
 /// a session shares take one allocation and every holder one pointer.
+/// In declaration order (`repr(C)`, as [`SessionShared`]).
+#[repr(C)]
 pub(crate) struct InboxState {
-    state: Mutex<State>,
     /// The bytes of the handles' messages waiting in the queue (changed only under
     /// the lock, read without it).
     bytes: AtomicUsize,
     /// A handle's send was refused at the bound.
     overflowed: AtomicBool,
+    state: Mutex<State>,
 }
 
 impl InboxState {
@@ -133,16 +135,18 @@ impl std::fmt::Debug for InboxState {
     }
 }
 
+/// In declaration order (`repr(C)`): what a send and a take touch first.
+#[repr(C)]
 struct State {
     queue: CommandQueue,
-    waker: Option<Waker>,
     /// The task of the connection that runs the session (`transport::hosted`), if
     /// one does: what the session's own waker wakes. Under this lock rather than a
     /// lock of its own.
     host: Option<Waker>,
+    closed: bool,
     /// The hand-off signal of that connection's thread.
     hand_off: Option<Arc<HandOffSignal>>,
-    closed: bool,
+    waker: Option<Waker>,
     /// Why the session closed, once it has (kept under this lock, which the session
     /// has anyway, rather than one of its own; boxed, as it is set once).
     close_reason: Option<Box<CloseReason>>,

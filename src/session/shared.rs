@@ -37,11 +37,13 @@ impl Drop for SessionSlot {
 
 /// Read without a message round trip: the manager's expiry sweep reads when the
 /// session lost its receiver, handles read whether it is closed.
+///
+/// In declaration order (`repr(C)`): the flags a send and a connection's poll read,
+/// then the inbox (its counters, lock, first command and host first), then what is
+/// read seldom, so a message to the session touches as few cache lines as it can.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct SessionShared {
-    /// Milliseconds after [`epoch`] at which the last receiver detached, plus one;
-    /// zero while a receiver is attached.
-    detached_at: AtomicU64,
     closed: AtomicBool,
     /// A connection's session was woken since it last ran (`transport::hosted`).
     woken: AtomicBool,
@@ -53,13 +55,16 @@ pub(crate) struct SessionShared {
     /// task's poll ended that way, its write buffer is full and it will not run the
     /// session until the client reads.
     host_full: AtomicBool,
-    /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
-    /// as few services bind sessions, and every session would carry 17 bytes.
-    ip: Option<Box<IpAddr>>,
     /// What transports, handles and the manager ask of the session, and the task
     /// of the connection that runs the session, if one does (`transport::hosted`;
     /// see the `Wake` impl below).
     pub(crate) inbox: InboxState,
+    /// Milliseconds after [`epoch`] at which the last receiver detached, plus one;
+    /// zero while a receiver is attached.
+    detached_at: AtomicU64,
+    /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
+    /// as few services bind sessions, and every session would carry 17 bytes.
+    ip: Option<Box<IpAddr>>,
 }
 
 /// The instant session timestamps count from: the process's first session.

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use super::Command;
 
 /// A FIFO of commands, the first inline.
+#[repr(C)]
 pub(super) struct CommandQueue {
     first: Option<Command>,
     /// Whether `rest` holds a command: read instead of `rest` itself, so taking the
