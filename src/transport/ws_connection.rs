@@ -289,19 +289,49 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
 
 /// What one poll of the connection writes, handed out whole at its end: nothing is
 /// kept between polls (an idle connection holds no buffer, nor room for one), and a
-/// poll that writes nothing makes none.
+/// poll that writes nothing takes none. Written into the thread's chunk buffer
+/// ([`CHUNKS`]).
 #[derive(Default)]
 struct Chunk(Option<BytesMut>);
+
+thread_local! {
+    /// The buffer every connection of this thread writes its chunks into. A chunk is
+    /// split off it and frozen; actix-http copies the chunk into the connection's
+    /// write buffer and drops it within the same poll, so the buffer is again the
+    /// only owner of its memory by the next chunk, which reuses it: a delivery
+    /// allocates nothing, and an idle connection holds no buffer.
+    static CHUNKS: std::cell::Cell<BytesMut> = std::cell::Cell::new(BytesMut::new());
+}
+
+/// What the thread's chunk buffer may keep between chunks.
+const CHUNK_BUFFER_KEPT: usize = 64 * 1024;
 
 impl Chunk {
     #[inline]
     fn buf(&mut self) -> &mut BytesMut {
-        self.0.get_or_insert_with(BytesMut::new)
+        self.0.get_or_insert_with(|| CHUNKS.take())
     }
 
     #[inline]
-    fn take(self) -> Option<Bytes> {
-        self.0.filter(|b| !b.is_empty()).map(BytesMut::freeze)
+    fn take(mut self) -> Option<Bytes> {
+        let buf = self.0.as_mut()?;
+        if buf.is_empty() {
+            return None;
+        }
+        if buf.len() > CHUNK_BUFFER_KEPT {
+            // A large chunk takes its memory with it rather than leave the thread
+            // holding it.
+            return self.0.take().map(BytesMut::freeze);
+        }
+        Some(buf.split().freeze())
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if let Some(buf) = self.0.take() {
+            CHUNKS.set(buf);
+        }
     }
 }
 
