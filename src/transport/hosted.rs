@@ -53,25 +53,29 @@ pub(crate) enum WhenLetGo {
 /// something waits when the session was woken and has not run yet, or when frames
 /// wait in the outbound queue; progress is the session running or the connection
 /// taking a frame.
+///
+/// In declaration order (`repr(C)`): what the watch's look reads first, beside the
+/// reference counts in front of it, then the session itself.
+#[repr(C)]
 pub(crate) struct HostedSession<H: SockJsHandler> {
-    future: RefCell<Option<SessionFuture<H>>>,
-    /// The session's inbox, whose shared state is also the session's waker.
-    inbox: InboxTx,
     /// How many times the connection ran the session.
     polls: Cell<u32>,
-    /// `polls` when the write timeout watch last found the session woken (and
-    /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
-    woken_at_look: Cell<u32>,
     /// `polls` at the watch's last look: a session that ran since is not held
     /// still, and the look needs nothing more of it (nor of its shared state and
     /// queue, which an idle look would otherwise bring into the cache for each of a
     /// thread's connections twice a second).
     polls_at_look: Cell<u32>,
-    outbound: StallProbe<Outbound>,
+    /// `polls` when the write timeout watch last found the session woken (and
+    /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
+    woken_at_look: Cell<u32>,
     let_go: WhenLetGo,
     /// The session was handed off while its connection went on (the connection
     /// could not run it): a websocket's is told when the connection ends.
     handed_off: Cell<bool>,
+    /// The session's inbox, whose shared state is also the session's waker.
+    inbox: InboxTx,
+    outbound: StallProbe<Outbound>,
+    future: RefCell<Option<SessionFuture<H>>>,
 }
 
 impl<H: SockJsHandler> HostedSession<H> {
