@@ -13,12 +13,17 @@ use crate::stalled::Ending;
 
 /// Largest RSS growth of an instance from the baseline to the end of the load.
 const RSS_GROWTH: f64 = 0.05;
+/// An instance's warm-up: this many session lifetimes (all its sessions replaced
+/// by churn twice over and more) before the baseline, or its RSS is not checked.
+const WARM_UP_LIVES: u32 = 3;
 
 /// What the run found, for the summary.
 pub(crate) struct Findings {
     pub(crate) sessions: usize,
     pub(crate) duration: Duration,
     pub(crate) rate: f64,
+    /// The mean life of a session.
+    pub(crate) lifetime: Duration,
     pub(crate) ledger: Ledger,
     pub(crate) lives: Vec<Life>,
     /// When the memory baseline was read.
@@ -182,6 +187,16 @@ pub(crate) fn print(f: &Findings) -> bool {
         print!("\n    time:RSS MiB/fds {}\n   ", series.join(" "));
         if ended_early {
             println!(" (killed before the baseline)");
+            continue;
+        }
+        let age = f.baseline.saturating_duration_since(life.started);
+        if age < f.lifetime * WARM_UP_LIVES {
+            // A restarted instance takes its share of sessions back as they churn:
+            // before then its memory grows with them.
+            println!(
+                " (started {:.0} s before the baseline, under {WARM_UP_LIVES} session lifetimes: RSS not checked)",
+                age.as_secs_f64()
+            );
             continue;
         }
         let base = life.at(f.baseline);

@@ -213,6 +213,7 @@ async fn drive(
         sessions,
         duration,
         rate,
+        lifetime,
         ledger,
         lives,
         baseline,
