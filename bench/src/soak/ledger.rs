@@ -93,7 +93,8 @@ pub(crate) struct Ledger {
     /// The last message published, once publishing stopped.
     pub(crate) final_seq: Option<u64>,
     /// The last message received by each open broadcast session, by session number.
-    open_broadcast: HashMap<u64, u64>,
+    /// (when it opened, the last message it received), by session number.
+    open_broadcast: HashMap<u64, (Instant, u64)>,
     /// Echoes awaited by open sessions.
     echo_waiting: usize,
     next_session: u64,
@@ -182,7 +183,8 @@ impl Ledger {
         *self.opened.entry(transport).or_default() += 1;
         self.next_session += 1;
         if broadcast {
-            self.open_broadcast.insert(self.next_session, 0);
+            self.open_broadcast
+                .insert(self.next_session, (Instant::now(), 0));
         }
         self.next_session
     }
@@ -213,7 +215,7 @@ impl Ledger {
             self.problem(|| format!("broadcast {seq} came twice or out of order"));
             return;
         }
-        if let Some(last) = self.open_broadcast.get_mut(&session) {
+        if let Some((_, last)) = self.open_broadcast.get_mut(&session) {
             *last = seq;
         }
         if self.final_seq.is_some_and(|f| seq >= f) {
@@ -355,18 +357,28 @@ impl Ledger {
     }
 
     /// Whether every open session has what it is waiting for: the last message
-    /// published, and every echo.
+    /// published (if it opened [`OPEN_GRACE`] before it), and every echo.
     pub(crate) fn settled(&self) -> bool {
-        let Some(f) = self.final_seq else {
-            return false;
-        };
-        self.echo_waiting == 0 && self.open_broadcast.values().all(|&last| last >= f)
+        self.final_seq.is_some() && self.echo_waiting == 0 && self.behind() == 0
     }
 
-    /// Open broadcast sessions still short of the last message published.
+    /// Open broadcast sessions still short of the last message published, of those
+    /// that opened [`OPEN_GRACE`] before it.
     pub(crate) fn behind(&self) -> usize {
-        let f = self.final_seq.unwrap_or(0);
-        self.open_broadcast.values().filter(|&&l| l < f).count()
+        let Some(f) = self.final_seq else {
+            return 0;
+        };
+        let Some(&published_at) = usize::try_from(f)
+            .ok()
+            .and_then(|f| f.checked_sub(1))
+            .and_then(|i| self.published.get(i))
+        else {
+            return 0;
+        };
+        self.open_broadcast
+            .values()
+            .filter(|&&(opened, last)| last < f && opened + OPEN_GRACE <= published_at)
+            .count()
     }
 
     /// Echoes still awaited.
