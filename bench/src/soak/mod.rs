@@ -4,7 +4,7 @@
 //! ```text
 //! sockjs-bench soak --test-server PATH --haproxy PATH --redis-server PATH
 //!                   --haproxy-cfg deploy/haproxy.cfg --dir DIR
-//!                   [--minutes 30] [--sessions 10000] [--rate 4] [--seed N]
+//!                   [--minutes 30] [--sessions 10000] [--rate 4] [--seed N] [--gdb PATH]
 //! ```
 //!
 //! It starts Redis, two `test_server --redis` instances and two HAProxy processes
@@ -39,10 +39,13 @@ pub(crate) struct Args {
     /// Broadcasts a second.
     pub(crate) rate: f64,
     pub(crate) seed: u64,
+    /// `gdb`, to read the instances' live heap (optional).
+    pub(crate) gdb: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: sockjs-bench soak --test-server PATH --haproxy PATH --redis-server PATH
-                         --haproxy-cfg PATH --dir DIR [--minutes N] [--sessions N] [--rate N] [--seed N]";
+                         --haproxy-cfg PATH --dir DIR [--minutes N] [--sessions N] [--rate N] [--seed N]
+                         [--gdb PATH]";
 
 fn parse(args: &[String]) -> Result<Args, String> {
     let (mut test_server, mut haproxy, mut redis_server, mut haproxy_cfg, mut dir) =
@@ -51,6 +54,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut sessions = 10_000usize;
     let mut rate = 4.0f64;
     let mut seed = 1u64;
+    let mut gdb = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || sockjs_bench::flag_value(flag, &mut it);
@@ -64,6 +68,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--sessions" => sessions = sockjs_bench::flag_number(flag, value()?)?,
             "--rate" => rate = sockjs_bench::flag_number(flag, value()?)?,
             "--seed" => seed = sockjs_bench::flag_number(flag, value()?)?,
+            "--gdb" => gdb = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -90,6 +95,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         sessions,
         rate,
         seed,
+        gdb,
     })
 }
 

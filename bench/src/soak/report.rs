@@ -40,6 +40,9 @@ pub(crate) struct Findings {
     /// back, when the run stopped waiting.
     pub(crate) behind: usize,
     pub(crate) echo_waiting: usize,
+    /// Each instance's live heap (glibc, through gdb): idle at the start, and once
+    /// every client had gone.
+    pub(crate) heaps: Vec<(String, [Option<u64>; 2])>,
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -243,6 +246,15 @@ pub(crate) fn print(f: &Findings) -> bool {
             fds.is_some_and(|n| n <= idle + FD_SLACK),
         ));
         checks.push((format!("{name} still running"), *alive));
+    }
+    for (name, [idle, after]) in &f.heaps {
+        let shown = |b: &Option<u64>| b.map_or("-".to_owned(), |b| format!("{:.1}", mib(b)));
+        println!(
+            "  {name}: live heap (malloc_stats through gdb) {} MiB idle at the start, \
+             {} MiB once every client had gone",
+            shown(idle),
+            shown(after)
+        );
     }
     println!(
         "logs                {} lines, {} panic/ERROR lines; warnings by kind:",

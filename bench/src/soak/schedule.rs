@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use super::ledger::Ledger;
 use super::publisher;
 use super::report::{self, Findings};
 use super::session::{self, Phase, Shared};
-use super::watch::{Life, LogScan, fd_count, fd_kinds, scan_log};
+use super::watch::{Life, LogScan, fd_count, fd_kinds, heap_in_use, scan_log};
 
 /// How long Redis stays down each time.
 const REDIS_DOWN: Duration = Duration::from_secs(3);
@@ -44,10 +45,11 @@ pub(crate) async fn run(args: Args) -> Result<bool, String> {
         .map_err(|e| format!("{}: {e}", args.programs.dir.display()))?;
     let dir = args.programs.dir.clone();
     let (duration, sessions, rate, seed) = (args.duration, args.sessions, args.rate, args.seed);
+    let gdb = args.gdb.clone();
     let mut cluster = Cluster::start(args.programs, 2)
         .await
         .map_err(|e| format!("starting the cluster: {e} (logs in {})", dir.display()))?;
-    let outcome = drive(&mut cluster, duration, sessions, rate, seed).await;
+    let outcome = drive(&mut cluster, duration, sessions, rate, seed, gdb.as_deref()).await;
     cluster.stop().await;
     let findings = outcome?;
     Ok(report::print(&findings))
@@ -60,6 +62,7 @@ async fn drive(
     sessions: usize,
     rate: f64,
     seed: u64,
+    gdb: Option<&Path>,
 ) -> Result<Findings, String> {
     let lifetime = (duration / 30).clamp(Duration::from_secs(10), Duration::from_secs(60));
     let shared = Rc::new(Shared {
@@ -79,6 +82,14 @@ async fn drive(
             .collect(),
     ));
     let sampler = spawn_local(sample(lives.clone()));
+    // The live heap of each instance, idle: before the load and once every client
+    // has gone (gdb stops an instance while it reads: not under load).
+    let mut heaps: Vec<(String, [Option<u64>; 2])> = cluster
+        .instances
+        .iter()
+        .map(|i| (i.name.clone(), [None; 2]))
+        .collect();
+    read_heaps(cluster, gdb, &mut heaps, 0).await;
     let (phase_tx, phase) = watch::channel(Phase::Run);
     let addr2 = SocketAddr::from(([127, 0, 0, 1], cluster.instances[1].port));
     let publisher = spawn_local(publisher::publish(
@@ -198,6 +209,7 @@ async fn drive(
         }
     }
     sampler.abort();
+    read_heaps(cluster, gdb, &mut heaps, 1).await;
     let alive: Vec<bool> = (0..cluster.instances.len())
         .map(|i| cluster.instance_alive(i))
         .collect();
@@ -224,7 +236,25 @@ async fn drive(
         slow,
         behind,
         echo_waiting,
+        heaps,
     })
+}
+
+/// Reads every instance's live heap into column `at` of `heaps` (with gdb only).
+async fn read_heaps(
+    cluster: &Cluster,
+    gdb: Option<&Path>,
+    heaps: &mut [(String, [Option<u64>; 2])],
+    at: usize,
+) {
+    let Some(gdb) = gdb else {
+        return;
+    };
+    for (instance, (_, row)) in cluster.instances.iter().zip(heaps.iter_mut()) {
+        if let Some(log) = instance.logs.last() {
+            row[at] = heap_in_use(gdb, instance.pid, log).await;
+        }
+    }
 }
 
 /// Stops Redis, waits [`REDIS_DOWN`], starts it again on its port; noted as a fault.

@@ -127,6 +127,43 @@ pub(crate) fn fd_kinds(pid: u32, port: u16) -> BTreeMap<String, usize> {
     kinds
 }
 
+/// The bytes process `pid`'s glibc allocator has handed out and not had back (its
+/// live heap), read by asking it to print `malloc_stats()` (through `gdb`, which
+/// stops it for a moment) to its stderr, `log`. `None` without gdb or when the
+/// reading fails. RSS keeps what the allocator keeps (freed but fragmented pages);
+/// this tells a leak from that.
+pub(crate) async fn heap_in_use(gdb: &Path, pid: u32, log: &Path) -> Option<u64> {
+    // Only what the process prints from now on.
+    let before = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
+    let mut child = tokio::process::Command::new(gdb)
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "call (void)malloc_stats()",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    // gdb's exit status says little (1 when the binary has no debugging symbols):
+    // what counts is what the process printed.
+    tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .ok()?
+        .ok()?;
+    let bytes = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(bytes.get(before..)?);
+    let total = text.rfind("Total (incl. mmap):")?;
+    text[total..]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("in use bytes"))
+        .and_then(|rest| rest.trim_start_matches([' ', '=']).trim().parse().ok())
+}
+
 /// What a log holds: panics and `ERROR` lines (failures), and the warnings by kind.
 #[derive(Debug, Default)]
 pub(crate) struct LogScan {
