@@ -61,6 +61,7 @@ fn free_port() -> io::Result<u16> {
         .port())
 }
 
+/// Creates a log file, an error naming it if that fails.
 fn log_file(path: &Path) -> io::Result<std::fs::File> {
     std::fs::File::create(path).map_err(|e| io::Error::other(format!("{}: {e}", path.display())))
 }

@@ -47,6 +47,7 @@ const USAGE: &str = "usage: sockjs-bench soak --test-server PATH --haproxy PATH 
                          --haproxy-cfg PATH --dir DIR [--minutes N] [--sessions N] [--rate N] [--seed N]
                          [--gdb PATH]";
 
+/// The soak's command line.
 fn parse(args: &[String]) -> Result<Args, String> {
     let (mut test_server, mut haproxy, mut redis_server, mut haproxy_cfg, mut dir) =
         (None, None, None, None, None);

@@ -45,6 +45,7 @@ pub(crate) struct Findings {
     pub(crate) heaps: Vec<(String, [Option<u64>; 2])>,
 }
 
+/// Bytes in MiB.
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }

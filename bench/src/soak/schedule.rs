@@ -279,12 +279,14 @@ async fn redis_outage(cluster: &mut Cluster, shared: &Shared) -> Result<(), Stri
     Ok(())
 }
 
+/// Notes a fault as started; its index.
 fn push_fault(shared: &Shared, fault: Fault) -> usize {
     let mut ledger = shared.ledger.borrow_mut();
     ledger.faults.push(fault);
     ledger.faults.len() - 1
 }
 
+/// Notes when fault `fault` ended.
 fn end_fault(shared: &Shared, fault: usize, at: Instant) {
     match shared.ledger.borrow_mut().faults.get_mut(fault) {
         Some(

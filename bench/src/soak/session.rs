@@ -207,6 +207,7 @@ async fn open(
     }
 }
 
+/// Opens a websocket session at `path`; its link and instance.
 async fn open_ws(
     front: SocketAddr,
     path: &str,
@@ -224,6 +225,7 @@ async fn open_ws(
     Ok((Link::Ws(ws), instance))
 }
 
+/// Opens an HTTP session at `base`: starts its receiver and waits for its `o`.
 async fn open_http(
     front: SocketAddr,
     base: String,
@@ -439,6 +441,7 @@ async fn close(link: Link) {
     }
 }
 
+/// `what` and up to 80 characters of `bytes`, for a report.
 fn shown(what: &str, bytes: &[u8]) -> String {
     format!("{what} {:?}", crate::sockjs::shown(bytes))
 }

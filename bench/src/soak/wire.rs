@@ -229,10 +229,12 @@ impl Splitter {
     }
 }
 
+/// Where `needle` first occurs in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// An error naming a piece of a response that is not what the transport sends.
 fn bad(piece: &[u8]) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -243,6 +245,7 @@ fn bad(piece: &[u8]) -> io::Error {
     )
 }
 
+/// A piece as text.
 fn text(piece: &[u8]) -> io::Result<String> {
     String::from_utf8(piece.to_vec()).map_err(|_| bad(piece))
 }
