@@ -279,6 +279,12 @@ impl Ledger {
                     Some(t)
                 }
             },
+            // A request of a killed instance's session that HAProxy, once it has
+            // taken the instance out, sends to the survivor: cut by the kill.
+            Ending::Moved(t) if faults::cut_by_kill(&self.faults, instance, t).is_some() => {
+                self.cut += 1;
+                faults::cut_by_kill(&self.faults, instance, t).map(|kill| kill.min(t))
+            }
             Ending::Moved(t) => {
                 if faults::moved_by_restart(&self.faults, opened_at) {
                     self.moved += 1;
