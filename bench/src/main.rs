@@ -33,6 +33,7 @@ mod report;
 mod room_attack;
 mod rss;
 mod scenario;
+mod soak;
 mod sockjs;
 mod stalled;
 mod stuck;
@@ -226,6 +227,7 @@ fn main() -> ExitCode {
                 eprintln!("the room attack was not ok");
             }
         }),
+        Some("soak") => soak::main(&args[1..]),
         Some("list") => {
             for s in SCENARIOS {
                 println!("{s}");

@@ -203,6 +203,9 @@ pub(crate) struct Head {
     chunked: bool,
     /// `Sec-WebSocket-Extensions`, if the response has it.
     extensions: Option<String>,
+    /// `X-Served-By`, if the response has it: a proxy in front may name the backend
+    /// that answered (the soak's HAProxy does).
+    served_by: Option<String>,
 }
 
 impl Head {
@@ -218,6 +221,7 @@ impl Head {
         let mut content_length = None;
         let mut chunked = false;
         let mut extensions = None;
+        let mut served_by = None;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
@@ -229,6 +233,8 @@ impl Head {
                 chunked = value.eq_ignore_ascii_case("chunked");
             } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
                 extensions = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("x-served-by") {
+                served_by = Some(value.to_owned());
             }
         }
         Ok(Head {
@@ -236,6 +242,7 @@ impl Head {
             content_length,
             chunked,
             extensions,
+            served_by,
         })
     }
 }
@@ -333,6 +340,8 @@ pub(crate) struct Ws {
     wire_bytes: u64,
     /// Compressed messages received.
     compressed: u64,
+    /// The handshake answer's `X-Served-By`, if it had one.
+    served_by: Option<String>,
 }
 
 impl Ws {
@@ -409,6 +418,7 @@ impl Ws {
             history: deflate::History::default(),
             wire_bytes: 0,
             compressed: 0,
+            served_by: head.served_by,
         })
     }
 
@@ -432,6 +442,11 @@ impl Ws {
     /// The local port of the connection.
     pub(crate) fn local_port(&self) -> u16 {
         self.conn.local_port()
+    }
+
+    /// The handshake answer's `X-Served-By` (which backend a proxy chose), if any.
+    pub(crate) fn served_by(&self) -> Option<&str> {
+        self.served_by.as_deref()
     }
 
     fn next_mask(&mut self) -> [u8; 4] {
@@ -636,6 +651,8 @@ pub(crate) struct Http {
     body: Vec<u8>,
     /// Inside a chunked response: whether it has ended.
     chunked_done: bool,
+    /// The last response head's `X-Served-By`, if it had one.
+    served_by: Option<String>,
 }
 
 impl Http {
@@ -655,6 +672,7 @@ impl Http {
             request: Vec::with_capacity(256),
             body: Vec::new(),
             chunked_done: true,
+            served_by: None,
         })
     }
 
@@ -701,10 +719,16 @@ impl Http {
         self.conn.local_port()
     }
 
+    /// The last response head's `X-Served-By` (which backend a proxy chose), if any.
+    pub(crate) fn served_by(&self) -> Option<&str> {
+        self.served_by.as_deref()
+    }
+
     /// Reads a response head.
     pub(crate) async fn head(&mut self, deadline: Instant) -> io::Result<Head> {
-        let head = self.conn.read_head(deadline).await?;
+        let mut head = self.conn.read_head(deadline).await?;
         self.chunked_done = !head.chunked;
+        self.served_by = head.served_by.take();
         Ok(head)
     }
 
