@@ -49,6 +49,13 @@ use actix_sockjs::{
 use actix_web::{App, HttpServer};
 use parking_lot::Mutex;
 
+/// jemalloc rather than the platform's malloc: under session churn it gives pages
+/// that stay free back to the system, so an instance's RSS follows what it holds
+/// (the soak's check; Cargo.toml and README's deployment section say more).
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 struct Echo;
 
 impl actix::Actor for Echo {

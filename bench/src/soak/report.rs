@@ -40,7 +40,7 @@ pub(crate) struct Findings {
     /// back, when the run stopped waiting.
     pub(crate) behind: usize,
     pub(crate) echo_waiting: usize,
-    /// Each instance's live heap (glibc, through gdb): idle at the start, and once
+    /// Each instance's live heap (its allocator's statistics, through gdb): idle at the start, and once
     /// every client had gone.
     pub(crate) heaps: Vec<(String, [Option<u64>; 2])>,
 }
@@ -251,7 +251,7 @@ pub(crate) fn print(f: &Findings) -> bool {
     for (name, [idle, after]) in &f.heaps {
         let shown = |b: &Option<u64>| b.map_or("-".to_owned(), |b| format!("{:.1}", mib(b)));
         println!(
-            "  {name}: live heap (malloc_stats through gdb) {} MiB idle at the start, \
+            "  {name}: live heap (the allocator's statistics, through gdb) {} MiB idle at the start, \
              {} MiB once every client had gone",
             shown(idle),
             shown(after)

@@ -127,11 +127,12 @@ pub(crate) fn fd_kinds(pid: u32, port: u16) -> BTreeMap<String, usize> {
     kinds
 }
 
-/// The bytes process `pid`'s glibc allocator has handed out and not had back (its
-/// live heap), read by asking it to print `malloc_stats()` (through `gdb`, which
-/// stops it for a moment) to its stderr, `log`. `None` without gdb or when the
-/// reading fails. RSS keeps what the allocator keeps (freed but fragmented pages);
-/// this tells a leak from that.
+/// The bytes process `pid`'s allocator has handed out and not had back (its live
+/// heap), read by asking it to print its statistics (through `gdb`, which stops it
+/// for a moment) to its stderr, `log`: jemalloc's `malloc_stats_print` (test_server's
+/// allocator, built with statistics) when the process has it, else glibc's
+/// `malloc_stats()`. `None` without gdb or when the reading fails. RSS keeps what the
+/// allocator keeps (freed but fragmented pages); this tells a leak from that.
 pub(crate) async fn heap_in_use(gdb: &Path, pid: u32, log: &Path) -> Option<u64> {
     // Only what the process prints from now on.
     let before = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
@@ -140,6 +141,10 @@ pub(crate) async fn heap_in_use(gdb: &Path, pid: u32, log: &Path) -> Option<u64>
             "-p",
             &pid.to_string(),
             "-batch",
+            // The prefixed name tikv-jemalloc-sys gives jemalloc's function; gdb
+            // goes on to the next command when a process lacks it.
+            "-ex",
+            "call (void)_rjem_malloc_stats_print((void*)0, (void*)0, (char*)0)",
             "-ex",
             "call (void)malloc_stats()",
         ])
@@ -157,6 +162,23 @@ pub(crate) async fn heap_in_use(gdb: &Path, pid: u32, log: &Path) -> Option<u64>
         .ok()?;
     let bytes = std::fs::read(log).ok()?;
     let text = String::from_utf8_lossy(bytes.get(before..)?);
+    jemalloc_allocated(&text).or_else(|| glibc_in_use(&text))
+}
+
+/// `Allocated: N, active: ...` in what jemalloc's `malloc_stats_print` printed.
+fn jemalloc_allocated(text: &str) -> Option<u64> {
+    let at = text.rfind("\nAllocated: ")?;
+    text[at + "\nAllocated: ".len()..]
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `in use bytes = N` under `Total (incl. mmap):` in what glibc's `malloc_stats()`
+/// printed; glibc's totals count only what glibc allocated.
+fn glibc_in_use(text: &str) -> Option<u64> {
     let total = text.rfind("Total (incl. mmap):")?;
     text[total..]
         .lines()
@@ -233,5 +255,19 @@ mod tests {
         assert_eq!(scan.errors.len(), 2);
         assert_eq!(scan.warnings.values().copied().collect::<Vec<_>>(), vec![2]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_live_heap_is_read_from_either_allocator_s_statistics() {
+        let jemalloc = "___ Begin jemalloc statistics ___\n  opt.retain: true\n\
+                        Allocated: 1702400, active: 1998848, metadata: 1801104 (n_thp 0), \
+                        resident: 3624960, mapped: 10387456, retained: 6389760\n";
+        assert_eq!(jemalloc_allocated(jemalloc), Some(1_702_400));
+        assert_eq!(glibc_in_use(jemalloc), None);
+        let glibc = "Arena 0:\nsystem bytes     =     135168\nin use bytes     =      15184\n\
+                     Total (incl. mmap):\nsystem bytes     =     540672\n\
+                     in use bytes     =      14304\nmax mmap regions =          0\n";
+        assert_eq!(glibc_in_use(glibc), Some(14_304));
+        assert_eq!(jemalloc_allocated(glibc), None);
     }
 }
