@@ -79,6 +79,12 @@ impl Frame {
         self.0
     }
 
+    /// The shared text of the frame, by reference (a connection that writes it keeps
+    /// its identity: the compressor knows a broadcast by it).
+    pub(crate) fn as_shared(&self) -> &ByteString {
+        &self.0
+    }
+
     /// A clone of the shared text of the frame.
     pub fn to_bytestring(&self) -> ByteString {
         self.0.clone()

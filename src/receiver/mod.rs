@@ -185,6 +185,14 @@ impl Receiver {
         }
     }
 
+    /// What [`send_frame`](Self::send_frame) would queue, given to the caller
+    /// instead: for a websocket connection that runs its session and writes what it
+    /// sends itself, while its queue is empty (`transport::hosted`).
+    pub(crate) fn encode_frame(&self, frame: Frame) -> Option<Outbound> {
+        let arg = self.writer.arg.as_deref().map_or("", String::as_str);
+        (self.writer.write)(frame, arg)
+    }
+
     /// Queues what the response starts with, ahead of every frame: to be called
     /// before the receiver is handed to its session.
     pub(crate) fn prelude(&self, prelude: Bytes) {

@@ -5,7 +5,7 @@
 //! as its write buffer is full, so a connection whose client stopped reading cannot
 //! notice anything by itself: nothing of it runs. Each worker thread therefore has
 //! one watch task, started with the first connection it watches and ended with the
-//! last, that looks at every watched connection of its thread twice a second. A
+//! last, that looks at every watched connection of its thread once a second. A
 //! connection is stalled when, at every look for `write_timeout`, something waited
 //! for it (bytes in its queue; for a websocket, also its session woken to run) and
 //! it took nothing. A stalled connection is *abandoned*: what waits for it is
@@ -19,7 +19,7 @@
 //! kernel end it.
 //!
 //! Watching costs a connection one entry in its thread's list and the look costs a
-//! lock per connection twice a second; the hot path pays one counter increment per
+//! lock per connection once a second; the hot path pays one counter increment per
 //! item taken.
 
 use std::any::Any;
@@ -32,8 +32,10 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 
-/// How often the watch looks at its connections.
-pub(crate) const WATCH_PERIOD: Duration = Duration::from_millis(500);
+/// How often the watch looks at its connections: once a second, as a look brings a
+/// line of each of its thread's connections into the cache, and write timeouts are
+/// seconds long.
+pub(crate) const WATCH_PERIOD: Duration = Duration::from_secs(1);
 
 /// What a connection shows its watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -404,8 +406,9 @@ mod tests {
 
     #[test]
     fn a_timeout_is_counted_in_whole_looks_and_at_least_one() {
-        assert_eq!(looks_for(Duration::from_secs(30)), 60);
-        assert_eq!(looks_for(Duration::from_millis(600)), 2);
+        assert_eq!(looks_for(Duration::from_secs(30)), 30);
+        assert_eq!(looks_for(Duration::from_millis(1200)), 2);
+        assert_eq!(looks_for(Duration::from_millis(600)), 1);
         assert_eq!(looks_for(Duration::ZERO), 1);
     }
 

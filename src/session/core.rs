@@ -24,7 +24,7 @@ use crate::stats::Stats;
 use crate::vocabulary::{ConnectionInfo, Transport};
 
 use machine::Attached;
-pub(crate) use machine::{Admission, Beat, EndedAs, Step};
+pub(crate) use machine::{Admission, Beat, EndedAs, Step, WriteThrough};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum State {
@@ -336,6 +336,16 @@ impl SessionCore {
                 .receiver
                 .as_ref()
                 .map_or(0, |a| a.receiver.queued_bytes())
+    }
+
+    /// [`over_backlog_bound`](Self::over_backlog_bound) for a session whose
+    /// receiver's queue is empty (its connection writes what it sends at once:
+    /// `settle_deliveries_into`), which is then not looked at.
+    pub(crate) fn over_bound_writing_through(&self) -> bool {
+        self.state != State::Closed
+            && (self.over_bound
+                || self.shared().inbox.overflowed()
+                || self.shared().inbox.bytes() + self.outbox.bytes() > self.config.max_queued_bytes)
     }
 
     /// Whether the open session went past `max_queued_bytes`: in this call, in its

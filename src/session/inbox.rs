@@ -83,6 +83,32 @@ impl InboxState {
         self.state.lock().close_reason.as_deref().cloned()
     }
 
+    /// What a handle sent, if that is what comes next: a prepared message, or also a
+    /// text with `texts`. Taken as [`InboxRx::poll_recv`] would take it; anything
+    /// else stays where it is ([`NextDelivery::Other`]).
+    pub(crate) fn next_delivery(&self, texts: bool) -> NextDelivery {
+        let mut state = self.state.lock();
+        let weight = match state.queue.front() {
+            None => return NextDelivery::Empty,
+            Some(Command::FromHandle(deliver @ FromHandle::Prepared(_))) => deliver.weight(),
+            Some(Command::FromHandle(deliver @ FromHandle::Text(_))) if texts => deliver.weight(),
+            Some(_) => return NextDelivery::Other,
+        };
+        let next = match state.queue.pop_front() {
+            Some(Command::FromHandle(FromHandle::Text(text))) => NextDelivery::Text(text),
+            Some(Command::FromHandle(FromHandle::Prepared(msg))) => NextDelivery::Prepared(msg),
+            // The front was just seen, under the same lock: never, but should it be,
+            // the command goes back.
+            Some(other) => {
+                state.queue.push_front(other);
+                return NextDelivery::Other;
+            }
+            None => return NextDelivery::Empty,
+        };
+        self.bytes.fetch_sub(weight, Ordering::AcqRel);
+        next
+    }
+
     /// The task of the connection that runs the session: `waker`.
     pub(crate) fn set_host(&self, waker: &Waker) {
         let mut state = self.state.lock();
@@ -269,7 +295,7 @@ impl InboxTx {
     }
 }
 
-/// What comes next in an inbox, for [`InboxRx::next_delivery`].
+/// What comes next in an inbox, for [`InboxState::next_delivery`].
 pub(crate) enum NextDelivery {
     /// A text a handle sent (taken).
     Text(String),
@@ -317,28 +343,7 @@ impl InboxRx {
     /// message): taken as [`poll_recv`](Self::poll_recv) would take it. Anything else
     /// stays where it is.
     pub(crate) fn next_delivery(&mut self) -> NextDelivery {
-        let inbox = &self.0.inbox;
-        let mut state = inbox.state.lock();
-        let weight = match state.queue.front() {
-            None => return NextDelivery::Empty,
-            Some(Command::FromHandle(
-                deliver @ (FromHandle::Text(_) | FromHandle::Prepared(_)),
-            )) => deliver.weight(),
-            Some(_) => return NextDelivery::Other,
-        };
-        let next = match state.queue.pop_front() {
-            Some(Command::FromHandle(FromHandle::Text(text))) => NextDelivery::Text(text),
-            Some(Command::FromHandle(FromHandle::Prepared(msg))) => NextDelivery::Prepared(msg),
-            // The front was just seen, under the same lock: never, but should it be,
-            // the command goes back.
-            Some(other) => {
-                state.queue.push_front(other);
-                return NextDelivery::Other;
-            }
-            None => return NextDelivery::Empty,
-        };
-        inbox.bytes.fetch_sub(weight, Ordering::AcqRel);
-        next
+        self.0.inbox.next_delivery(true)
     }
 
     /// Closes the inbox if nothing waits in it, so a session that had nothing more

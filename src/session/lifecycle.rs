@@ -12,6 +12,8 @@ use super::handle::FromHandle;
 use super::inbox::NextDelivery;
 use super::messages::Command;
 use super::pump::Heartbeat;
+use bytestring::ByteString;
+
 use crate::session::SockJsHandler;
 use crate::vocabulary::CloseReason;
 
@@ -155,11 +157,12 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// context, when that is all that woke the session (`transport::hosted`): each is
     /// queued as [`command`](Self::command) queues it, and the session settled as
     /// [`settle`](Self::settle) settles it, which needs no handler for an open
-    /// websocket session that asked for nothing else. Tells whether that was all;
-    /// if not (anything else waits, or settling might need the handler: a close, the
-    /// bound), the context must run, and its pump settles what was queued here and
-    /// takes the rest.
-    pub(crate) fn take_deliveries(&mut self) -> bool {
+    /// websocket session that asked for nothing else, except that each frame goes
+    /// to `out` (the connection running the session writes it at once) instead of
+    /// the receiver's queue. Tells whether that was all; if not (anything else
+    /// waits, or settling might need the handler: a close, the bound), the context
+    /// must run, and its pump settles what was queued here and takes the rest.
+    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(&ByteString)) -> bool {
         // The context's own flags are not read (they are cache lines a broadcast
         // would otherwise bring in for every member): the core knows whether the
         // context started and whether it waits, and a stop sets `stop_requested`.
@@ -177,10 +180,10 @@ impl<A: SockJsHandler> SockJsContext<A> {
                 NextDelivery::Other => return false,
                 NextDelivery::Empty => return true,
             }
-            if self.core.is_closing() || self.core.settle_deliveries().is_none() {
+            if self.core.is_closing() || self.core.settle_deliveries_into(out).is_none() {
                 return false;
             }
-            if self.core.over_backlog_bound() {
+            if self.core.over_bound_writing_through() {
                 // The slow-consumer close needs the handler: the context's next settle.
                 self.core.note_overflow();
                 return false;

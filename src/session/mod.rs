@@ -74,7 +74,7 @@ mod run;
 mod shared;
 
 pub use context::SockJsContext;
-pub(crate) use core::{Deregister, SessionSetup};
+pub(crate) use core::{Deregister, SessionSetup, WriteThrough};
 pub use handle::{PreparedMessage, SessionHandle, broadcast};
 pub use handler::SockJsHandler;
 pub(crate) use inbox::{InboxTx, inbox};

@@ -14,7 +14,11 @@ use super::context::SockJsContext;
 use super::core::{SessionCore, SessionSetup};
 use super::messages::Command;
 use super::pump::CommandPump;
+use bytestring::ByteString;
+
+use super::core::WriteThrough;
 use crate::session::SockJsHandler;
+use crate::stats::Stats;
 
 /// A session's mailbox, made before its actor so its address can be registered first.
 pub(crate) struct SessionMailbox<A: SockJsHandler>(Mailbox<A>);
@@ -60,12 +64,25 @@ impl<A: SockJsHandler> SessionFuture<A> {
 
 impl<A: SockJsHandler> SessionFuture<A> {
     /// Takes what handles sent without running the context, when that is all that
-    /// woke the session (see `SockJsContext::take_deliveries`). Tells whether the
-    /// session is settled; if not, it must be polled.
-    pub(crate) fn take_deliveries(&mut self) -> bool {
+    /// woke the session, giving each frame to `out` (see
+    /// `SockJsContext::take_deliveries`). Tells whether the session is settled; if
+    /// not, it must be polled.
+    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(&ByteString)) -> bool {
         self.fut
             .as_mut()
-            .is_some_and(|fut| fut.ctx().take_deliveries())
+            .is_some_and(|fut| fut.ctx().take_deliveries(out))
+    }
+
+    /// What may be written from the session's inbox without it until it next runs.
+    pub(crate) fn write_through(&mut self) -> WriteThrough {
+        self.fut
+            .as_mut()
+            .map_or(WriteThrough::No, |fut| fut.ctx().core.write_through())
+    }
+
+    /// The statistics its service keeps.
+    pub(crate) fn stats(&mut self) -> Option<Stats> {
+        self.fut.as_mut().map(|fut| fut.ctx().core.stats().clone())
     }
 }
 

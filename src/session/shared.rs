@@ -6,7 +6,11 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
-use super::inbox::InboxState;
+use bytestring::ByteString;
+
+use super::core::WriteThrough;
+use super::inbox::{InboxState, NextDelivery};
+use super::pump::COMMANDS_PER_TURN;
 use crate::receiver::HandOffSignal;
 use crate::vocabulary::CloseReason;
 
@@ -189,6 +193,44 @@ impl SessionShared {
     /// `host_full`).
     pub(crate) fn host_full(&self) -> bool {
         self.host_full.load(Ordering::SeqCst)
+    }
+
+    /// Writes what the session's handles sent to `out` straight from its inbox,
+    /// without the session, as the session would have written it (`kind`, known
+    /// when it last ran): prepared messages, in order, until something else comes
+    /// first, the inbox is empty, a handle was refused at the bound (the session
+    /// must run to close), or a turn's worth was written. Tells how many it wrote
+    /// and whether that left the inbox empty.
+    pub(crate) fn write_through(
+        &self,
+        kind: WriteThrough,
+        out: &mut dyn FnMut(&ByteString),
+    ) -> (u64, bool) {
+        let mut written = 0;
+        if kind == WriteThrough::No {
+            return (written, false);
+        }
+        for _ in 0..COMMANDS_PER_TURN {
+            if self.inbox.overflowed() {
+                break;
+            }
+            match self.inbox.next_delivery(false) {
+                NextDelivery::Prepared(msg) => {
+                    let (text, frame) = msg.parts();
+                    out(if kind == WriteThrough::Texts {
+                        text
+                    } else {
+                        frame.as_shared()
+                    });
+                    written += 1;
+                }
+                NextDelivery::Empty => return (written, true),
+                // Texts are left in the inbox (`next_delivery(false)`): the session
+                // frames them.
+                NextDelivery::Text(_) | NextDelivery::Other => break,
+            }
+        }
+        (written, false)
     }
 
     /// No connection runs the session any more: its task is not kept alive (nor

@@ -28,16 +28,30 @@ use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use super::{Outbound, QueueRx, ReceiverBody, StallProbe};
 use crate::receiver::stall::{self, Progress, Stallable, Watched};
 use crate::session::SockJsHandler;
-use crate::session::{Command, InboxTx, SessionFuture, ToHost};
+use crate::session::{Command, InboxTx, SessionFuture, ToHost, WriteThrough};
+use crate::stats::Stats;
 
 /// `woken_at_look` when the last look found the session not woken. Should `polls`
 /// (which wraps) be this while woken at two looks, the session is handed off all
 /// the same; woken at one look only, a look early, which is harmless.
 const NOT_WOKEN: u32 = u32::MAX;
+
+/// What a run of a hosted session ([`HostedSession::drive`]) left in the queue its
+/// connection reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterRun {
+    /// Nothing new: the session did not run, or what it sent went to the writer
+    /// the connection gave it.
+    NothingQueued,
+    /// The context ran (or the session no longer runs here): the queue may hold
+    /// what it sent.
+    MayHaveQueued,
+}
 
 /// What becomes of a hosted session when its connection lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +77,7 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     /// `polls` at the watch's last look: a session that ran since is not held
     /// still, and the look needs nothing more of it (nor of its shared state and
     /// queue, which an idle look would otherwise bring into the cache for each of a
-    /// thread's connections twice a second).
+    /// thread's connections once a second).
     polls_at_look: Cell<u32>,
     /// `polls` when the write timeout watch last found the session woken (and
     /// waiting to run), or [`NOT_WOKEN`] if it did not at its last look.
@@ -72,9 +86,22 @@ pub(crate) struct HostedSession<H: SockJsHandler> {
     /// The session was handed off while its connection went on (the connection
     /// could not run it): a websocket's is told when the connection ends.
     handed_off: Cell<bool>,
+    /// What the connection may write from the session's inbox without running it,
+    /// as of its last run (`WriteThrough`); `No` unless the session runs here.
+    write_through: Cell<WriteThrough>,
+    /// The session runs here: `future` holds it (read without borrowing it, nor
+    /// reading the future's lines, on every chunk).
+    here: Cell<bool>,
+    /// The session knows the connection's task (what its waker wakes). Told once:
+    /// a response body is polled only by the task of its connection, and a
+    /// session once handed off is not run here again.
+    host_told: Cell<bool>,
     /// The session's inbox, whose shared state is also the session's waker.
     inbox: InboxTx,
     outbound: StallProbe<Outbound>,
+    /// The statistics of the session's service (messages written through count
+    /// as sent).
+    stats: Option<Stats>,
     future: RefCell<Option<SessionFuture<H>>>,
 }
 
@@ -82,7 +109,7 @@ impl<H: SockJsHandler> HostedSession<H> {
     /// `session`, whose inbox is `inbox`, to be run by the connection that reads
     /// `outbound`.
     pub(crate) fn new(
-        session: SessionFuture<H>,
+        mut session: SessionFuture<H>,
         inbox: InboxTx,
         outbound: &QueueRx<Outbound>,
         let_go: WhenLetGo,
@@ -91,6 +118,9 @@ impl<H: SockJsHandler> HostedSession<H> {
         inbox.shared().set_woken();
         inbox.shared().hosted_on(stall::hand_off_signal());
         HostedSession {
+            stats: session.stats(),
+            write_through: Cell::new(WriteThrough::No),
+            here: Cell::new(true),
             future: RefCell::new(Some(session)),
             inbox,
             polls: Cell::new(0),
@@ -99,6 +129,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             outbound: outbound.stall_probe(),
             let_go,
             handed_off: Cell::new(false),
+            host_told: Cell::new(false),
         }
     }
 
@@ -120,41 +151,124 @@ impl<H: SockJsHandler> HostedSession<H> {
 
     /// Whether the session still runs here (not stopped, nor let go).
     pub(crate) fn hosting(&self) -> bool {
-        self.future
-            .try_borrow()
-            .map_or(true, |future| future.is_some())
+        self.here.get()
     }
 
-    /// Runs the session if it was woken since it last ran.
-    pub(crate) fn drive(&self, cx: &mut Context<'_>) {
-        let Ok(mut future) = self.future.try_borrow_mut() else {
-            return;
-        };
-        let Some(session) = future.as_mut() else {
-            // Stopped, or let go.
-            return;
-        };
+    /// Runs the session if it was woken since it last ran. With `out` (a websocket
+    /// connection that writes what `out` is given at once, and empties the queue
+    /// after every run that may have filled it), what the session's handles sent
+    /// goes straight to `out` when that is all that woke it. Tells whether the
+    /// queue may hold something new.
+    pub(crate) fn drive(
+        &self,
+        cx: &mut Context<'_>,
+        out: Option<&mut dyn FnMut(&ByteString)>,
+    ) -> AfterRun {
+        match (out, self.write_through.get()) {
+            (Some(out), through) if through != WriteThrough::No => {
+                self.write_through_inbox(cx, through, out)
+            }
+            (out, _) => self.run(cx, out, None),
+        }
+    }
+
+    /// What the session's handles sent, written from its inbox as the session would
+    /// write it (a broadcast's frame as it was encoded), without the session itself:
+    /// not even its memory is read, unless it has to run.
+    fn write_through_inbox(
+        &self,
+        cx: &mut Context<'_>,
+        through: WriteThrough,
+        out: &mut dyn FnMut(&ByteString),
+    ) -> AfterRun {
         let shared = self.inbox.shared();
-        shared.host_task(cx.waker());
         if !shared.take_woken() {
-            return;
+            // While it runs here it sends only when run.
+            return AfterRun::NothingQueued;
         }
         self.polls.set(self.polls.get().wrapping_add(1));
+        if shared.take_context_woken() {
+            return self.run(cx, Some(out), Some(true));
+        }
+        let (written, all) = shared.write_through(through, out);
+        if written > 0
+            && let Some(stats) = &self.stats
+        {
+            stats.packets_sent(written);
+        }
+        if all {
+            return AfterRun::NothingQueued;
+        }
+        self.run(cx, Some(out), Some(false))
+    }
+
+    /// Runs the session, if it was woken: `woken` is `Some(context_woken)` when
+    /// [`write_through_inbox`](Self::write_through_inbox) took the session's woken
+    /// flags already.
+    fn run(
+        &self,
+        cx: &mut Context<'_>,
+        out: Option<&mut dyn FnMut(&ByteString)>,
+        woken: Option<bool>,
+    ) -> AfterRun {
+        let Ok(mut future) = self.future.try_borrow_mut() else {
+            return AfterRun::MayHaveQueued;
+        };
+        let Some(session) = future.as_mut() else {
+            // Stopped, or let go: it sends from elsewhere, if at all.
+            return AfterRun::MayHaveQueued;
+        };
+        let context_woken = match woken {
+            Some(context_woken) => context_woken,
+            None => {
+                let shared = self.inbox.shared();
+                if !self.host_told.replace(true) {
+                    shared.host_task(cx.waker());
+                }
+                if !shared.take_woken() {
+                    // While it runs here it sends only when run.
+                    return AfterRun::NothingQueued;
+                }
+                self.polls.set(self.polls.get().wrapping_add(1));
+                shared.take_context_woken()
+            }
+        };
         // Woken only by what its handles sent (a broadcast, most often): taken
         // without running the context (its mailbox, timers and futures were not
         // woken), unless that needs the handler.
-        if !shared.take_context_woken() && session.take_deliveries() {
-            return;
+        if !context_woken && let Some(out) = out {
+            let settled = session.take_deliveries(out);
+            self.write_through.set(session.write_through());
+            if settled {
+                return AfterRun::NothingQueued;
+            }
         }
         // Made per run (a reference count) rather than kept by the connection: the
         // futures inside keep the one they hold, as it wakes the same state.
         let session_waker = self.waker();
-        if Pin::new(session)
+        if Pin::new(&mut *session)
             .poll(&mut Context::from_waker(&session_waker))
             .is_ready()
         {
             *future = None;
+            self.gone_from_here();
+        } else {
+            self.write_through.set(session.write_through());
         }
+        AfterRun::MayHaveQueued
+    }
+
+    /// Takes the session out, if it is here: it no longer runs here.
+    fn take_session(&self) -> Option<SessionFuture<H>> {
+        let session = self.future.try_borrow_mut().ok()?.take()?;
+        self.gone_from_here();
+        Some(session)
+    }
+
+    /// The session no longer runs here.
+    fn gone_from_here(&self) {
+        self.here.set(false);
+        self.write_through.set(WriteThrough::No);
     }
 
     /// The connection is being polled: it can run the session.
@@ -183,6 +297,7 @@ impl<H: SockJsHandler> HostedSession<H> {
             }
             return None;
         };
+        self.gone_from_here();
         Some(LetGo {
             session: Some(session),
             hand_off: self.let_go == WhenLetGo::HandedOff,
@@ -193,7 +308,7 @@ impl<H: SockJsHandler> HostedSession<H> {
     /// (reading the client's frames into the inbox, writing what the session
     /// queues): the connection cannot run it now.
     fn hand_off_now(&self) -> Option<Box<dyn Any>> {
-        let session = self.future.try_borrow_mut().ok()?.take()?;
+        let session = self.take_session()?;
         self.handed_off.set(true);
         self.inbox.shared().clear_host_task();
         Some(Box::new(LetGo {
@@ -215,7 +330,7 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
     /// session still: no message handled, no slow-consumer close, no timer. The
     /// session is handed off as soon as it is woken while its connection is full
     /// ([`hand_off`](Stallable::hand_off)); should that signal ever be missed, once
-    /// two looks in a row (half a second or more apart) found it woken and not run
+    /// two looks in a row (a second or more apart) found it woken and not run
     /// since. Its queue stays with the connection.
     fn look(&self) -> Option<Box<dyn Any>> {
         let polls = self.polls.get();
@@ -257,7 +372,7 @@ impl<H: SockJsHandler> Stallable for HostedSession<H> {
             };
         }
         let queue = self.outbound.progress();
-        let woken = self.woken() && self.future.try_borrow().is_ok_and(|f| f.is_some());
+        let woken = self.woken();
         Progress {
             waiting: queue.waiting || woken,
             moved: queue.moved.wrapping_add(u64::from(self.polls.get())),
@@ -342,7 +457,8 @@ impl<H: SockJsHandler> MessageBody for HostingBody<H> {
         // The session first, so what it sends now goes out in this poll.
         if let Some(host) = &this.host {
             host.polled();
-            host.drive(cx);
+            // A streaming response queues every frame (its writer wraps each).
+            host.drive(cx, None);
             // While the session runs here, it sends only in `drive`: what it sent is
             // all there, and a wake-up for it would poll this task again for nothing.
             // Once it has been handed off, it sends from a task of its own, and this

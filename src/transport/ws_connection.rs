@@ -32,9 +32,10 @@ use actix_http::ws::{CloseCode, CloseReason, OpCode, Parser};
 use actix_rt::time::Sleep;
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 use futures_core::Stream;
 
-use super::hosted::HostedSession;
+use super::hosted::{AfterRun, HostedSession};
 use super::ws_deflate::{self, ClientWindow};
 use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
@@ -144,36 +145,6 @@ impl<H: SockJsHandler> WsConnection<H> {
         None
     }
 
-    /// Writes what the session sent into `out`.
-    #[inline]
-    fn outbound(&mut self, out: &mut Chunk, item: Outbound) {
-        match item {
-            Outbound::Text(text)
-                if self
-                    .deflate
-                    .as_ref()
-                    .is_some_and(|window| window.compresses(text.len())) =>
-            {
-                if let Some(window) = &mut self.deflate {
-                    write_compressed(out.buf(), &text, window);
-                }
-            }
-            Outbound::Text(text) => write(out.buf(), OpCode::Text, text.as_bytes()),
-            Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
-            Outbound::Close(close) => {
-                // The server starts the closing handshake: its close frame, then it
-                // waits for the client's.
-                let reason = CloseReason {
-                    code: CloseCode::from(close.code),
-                    description: Some(close.reason),
-                };
-                Parser::write_close(out.buf(), Some(reason), false);
-                self.closing = Some(Box::pin(actix_rt::time::sleep(CLOSE_WAIT)));
-            }
-            Outbound::Body(_) | Outbound::Prelude(_) => {}
-        }
-    }
-
     /// After the server's close frame: reads the client's frames, answering none,
     /// until its close frame (or its end, or a broken rule, or [`CLOSE_WAIT`]).
     /// Whether the connection may end now.
@@ -196,22 +167,70 @@ impl<H: SockJsHandler> WsConnection<H> {
     }
 
     /// Runs the session if it was woken since it last ran, then writes what it sent
-    /// into `out`.
+    /// into `out`: what its handles sent straight from the session when that is all
+    /// that woke it (no queue between them), the rest through its queue.
     #[inline(always)]
     fn run_session(&mut self, out: &mut Chunk, cx: &mut Context<'_>) {
-        self.session.drive(cx);
+        let after = if !self.ending && self.closing.is_none() {
+            let deflate = &mut self.deflate;
+            self.session
+                .drive(cx, Some(&mut |text| write_text(out, deflate, text)))
+        } else {
+            self.session.drive(cx, None)
+        };
+        if after == AfterRun::NothingQueued {
+            return;
+        }
         // While the session runs here, it sends only in `drive`: what it sent is all
         // there now, and being woken for it would poll this task again for nothing.
         // Once handed off, it sends from a task of its own.
         let waker = (!self.session.hosting()).then(|| cx.waker());
         while !self.ending && self.closing.is_none() {
             match self.outbound.next(waker) {
-                Poll::Ready(Some(item)) => self.outbound(out, item),
+                Poll::Ready(Some(item)) => {
+                    write_outbound(out, &mut self.deflate, &mut self.closing, item);
+                }
                 // The session let go of this socket.
                 Poll::Ready(None) => self.ending = true,
                 Poll::Pending => break,
             }
         }
+    }
+}
+
+/// Writes what the session sent into `out`. Its close frame starts the closing
+/// handshake: `closing` is set, to wait for the client's.
+#[inline]
+fn write_outbound(
+    out: &mut Chunk,
+    deflate: &mut Option<Box<ClientWindow>>,
+    closing: &mut Option<Pin<Box<Sleep>>>,
+    item: Outbound,
+) {
+    match item {
+        Outbound::Text(text) => write_text(out, deflate, &text),
+        Outbound::Ping => write(out.buf(), OpCode::Ping, b""),
+        Outbound::Close(close) => {
+            // The server starts the closing handshake: its close frame, then it
+            // waits for the client's.
+            let reason = CloseReason {
+                code: CloseCode::from(close.code),
+                description: Some(close.reason),
+            };
+            Parser::write_close(out.buf(), Some(reason), false);
+            *closing = Some(Box::pin(actix_rt::time::sleep(CLOSE_WAIT)));
+        }
+        Outbound::Body(_) | Outbound::Prelude(_) => {}
+    }
+}
+
+/// Writes one text message into `out`, compressed if permessage-deflate was agreed
+/// and it is long enough.
+#[inline]
+fn write_text(out: &mut Chunk, deflate: &mut Option<Box<ClientWindow>>, text: &ByteString) {
+    match deflate {
+        Some(window) if window.compresses(text.len()) => write_compressed(out.buf(), text, window),
+        _ => write(out.buf(), OpCode::Text, text.as_bytes()),
     }
 }
 
@@ -337,7 +356,7 @@ impl Drop for Chunk {
 
 /// Writes `text` as a compressed message: RSV1 set on its frame (RFC 7692 §6).
 #[cold]
-fn write_compressed(out: &mut BytesMut, text: &bytestring::ByteString, window: &mut ClientWindow) {
+fn write_compressed(out: &mut BytesMut, text: &ByteString, window: &mut ClientWindow) {
     let payload = ws_deflate::compressed(text, window);
     let start = out.len();
     write(out, OpCode::Text, &payload);

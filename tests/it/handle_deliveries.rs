@@ -125,8 +125,64 @@ async fn what_a_handle_sends_while_the_session_waits_for_a_future_comes_after_it
         .await
         .expect("the handler waits")
         .expect("a handle");
-    // The context takes no command while it waits, so this comes after `waited`.
+    // The context takes no command while it waits, so these come after `waited`:
+    // neither the session's core nor its connection (which writes prepared
+    // messages straight from the inbox) takes them first.
+    handle
+        .send_prepared(&PreparedMessage::new("prepared during"))
+        .expect("send prepared");
     handle.send("during").expect("send");
     assert_eq!(ws.next_text().await, r#"a["waited"]"#);
+    assert_eq!(ws.next_text().await, r#"a["prepared during"]"#);
     assert_eq!(ws.next_text().await, r#"a["during"]"#);
+    // Once it waits no more, a prepared message alone.
+    handle
+        .send_prepared(&PreparedMessage::new("after"))
+        .expect("send prepared");
+    assert_eq!(ws.next_text().await, r#"a["after"]"#);
+}
+
+#[actix_rt::test]
+async fn the_raw_websocket_gets_prepared_messages_as_their_text_in_order_with_sends() {
+    let (srv, mut events) = common::server(config());
+    let mut ws = RawWs::connect(srv.addr(), "/rec/websocket").await;
+    let Event::Open(handle) = next_event(&mut events).await else {
+        panic!("expected the session to open");
+    };
+    // Prepared messages alone (written from the inbox as they are), then mixed
+    // with texts (which the session's core takes), then alone again.
+    let prepared: Vec<PreparedMessage> = (0..4)
+        .map(|i| PreparedMessage::new(format!("p{i}")))
+        .collect();
+    handle.send_prepared(&prepared[0]).expect("send prepared");
+    assert_eq!(ws.next_text().await, "p0");
+    handle.send_prepared(&prepared[1]).expect("send prepared");
+    handle.send("t").expect("send");
+    handle.send_prepared(&prepared[2]).expect("send prepared");
+    assert_eq!(ws.next_text().await, "p1");
+    assert_eq!(ws.next_text().await, "t");
+    assert_eq!(ws.next_text().await, "p2");
+    handle.send_prepared(&prepared[3]).expect("send prepared");
+    assert_eq!(ws.next_text().await, "p3");
+}
+
+#[actix_rt::test]
+async fn prepared_messages_then_a_handle_close_come_in_order() {
+    let (_srv, mut events, mut ws, handle) = open_recorded_websocket().await;
+    let msg = PreparedMessage::new("all");
+    for _ in 0..100 {
+        handle.send_prepared(&msg).expect("send prepared");
+    }
+    handle.close(3003, "bye").expect("close");
+    for i in 0..100 {
+        assert_eq!(ws.next_text().await, r#"a["all"]"#, "message {i}");
+    }
+    assert_eq!(ws.next_text().await, r#"c[3003,"bye"]"#);
+    assert_eq!(
+        next_event(&mut events).await,
+        Event::Close(CloseReason::Server {
+            code: 3003,
+            reason: "bye".into()
+        })
+    );
 }

@@ -10,8 +10,26 @@ use actix::SpawnHandle;
 
 use super::{SessionCore, State};
 use crate::protocol::{CloseFrame, Frame};
-use crate::receiver::{Receiver, WriteOutcome};
+use bytestring::ByteString;
+
+use crate::receiver::{Outbound, Receiver, WriteOutcome};
 use crate::vocabulary::CloseReason;
+
+/// What a websocket connection running the session may write from the session's
+/// inbox without the session: the prepared messages its handles sent, taken in
+/// order while nothing else comes first. Known each time the session has run, and
+/// good until it runs again: what it depends on (the context started and waits for
+/// nothing, no close or stop asked, nothing queued, a websocket attached) changes
+/// only when it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteThrough {
+    /// Nothing: the session must run.
+    No,
+    /// Each prepared message's frame (a SockJS websocket).
+    Frames,
+    /// Each prepared message's text (the raw websocket).
+    Texts,
+}
 
 /// The receiver currently attached, and what the session knows of it.
 pub(crate) struct Attached {
@@ -184,32 +202,46 @@ impl SessionCore {
 
     /// Settles a session that only queued what its handles sent, without its
     /// handler: what `settle` does then (flush to the attached websocket), when it
-    /// cannot need the handler. `None`, and nothing done, when it might: a close or
-    /// stop was asked, the call went over the bound, or the receiver is not a live
-    /// websocket (a write to it could lose it, which closes the session).
-    pub(crate) fn settle_deliveries(&mut self) -> Option<()> {
+    /// cannot need the handler, except that the frame goes to `out` instead of the
+    /// receiver's queue. For the websocket connection that runs the session: it
+    /// writes what `out` is given at once, and empties the queue after every run,
+    /// so nothing waits in the queue to go before it. `None`, and nothing done, when
+    /// settling might need the handler: a close or stop was asked, the call went
+    /// over the bound, or the receiver is not a websocket.
+    pub(crate) fn settle_deliveries_into(
+        &mut self,
+        out: &mut dyn FnMut(&ByteString),
+    ) -> Option<()> {
         if self.close_requested.is_some() || self.stop_requested || self.over_bound {
             return None;
         }
-        match &self.receiver {
-            Some(a) if a.receiver.is_websocket() && !a.receiver.is_gone() => {}
+        let raw = self.is_raw();
+        let attached = match &self.receiver {
+            Some(a) if a.receiver.is_websocket() && !a.draining => a,
             _ => return None,
-        }
+        };
         if self.dirty {
-            // A live websocket takes every frame (its budget is unlimited): the step
-            // is always `Done`.
-            let step = self.flush_outbox();
-            debug_assert_eq!(step, Step::Done);
+            if raw {
+                while let Some(text) = self.outbox.pop_raw() {
+                    out(&text);
+                }
+            } else if let Some(frame) = self.outbox.take_frame() {
+                // A websocket's writer makes every frame one text message.
+                if let Some(Outbound::Text(text)) = attached.receiver.encode_frame(frame) {
+                    out(&text);
+                }
+            }
             self.dirty = false;
         }
         Some(())
     }
 
     /// Whether the session is open and may take what handles sent without its
-    /// handler ([`settle_deliveries`](Self::settle_deliveries)): its context started
-    /// and waits for no future of the application's (the context would take no
-    /// command then), nothing asked of it since it last settled, and a live
-    /// websocket attached.
+    /// handler ([`settle_deliveries_into`](Self::settle_deliveries_into)): its
+    /// context started and waits for no future of the application's (the context
+    /// would take no command then), nothing asked of it since it last settled, and
+    /// a websocket attached. Whether that websocket is still there is the caller's
+    /// to know (its connection is the caller), so the queue is not looked at.
     pub(crate) fn takes_deliveries_alone(&self) -> bool {
         self.started
             && self.waits == 0
@@ -221,7 +253,20 @@ impl SessionCore {
             && self
                 .receiver
                 .as_ref()
-                .is_some_and(|a| a.receiver.is_websocket() && !a.receiver.is_gone())
+                .is_some_and(|a| a.receiver.is_websocket())
+    }
+
+    /// What the connection running the session may write straight from its inbox
+    /// until the context next runs (see [`WriteThrough`]): while the session takes
+    /// deliveries alone with nothing queued, every prepared message as it is.
+    pub(crate) fn write_through(&self) -> WriteThrough {
+        if !self.takes_deliveries_alone() {
+            WriteThrough::No
+        } else if self.is_raw() {
+            WriteThrough::Texts
+        } else {
+            WriteThrough::Frames
+        }
     }
 
     /// Ends the attached receiver's request normally (a websocket with `close`);
