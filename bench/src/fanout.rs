@@ -8,6 +8,10 @@
 //! instead). Every session, the sender too, reads every message and checks that
 //! their numbers come in order, none missing and none twice.
 //!
+//! `fanout-19k-bare` is the same against `/bare-broadcast`: plain websocket
+//! connections and messages, no SockJS, broadcast as cheaply as actix-http allows
+//! (`sockjs_bench::bare_fanout`): the floor the crate's fan-out is compared with.
+//!
 //! The server's user and system CPU time are read apart from `/proc/PID/stat` from
 //! the first send to the last delivery: user time is what the crate and actix cost
 //! per delivery, system time the kernel's share (one `write` per delivery at this
@@ -53,14 +57,16 @@ struct Seen {
 
 /// What the sessions of a run share.
 struct Run {
+    /// Against `/bare-broadcast`: plain websocket messages, no SockJS frames.
+    bare: bool,
     messages: usize,
     size: usize,
     opening: Semaphore,
     start: Barrier,
 }
 
-/// Runs `fanout-19k` once.
-pub(crate) async fn fanout(s: Arc<Settings>) -> Result<Value, String> {
+/// Runs `fanout-19k` (or, `bare`, `fanout-19k-bare`) once.
+pub(crate) async fn fanout(s: Arc<Settings>, bare: bool) -> Result<Value, String> {
     let sessions = s.sessions.unwrap_or(SESSIONS).max(1);
     let duration = s.duration.max(MIN_DURATION);
     let messages = s
@@ -68,6 +74,7 @@ pub(crate) async fn fanout(s: Arc<Settings>) -> Result<Value, String> {
         .unwrap_or_else(|| (duration.as_millis() / INTERVAL.as_millis()) as usize)
         .max(1);
     let run = Arc::new(Run {
+        bare,
         messages,
         size: s.size.unwrap_or(SIZE).max(24),
         opening: Semaphore::new(OPENING),
@@ -123,7 +130,7 @@ pub(crate) async fn fanout(s: Arc<Settings>) -> Result<Value, String> {
     let (user, sys) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     let per = |cpu: f64| (total.received > 0).then(|| cpu * 1e6 / total.received as f64);
     Ok(json!({
-        "scenario": "fanout-19k",
+        "scenario": if bare { "fanout-19k-bare" } else { "fanout-19k" },
         "unit": "deliveries",
         "sessions": sessions,
         "messages": messages,
@@ -180,6 +187,9 @@ async fn session(run: &Run, i: usize, addr: std::net::SocketAddr) -> Seen {
 async fn open(run: &Run, addr: std::net::SocketAddr) -> io::Result<Ws> {
     let _permit = run.opening.acquire().await;
     let deadline = Instant::now() + SETUP;
+    if run.bare {
+        return Ws::connect(addr, "/bare-broadcast", deadline).await;
+    }
     let mut ws = Ws::connect(addr, &session_path("/broadcast", 0, "websocket"), deadline).await?;
     match ws.recv(deadline).await? {
         WsMessage::Text(b"o") => Ok(ws),
@@ -188,8 +198,14 @@ async fn open(run: &Run, addr: std::net::SocketAddr) -> io::Result<Ws> {
     }
 }
 
-/// The message numbered `seq`, as the client sends it: `["SEQ:MICROS:xx.."]`.
-fn message(seq: usize, size: usize) -> Vec<u8> {
+/// The message numbered `seq`, as the client sends it: `["SEQ:MICROS:xx.."]`, or
+/// `SEQ:MICROS:xx..` to `/bare-broadcast`.
+fn message(seq: usize, size: usize, bare: bool) -> Vec<u8> {
+    if bare {
+        let mut m = format!("{seq}:{}:", micros()).into_bytes();
+        m.resize(size, b'x');
+        return m;
+    }
     let mut m = format!("[\"{seq}:{}:", micros()).into_bytes();
     m.resize(size + 2, b'x');
     m.extend_from_slice(b"\"]");
@@ -208,7 +224,8 @@ async fn deliveries(run: &Run, i: usize, ws: &mut Ws, seen: &mut Seen) -> io::Re
         if i == 0 && sent < run.messages {
             let due = t0 + INTERVAL * u32::try_from(sent).unwrap_or(u32::MAX);
             if Instant::now() >= due {
-                ws.send_text(&message(sent, run.size), hard).await?;
+                ws.send_text(&message(sent, run.size, run.bare), hard)
+                    .await?;
                 sent += 1;
                 continue;
             }
@@ -220,11 +237,16 @@ async fn deliveries(run: &Run, i: usize, ws: &mut Ws, seen: &mut Seen) -> io::Re
             Err(e) if e.kind() == io::ErrorKind::TimedOut && until < hard => continue,
             Err(e) => return Err(e),
         };
-        if frame == b"h" {
+        if frame == b"h" && !run.bare {
             continue;
         }
         let now = micros();
-        for item in sockjs_items(frame).ok_or_else(|| bad_frame(frame))? {
+        let items: Box<dyn Iterator<Item = &[u8]>> = if run.bare {
+            Box::new(std::iter::once(frame))
+        } else {
+            Box::new(sockjs_items(frame).ok_or_else(|| bad_frame(frame))?)
+        };
+        for item in items {
             let mut fields = item.split(|&b| b == b':');
             let number = |f: Option<&[u8]>| {
                 f.and_then(|t| std::str::from_utf8(t).ok())

@@ -4,6 +4,7 @@
 
 use std::io;
 
+pub mod bare_fanout;
 pub mod heap;
 
 /// A command-line flag's numeric value, or an error naming the flag.

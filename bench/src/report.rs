@@ -460,7 +460,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
         );
     }
     for (name, sum) in &summaries {
-        if SPECS.iter().all(|s| s.name != *name) && *name != fanout::NAME {
+        if SPECS.iter().all(|s| s.name != *name) && !fanout::reports(name) {
             let _ = writeln!(
                 out,
                 "| `{name}` | (unknown scenario) | {} | {} | {} | – | – | – | – | – | info |",
@@ -477,7 +477,7 @@ pub(crate) fn table(lines: &[Value]) -> String {
 /// One readable line for a run, printed as it finishes.
 pub(crate) fn line(v: &Value) -> String {
     let name = v["scenario"].as_str().unwrap_or("?");
-    if name == fanout::NAME {
+    if fanout::reports(name) {
         return fanout::line(v);
     }
     if let Some(bytes) = v.get("bytes_per_stuck_session").and_then(Value::as_f64) {

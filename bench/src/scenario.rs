@@ -87,6 +87,7 @@ pub(crate) const SCENARIOS: &[&str] = &[
     "stuck",
     "stuck-addr",
     "fanout-19k",
+    "fanout-19k-bare",
 ];
 
 /// Runs one scenario once and returns its JSON result.
@@ -117,7 +118,8 @@ pub(crate) async fn run(name: &str, s: &Settings) -> Result<Value, String> {
         "idle-xhr-streaming" => idle(s, Idle::XhrStreaming, name).await,
         "stuck" => crate::stuck::stuck(s, crate::stuck::HANDLES).await,
         "stuck-addr" => crate::stuck::stuck(s, crate::stuck::ADDRS).await,
-        "fanout-19k" => crate::fanout::fanout(s).await,
+        "fanout-19k" => crate::fanout::fanout(s, false).await,
+        "fanout-19k-bare" => crate::fanout::fanout(s, true).await,
         other => Err(format!("unknown scenario {other}")),
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 
-use super::hosted::HostingBody;
+use super::hosting_body::HostingBody;
 use crate::config::SockJsConfig;
 use crate::receiver::{Outbound, QueueRx};
 use crate::session::{SockJsHandler, ToHost};

@@ -6,6 +6,7 @@ mod body;
 pub(crate) mod callback;
 pub(crate) mod eventsource;
 pub(crate) mod hosted;
+mod hosting_body;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
 pub(crate) mod websocket;

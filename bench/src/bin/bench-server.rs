@@ -28,6 +28,9 @@
 //!   scenario; default configuration, as `/broadcast`);
 //! - `/bare`: a plain actix-web websocket echo through `actix_web_actors::ws::start`,
 //!   the crate (and version) the SockJS websocket transport uses, no SockJS at all;
+//! - `/bare-broadcast`: `/broadcast` without SockJS, as cheaply as actix-http allows
+//!   (a plain websocket response whose body writes frames encoded once for every
+//!   connection of its thread; [`sockjs_bench::bare_fanout`]): `fanout-19k-bare`;
 //! - `/bare-stream` (POST): a plain actix-web streaming response that sends what an
 //!   xhr_streaming response starts with (2048 `h` and a newline, then `o` and a
 //!   newline) and stays open: the memory floor of an xhr_streaming session;
@@ -375,6 +378,10 @@ async fn main() -> std::io::Result<()> {
             .service(broadcast.clone())
             .service(room.clone())
             .route("/bare", web::get().to(bare))
+            .route(
+                "/bare-broadcast",
+                web::get().to(sockjs_bench::bare_fanout::bare_broadcast),
+            )
             .route("/bare-stream", web::post().to(bare_stream))
             .route("/heap", web::get().to(heap))
     })

@@ -1,5 +1,7 @@
 //! The fan-out section of BENCHMARKS.md: `fanout-19k`'s runs, the server's user and
-//! kernel CPU time per delivery apart, and its targets.
+//! kernel CPU time per delivery apart, and its targets; beside them
+//! `fanout-19k-bare`'s, the same fan-out with no SockJS as cheaply as actix-http
+//! allows (the floor).
 
 use std::fmt::Write as _;
 
@@ -9,6 +11,13 @@ use super::{latency, median, thousands};
 
 /// The scenario this section reports.
 pub(super) const NAME: &str = "fanout-19k";
+/// The floor it is compared with.
+pub(super) const BARE: &str = "fanout-19k-bare";
+
+/// Whether `name` is one of this section's scenarios.
+pub(super) fn reports(name: &str) -> bool {
+    name == NAME || name == BARE
+}
 /// Server user-space CPU time per delivery at most this many microseconds.
 const USER_US: f64 = 2.5;
 /// 99th percentile latency at most this many microseconds.
@@ -16,10 +25,13 @@ const P99_US: f64 = 300_000.0;
 
 /// The section, or nothing when no run of [`NAME`] is in `lines`.
 pub(super) fn section(lines: &[Value]) -> String {
-    let runs: Vec<&Value> = lines
-        .iter()
-        .filter(|v| v.get("scenario").and_then(Value::as_str) == Some(NAME))
-        .collect();
+    let of = |name: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|v| v.get("scenario").and_then(Value::as_str) == Some(name))
+            .collect()
+    };
+    let (runs, bare) = (of(NAME), of(BARE));
     if runs.is_empty() {
         return String::new();
     }
@@ -48,10 +60,20 @@ pub(super) fn section(lines: &[Value]) -> String {
         runs.len(),
         P99_US / 1000.0,
     );
+    if !bare.is_empty() {
+        let _ = writeln!(
+            out,
+            "`{BARE}` is the same fan-out against bench-server's `/bare-broadcast`: plain websocket \
+             connections of actix-web, no SockJS, no session and no actor, each message encoded once \
+             and queued for every connection of the worker (`bench/src/bare_fanout.rs`): what \
+             actix-http itself costs, the floor of any server built on it (medians of {} runs).\n",
+            bare.len()
+        );
+    }
     out.push_str(
-        "| deliveries / s | user CPU / delivery | kernel CPU / delivery | p50 | p99 | max | lost | duplicated | result |\n",
+        "| server | deliveries / s | user CPU / delivery | kernel CPU / delivery | p50 | p99 | max | lost | duplicated | result |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     let result = if errors > 0 {
         format!(
             "**ERRORS** ({errors}): {}",
@@ -66,7 +88,7 @@ pub(super) fn section(lines: &[Value]) -> String {
     };
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} | {} | {lost} | {duplicated} | {result} |",
+        "| `{NAME}` (this crate) | {} | {} | {} | {} | {} | {} | {lost} | {duplicated} | {result} |",
         field("rate").map_or("–".into(), thousands),
         us(user),
         us(sys),
@@ -74,14 +96,32 @@ pub(super) fn section(lines: &[Value]) -> String {
         latency(p99),
         latency(field("max_us")),
     );
+    if !bare.is_empty() {
+        let field =
+            |name: &str| median(bare.iter().filter_map(|r| r.get(name)?.as_f64()).collect());
+        let sum = |name: &str| -> u64 { bare.iter().filter_map(|r| r.get(name)?.as_u64()).sum() };
+        let _ = writeln!(
+            out,
+            "| `{BARE}` (actix-web alone) | {} | {} | {} | {} | {} | {} | {} | {} | floor |",
+            field("rate").map_or("–".into(), thousands),
+            us(field("user_us_per_delivery")),
+            us(field("sys_us_per_delivery")),
+            latency(field("p50_us")),
+            latency(field("p99_us")),
+            latency(field("max_us")),
+            sum("lost"),
+            sum("duplicated"),
+        );
+    }
     out
 }
 
 /// One readable line for a run of [`NAME`].
 pub(super) fn line(v: &Value) -> String {
     let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    let name = v.get("scenario").and_then(Value::as_str).unwrap_or(NAME);
     let mut s = format!(
-        "{NAME:<20} {} sessions, {} deliveries/s  user {:.2} µs  kernel {:.2} µs per delivery  \
+        "{name:<20} {} sessions, {} deliveries/s  user {:.2} µs  kernel {:.2} µs per delivery  \
          p50 {}  p99 {}  max {}  lost {}  duplicated {}  (opened in {:.1} s)",
         v["sessions"],
         thousands(f("rate").unwrap_or(0.0)),
