@@ -10,8 +10,10 @@
 //! Counting is off unless [`enable`]d, and then one relaxed atomic addition per
 //! allocation and per free; the throughput runs leave it off.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use tikv_jemallocator::Jemalloc;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 /// Bytes allocated minus bytes freed since counting began: blocks allocated before
@@ -19,7 +21,7 @@ static COUNTING: AtomicBool = AtomicBool::new(false);
 /// anything.
 static LIVE: AtomicI64 = AtomicI64::new(0);
 
-/// The system allocator, counting live bytes once [`enable`]d.
+/// jemalloc (as test_server's), counting live bytes once [`enable`]d.
 pub struct CountingAllocator;
 
 #[inline]
@@ -32,7 +34,7 @@ fn count(bytes: usize, sign: i64) {
     }
 }
 
-/// Counts a block of `layout` that `System` handed out, if it did.
+/// Counts a block of `layout` that jemalloc handed out, if it did.
 #[inline]
 fn allocated(ptr: *mut u8, layout: Layout) -> *mut u8 {
     if !ptr.is_null() {
@@ -41,32 +43,32 @@ fn allocated(ptr: *mut u8, layout: Layout) -> *mut u8 {
     ptr
 }
 
-// SAFETY: every call is passed on to `System` unchanged; the counting around it
+// SAFETY: every call is passed on to jemalloc unchanged; the counting around it
 // neither allocates nor touches the memory.
 unsafe impl GlobalAlloc for CountingAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's guarantees for `layout` are System's.
-        allocated(unsafe { System.alloc(layout) }, layout)
+        // SAFETY: the caller's guarantees for `layout` are jemalloc's.
+        allocated(unsafe { Jemalloc.alloc(layout) }, layout)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
-        allocated(unsafe { System.alloc_zeroed(layout) }, layout)
+        allocated(unsafe { Jemalloc.alloc_zeroed(layout) }, layout)
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this `layout`, that is from System.
-        unsafe { System.dealloc(ptr, layout) };
+        // SAFETY: `ptr` came from `alloc` above with this `layout`, that is from jemalloc.
+        unsafe { Jemalloc.dealloc(ptr, layout) };
         count(layout.size(), -1);
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as in `dealloc`; System gets what it handed out.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        // SAFETY: as in `dealloc`; jemalloc gets what it handed out.
+        let new = unsafe { Jemalloc.realloc(ptr, layout, new_size) };
         if !new.is_null() {
             count(new_size, 1);
             count(layout.size(), -1);

@@ -1,7 +1,8 @@
 //! The application's way to reach a session from anywhere.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::inbox::{InboxTx, Offer};
@@ -29,6 +30,10 @@ pub struct PreparedMessage(Arc<Prepared>);
 struct Prepared {
     text: ByteString,
     frame: Frame,
+    /// What a websocket connection writes for it, made by the first that does and
+    /// shared by the rest: the frame as a websocket message (a SockJS websocket),
+    /// and the text as one (the raw websocket).
+    on_the_wire: [OnceLock<Bytes>; 2],
 }
 
 impl PreparedMessage {
@@ -36,7 +41,11 @@ impl PreparedMessage {
     pub fn new(text: impl Into<ByteString>) -> Self {
         let text = text.into();
         let frame = Frame::message(&text);
-        PreparedMessage(Arc::new(Prepared { text, frame }))
+        PreparedMessage(Arc::new(Prepared {
+            text,
+            frame,
+            on_the_wire: [OnceLock::new(), OnceLock::new()],
+        }))
     }
 
     /// The message as sent by the application.
@@ -51,6 +60,19 @@ impl PreparedMessage {
 
     pub(crate) fn parts(&self) -> (&ByteString, &Frame) {
         (&self.0.text, &self.0.frame)
+    }
+
+    /// What a websocket writes for this message: its frame (a SockJS websocket) or,
+    /// `raw`, its text, as one websocket message, which `encode` makes of them. Made
+    /// once, by the first connection that asks, and shared (a reference count) by
+    /// every other: a broadcast's websocket frame is encoded once.
+    pub(crate) fn on_the_wire(&self, raw: bool, encode: impl FnOnce(&str) -> Bytes) -> Bytes {
+        let (slot, text) = if raw {
+            (&self.0.on_the_wire[1], &*self.0.text)
+        } else {
+            (&self.0.on_the_wire[0], self.0.frame.as_str())
+        };
+        slot.get_or_init(|| encode(text)).clone()
     }
 }
 
@@ -208,4 +230,26 @@ pub fn broadcast<'a>(sessions: impl IntoIterator<Item = &'a SessionHandle>, text
         .into_iter()
         .filter(|s| s.send_prepared(&msg).is_ok())
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_message_is_encoded_for_the_wire_once_per_form() {
+        let msg = PreparedMessage::new("hi");
+        let mut encoded = Vec::new();
+        let mut encode = |text: &str| {
+            encoded.push(text.to_owned());
+            Bytes::copy_from_slice(text.as_bytes())
+        };
+        let frame = msg.on_the_wire(false, &mut encode);
+        let again = msg.clone().on_the_wire(false, &mut encode);
+        let text = msg.on_the_wire(true, &mut encode);
+        assert_eq!(frame.as_ref(), br#"a["hi"]"#);
+        assert_eq!(again.as_ptr(), frame.as_ptr());
+        assert_eq!(text.as_ref(), b"hi");
+        assert_eq!(encoded, vec![r#"a["hi"]"#.to_owned(), "hi".to_owned()]);
+    }
 }

@@ -12,8 +12,7 @@ use super::handle::FromHandle;
 use super::inbox::NextDelivery;
 use super::messages::Command;
 use super::pump::Heartbeat;
-use bytestring::ByteString;
-
+use super::shared::Written;
 use crate::session::SockJsHandler;
 use crate::vocabulary::CloseReason;
 
@@ -162,7 +161,7 @@ impl<A: SockJsHandler> SockJsContext<A> {
     /// the receiver's queue. Tells whether that was all; if not (anything else
     /// waits, or settling might need the handler: a close, the bound), the context
     /// must run, and its pump settles what was queued here and takes the rest.
-    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(&ByteString)) -> bool {
+    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(Written<'_>)) -> bool {
         // The context's own flags are not read (they are cache lines a broadcast
         // would otherwise bring in for every member): the core knows whether the
         // context started and whether it waits, and a stop sets `stop_requested`.

@@ -80,4 +80,4 @@ pub use handler::SockJsHandler;
 pub(crate) use inbox::{InboxTx, inbox};
 pub(crate) use messages::Command;
 pub(crate) use run::{SessionFuture, SessionMailbox, ToHost};
-pub(crate) use shared::{SessionId, SessionShared, SessionSlot};
+pub(crate) use shared::{SessionId, SessionShared, SessionSlot, Written};

@@ -11,12 +11,11 @@ use actix::Addr;
 use actix::dev::{AsyncContextParts, ContextFut, ContextParts, Mailbox};
 
 use super::context::SockJsContext;
+use super::core::WriteThrough;
 use super::core::{SessionCore, SessionSetup};
 use super::messages::Command;
 use super::pump::CommandPump;
-use bytestring::ByteString;
-
-use super::core::WriteThrough;
+use super::shared::Written;
 use crate::session::SockJsHandler;
 use crate::stats::Stats;
 
@@ -67,7 +66,7 @@ impl<A: SockJsHandler> SessionFuture<A> {
     /// woke the session, giving each frame to `out` (see
     /// `SockJsContext::take_deliveries`). Tells whether the session is settled; if
     /// not, it must be polled.
-    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(&ByteString)) -> bool {
+    pub(crate) fn take_deliveries(&mut self, out: &mut dyn FnMut(Written<'_>)) -> bool {
         self.fut
             .as_mut()
             .is_some_and(|fut| fut.ctx().take_deliveries(out))

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytestring::ByteString;
 
 use super::core::WriteThrough;
+use super::handle::PreparedMessage;
 use super::inbox::{InboxState, NextDelivery};
 use super::pump::COMMANDS_PER_TURN;
 use crate::receiver::HandOffSignal;
@@ -69,6 +70,17 @@ pub(crate) struct SessionShared {
     /// The address the session is bound to (`bind_session_to_ip`), if any: boxed,
     /// as few services bind sessions, and every session would carry 17 bytes.
     ip: Option<Box<IpAddr>>,
+}
+
+/// What a session writes straight to the websocket connection that runs it
+/// (`transport::hosted`), to be written at once.
+#[derive(Debug)]
+pub(crate) enum Written<'a> {
+    /// One text message (a frame, or a raw websocket's message).
+    Text(&'a ByteString),
+    /// A prepared message as it is: its frame, or its text when `true` (the raw
+    /// websocket).
+    Prepared(&'a PreparedMessage, bool),
 }
 
 /// The instant session timestamps count from: the process's first session.
@@ -204,7 +216,7 @@ impl SessionShared {
     pub(crate) fn write_through(
         &self,
         kind: WriteThrough,
-        out: &mut dyn FnMut(&ByteString),
+        out: &mut dyn FnMut(Written<'_>),
     ) -> (u64, bool) {
         let mut written = 0;
         if kind == WriteThrough::No {
@@ -216,12 +228,7 @@ impl SessionShared {
             }
             match self.inbox.next_delivery(false) {
                 NextDelivery::Prepared(msg) => {
-                    let (text, frame) = msg.parts();
-                    out(if kind == WriteThrough::Texts {
-                        text
-                    } else {
-                        frame.as_shared()
-                    });
+                    out(Written::Prepared(&msg, kind == WriteThrough::Texts));
                     written += 1;
                 }
                 NextDelivery::Empty => return (written, true),

@@ -23,12 +23,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Waker};
 
-use bytestring::ByteString;
-
 use super::{Outbound, QueueRx, StallProbe};
 use crate::receiver::stall::{self, Progress, Stallable};
 use crate::session::SockJsHandler;
-use crate::session::{Command, InboxTx, SessionFuture, WriteThrough};
+use crate::session::{Command, InboxTx, SessionFuture, WriteThrough, Written};
 use crate::stats::Stats;
 
 /// `woken_at_look` when the last look found the session not woken. Should `polls`
@@ -157,7 +155,7 @@ impl<H: SockJsHandler> HostedSession<H> {
     pub(crate) fn drive(
         &self,
         cx: &mut Context<'_>,
-        out: Option<&mut dyn FnMut(&ByteString)>,
+        out: Option<&mut dyn FnMut(Written<'_>)>,
     ) -> AfterRun {
         match (out, self.write_through.get()) {
             (Some(out), through) if through != WriteThrough::No => {
@@ -174,7 +172,7 @@ impl<H: SockJsHandler> HostedSession<H> {
         &self,
         cx: &mut Context<'_>,
         through: WriteThrough,
-        out: &mut dyn FnMut(&ByteString),
+        out: &mut dyn FnMut(Written<'_>),
     ) -> AfterRun {
         let shared = self.inbox.shared();
         if !shared.take_woken() {
@@ -203,7 +201,7 @@ impl<H: SockJsHandler> HostedSession<H> {
     fn run(
         &self,
         cx: &mut Context<'_>,
-        out: Option<&mut dyn FnMut(&ByteString)>,
+        out: Option<&mut dyn FnMut(Written<'_>)>,
         woken: Option<bool>,
     ) -> AfterRun {
         let Ok(mut future) = self.future.try_borrow_mut() else {

@@ -41,7 +41,7 @@ use super::ws_reader::{CLOSE_UNSUPPORTED, ClientFrame, ClientFrames, Refusal};
 use super::{Outbound, QueueRx};
 use crate::protocol::{Messages, decode_websocket_messages};
 use crate::session::Command;
-use crate::session::SockJsHandler;
+use crate::session::{SockJsHandler, Written};
 use crate::shutdown::InFlight;
 
 /// The body of a websocket response: the connection itself.
@@ -174,7 +174,7 @@ impl<H: SockJsHandler> WsConnection<H> {
         let after = if !self.ending && self.closing.is_none() {
             let deflate = &mut self.deflate;
             self.session
-                .drive(cx, Some(&mut |text| write_text(out, deflate, text)))
+                .drive(cx, Some(&mut |item| write_through(out, deflate, item)))
         } else {
             self.session.drive(cx, None)
         };
@@ -222,6 +222,34 @@ fn write_outbound(
         }
         Outbound::Body(_) | Outbound::Prelude(_) => {}
     }
+}
+
+/// Writes what the session wrote through (`transport::hosted`) into `out`. A
+/// prepared message that goes out plain is the bytes every connection writes for
+/// it, encoded once (`PreparedMessage::on_the_wire`); alone in its chunk, it is the
+/// chunk.
+#[inline]
+fn write_through(out: &mut Chunk, deflate: &mut Option<Box<ClientWindow>>, item: Written<'_>) {
+    match item {
+        Written::Text(text) => write_text(out, deflate, text),
+        Written::Prepared(msg, texts) => {
+            let (text, frame) = msg.parts();
+            let text = if texts { text } else { frame.as_shared() };
+            match deflate {
+                Some(window) if window.compresses(text.len()) => {
+                    write_compressed(out.buf(), text, window);
+                }
+                _ => out.push_shared(msg.on_the_wire(texts, encode_text)),
+            }
+        }
+    }
+}
+
+/// `text` as one websocket text message.
+fn encode_text(text: &str) -> Bytes {
+    let mut encoded = BytesMut::with_capacity(text.len() + 10);
+    write(&mut encoded, OpCode::Text, text.as_bytes());
+    encoded.freeze()
 }
 
 /// Writes one text message into `out`, compressed if permessage-deflate was agreed
@@ -309,9 +337,15 @@ impl<H: SockJsHandler> Stream for WsConnection<H> {
 /// What one poll of the connection writes, handed out whole at its end: nothing is
 /// kept between polls (an idle connection holds no buffer, nor room for one), and a
 /// poll that writes nothing takes none. Written into the thread's chunk buffer
-/// ([`CHUNKS`]).
+/// ([`CHUNKS`]), unless all it holds is one message encoded for every connection
+/// (a broadcast's), which is then the chunk itself.
 #[derive(Default)]
-struct Chunk(Option<BytesMut>);
+struct Chunk {
+    buf: Option<BytesMut>,
+    /// The chunk, while all it holds is one message encoded for many connections
+    /// (then `buf` is `None`).
+    shared: Option<Bytes>,
+}
 
 thread_local! {
     /// The buffer every connection of this thread writes its chunks into. A chunk is
@@ -328,19 +362,40 @@ const CHUNK_BUFFER_KEPT: usize = 64 * 1024;
 impl Chunk {
     #[inline]
     fn buf(&mut self) -> &mut BytesMut {
-        self.0.get_or_insert_with(|| CHUNKS.take())
+        let shared = &mut self.shared;
+        self.buf.get_or_insert_with(|| {
+            let mut buf = CHUNKS.take();
+            if let Some(bytes) = shared.take() {
+                buf.extend_from_slice(&bytes);
+            }
+            buf
+        })
+    }
+
+    /// Adds bytes encoded for many connections: the chunk itself, if it is the
+    /// first thing in it.
+    #[inline]
+    fn push_shared(&mut self, bytes: Bytes) {
+        if self.buf.is_none() && self.shared.is_none() {
+            self.shared = Some(bytes);
+        } else {
+            self.buf().extend_from_slice(&bytes);
+        }
     }
 
     #[inline]
     fn take(mut self) -> Option<Bytes> {
-        let buf = self.0.as_mut()?;
+        if let Some(bytes) = self.shared.take() {
+            return Some(bytes);
+        }
+        let buf = self.buf.as_mut()?;
         if buf.is_empty() {
             return None;
         }
         if buf.len() > CHUNK_BUFFER_KEPT {
             // A large chunk takes its memory with it rather than leave the thread
             // holding it.
-            return self.0.take().map(BytesMut::freeze);
+            return self.buf.take().map(BytesMut::freeze);
         }
         Some(buf.split().freeze())
     }
@@ -348,7 +403,7 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if let Some(buf) = self.0.take() {
+        if let Some(buf) = self.buf.take() {
             CHUNKS.set(buf);
         }
     }
@@ -385,5 +440,30 @@ impl<H: SockJsHandler> Drop for WsConnection<H> {
         // decoded from the same read, the client's close), then tells it the
         // connection is gone: it closes (on_close runs) if it has not yet, and ends.
         drop(self.session.let_go());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_is_a_shared_message_alone_or_a_copy_of_it_followed_by_the_rest() {
+        let shared = Bytes::from_static(b"\x81\x02hi");
+        let mut alone = Chunk::default();
+        alone.push_shared(shared.clone());
+        let taken = alone.take().expect("a chunk");
+        // The very bytes, not a copy.
+        assert_eq!(taken.as_ptr(), shared.as_ptr());
+
+        let mut mixed = Chunk::default();
+        mixed.push_shared(shared.clone());
+        write(mixed.buf(), OpCode::Text, b"yo");
+        mixed.push_shared(shared.clone());
+        assert_eq!(
+            mixed.take().expect("a chunk").as_ref(),
+            b"\x81\x02hi\x81\x02yo\x81\x02hi"
+        );
+        assert!(Chunk::default().take().is_none());
     }
 }

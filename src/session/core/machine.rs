@@ -10,9 +10,8 @@ use actix::SpawnHandle;
 
 use super::{SessionCore, State};
 use crate::protocol::{CloseFrame, Frame};
-use bytestring::ByteString;
-
 use crate::receiver::{Outbound, Receiver, WriteOutcome};
+use crate::session::shared::Written;
 use crate::vocabulary::CloseReason;
 
 /// What a websocket connection running the session may write from the session's
@@ -210,7 +209,7 @@ impl SessionCore {
     /// over the bound, or the receiver is not a websocket.
     pub(crate) fn settle_deliveries_into(
         &mut self,
-        out: &mut dyn FnMut(&ByteString),
+        out: &mut dyn FnMut(Written<'_>),
     ) -> Option<()> {
         if self.close_requested.is_some() || self.stop_requested || self.over_bound {
             return None;
@@ -223,12 +222,12 @@ impl SessionCore {
         if self.dirty {
             if raw {
                 while let Some(text) = self.outbox.pop_raw() {
-                    out(&text);
+                    out(Written::Text(&text));
                 }
             } else if let Some(frame) = self.outbox.take_frame() {
                 // A websocket's writer makes every frame one text message.
                 if let Some(Outbound::Text(text)) = attached.receiver.encode_frame(frame) {
-                    out(&text);
+                    out(Written::Text(&text));
                 }
             }
             self.dirty = false;
