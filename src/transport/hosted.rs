@@ -15,7 +15,12 @@
 //! The connection polls the session only when something woke it (the session's
 //! shared state is its waker: it notes that, then wakes the connection's task;
 //! hosting allocates nothing of its own), so a busy connection does not run
-//! an idle session's whole context on every chunk.
+//! an idle session's whole context on every chunk. When all that woke a websocket's
+//! session is what its handles sent (a broadcast, most often), the session does not
+//! run at all: the connection writes the prepared messages from the session's inbox
+//! itself, as the session would have (what it may write so, [`WriteThrough`], is
+//! known after each run of the session), and what the session's core settles without
+//! its context goes straight to the connection, not through the queue.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

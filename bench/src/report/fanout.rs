@@ -52,8 +52,9 @@ pub(super) fn section(lines: &[Value]) -> String {
         out,
         "`{NAME}`: {} SockJS websocket sessions on one worker, one {}-byte broadcast every {} ms to all \
          of them; the server's CPU time per delivery, user space and kernel apart (medians of {} runs, \
-         each on a fresh server). Target: user space ≤ {USER_US} µs per delivery, p99 ≤ {} ms, \
-         nothing lost or duplicated.\n",
+         each on a fresh server, on jemalloc with transparent huge pages, as README advises for \
+         large rooms). Target: user space ≤ {USER_US} µs per delivery, p99 ≤ {} ms, nothing lost \
+         or duplicated.\n",
         thousands(field("sessions").unwrap_or(0.0)),
         field("size").unwrap_or(0.0),
         field("interval_ms").unwrap_or(0.0),
