@@ -32,6 +32,24 @@ async fn open_recorded_websocket() -> (
     (srv, events, ws, handle)
 }
 
+/// The client gets the close frame `code` `reason` next, and the handler's
+/// `on_close` sees the server's close.
+async fn closed_by_the_server(
+    ws: &mut RawWs,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    code: u16,
+    reason: &str,
+) {
+    assert_eq!(ws.next_text().await, format!("c[{code},\"{reason}\"]"));
+    assert_eq!(
+        next_event(events).await,
+        Event::Close(CloseReason::Server {
+            code,
+            reason: reason.into()
+        })
+    );
+}
+
 #[actix_rt::test]
 async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_after_them() {
     let (_srv, mut events, mut ws, handle) = open_recorded_websocket().await;
@@ -63,14 +81,7 @@ async fn handle_sends_arrive_one_frame_each_in_order_and_a_handle_close_comes_af
     handle.send("last").expect("send");
     handle.close(3002, "done").expect("close");
     assert_eq!(ws.next_text().await, r#"a["last"]"#);
-    assert_eq!(ws.next_text().await, r#"c[3002,"done"]"#);
-    assert_eq!(
-        next_event(&mut events).await,
-        Event::Close(CloseReason::Server {
-            code: 3002,
-            reason: "done".into()
-        })
-    );
+    closed_by_the_server(&mut ws, &mut events, 3002, "done").await;
     assert!(handle.send("too late").is_err());
 }
 
@@ -177,12 +188,5 @@ async fn prepared_messages_then_a_handle_close_come_in_order() {
     for i in 0..100 {
         assert_eq!(ws.next_text().await, r#"a["all"]"#, "message {i}");
     }
-    assert_eq!(ws.next_text().await, r#"c[3003,"bye"]"#);
-    assert_eq!(
-        next_event(&mut events).await,
-        Event::Close(CloseReason::Server {
-            code: 3003,
-            reason: "bye".into()
-        })
-    );
+    closed_by_the_server(&mut ws, &mut events, 3003, "bye").await;
 }
