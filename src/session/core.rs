@@ -327,34 +327,32 @@ impl SessionCore {
         self.over_bound = false;
     }
 
-    /// What waits for the client: not yet handled, queued, and handed to the request
-    /// but not yet taken.
-    fn backlog(&self) -> usize {
-        self.shared().inbox.bytes()
-            + self.outbox.bytes()
-            + self
-                .receiver
-                .as_ref()
-                .map_or(0, |a| a.receiver.queued_bytes())
+    /// Whether the open session went past `max_queued_bytes` with `handed` bytes
+    /// handed to the request but not yet taken: in this call, in its inbox, or in
+    /// everything that waits for the client (not yet handled, queued, handed).
+    fn over_bound_with(&self, handed: usize) -> bool {
+        self.state != State::Closed
+            && (self.over_bound
+                || self.shared().inbox.overflowed()
+                || self.shared().inbox.bytes() + self.outbox.bytes() + handed
+                    > self.config.max_queued_bytes)
     }
 
     /// [`over_backlog_bound`](Self::over_backlog_bound) for a session whose
     /// receiver's queue is empty (its connection writes what it sends at once:
     /// `settle_deliveries_into`), which is then not looked at.
     pub(crate) fn over_bound_writing_through(&self) -> bool {
-        self.state != State::Closed
-            && (self.over_bound
-                || self.shared().inbox.overflowed()
-                || self.shared().inbox.bytes() + self.outbox.bytes() > self.config.max_queued_bytes)
+        self.over_bound_with(0)
     }
 
     /// Whether the open session went past `max_queued_bytes`: in this call, in its
     /// inbox, or in everything that waits for the client.
     pub(crate) fn over_backlog_bound(&self) -> bool {
-        self.state != State::Closed
-            && (self.over_bound
-                || self.shared().inbox.overflowed()
-                || self.backlog() > self.config.max_queued_bytes)
+        self.over_bound_with(
+            self.receiver
+                .as_ref()
+                .map_or(0, |a| a.receiver.queued_bytes()),
+        )
     }
 
     /// The session ends: it gives back its place among the service's live sessions
