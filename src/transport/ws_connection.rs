@@ -121,7 +121,9 @@ impl<H: SockJsHandler> WsConnection<H> {
     fn client_frame(&mut self, out: &mut Chunk, frame: ClientFrame) -> Option<Refusal> {
         match frame {
             ClientFrame::Text(text) if self.raw => {
-                self.to_session(Command::Message(String::from(text)));
+                // Copied as a `str` (one allocation of its length): `String::from` a
+                // `ByteString` goes through `Display`, growing the string as it writes.
+                self.to_session(Command::Message(String::from(&*text)));
             }
             ClientFrame::Text(text) => match decode_websocket_messages(&text) {
                 Ok(None) => {}
