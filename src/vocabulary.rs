@@ -5,9 +5,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use actix_web::{HttpRequest, http::header::HeaderMap};
+use actix_web::{HttpRequest, http::header, http::header::HeaderMap};
 
 use crate::protocol::CloseFrame;
+
+mod request_headers;
+
+use request_headers::RequestHeaders;
 
 /// Why a session closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,7 +124,7 @@ pub struct ConnectionInfo {
     ip: Option<IpAddr>,
     path: String,
     query: Vec<(String, String)>,
-    headers: HeaderMap,
+    headers: RequestHeaders,
     cookies: Vec<(String, String)>,
     path_params: Vec<(String, String)>,
     transport: Transport,
@@ -157,17 +161,25 @@ impl ConnectionInfo {
         transport: Transport,
         trusted_proxies: &[IpAddr],
     ) -> Self {
-        let query = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
-        let cookies = req
-            .cookies()
-            .map(|jar| {
-                jar.iter()
-                    .map(|c| (c.name().to_owned(), c.value().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // Most requests have neither: nothing to parse, nothing to allocate (the
+        // cookie jar would be made and kept in the request's extensions).
+        let query = match req.query_string() {
+            "" => Vec::new(),
+            query => actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+                .map(|q| q.into_inner())
+                .unwrap_or_default(),
+        };
+        let cookies = if req.headers().contains_key(header::COOKIE) {
+            req.cookies()
+                .map(|jar| {
+                    jar.iter()
+                        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let path_params = req
             .match_info()
             .iter()
@@ -179,7 +191,7 @@ impl ConnectionInfo {
             peer_addr,
             path: req.path().to_owned(),
             query,
-            headers: compact_copy(req.headers()),
+            headers: RequestHeaders::copy_of(req.headers()),
             cookies,
             path_params,
             transport,
@@ -218,12 +230,12 @@ impl ConnectionInfo {
 
     /// A request header as text (names are case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers.text(name)
     }
 
-    /// Every request header.
+    /// Every request header (the map is made on the first call).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.map()
     }
 
     /// The value of a cookie.
@@ -247,17 +259,6 @@ impl ConnectionInfo {
     pub fn transport(&self) -> Transport {
         self.transport
     }
-}
-
-/// A copy of `headers` sized to what it holds. `HeaderMap::clone` copies the whole
-/// table, spare capacity included (6.7 KB for a request's map, even with a handful of
-/// headers), and every session keeps one until it opens.
-fn compact_copy(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers.iter() {
-        copy.append(name.clone(), value.clone());
-    }
-    copy
 }
 
 /// The client address of a request: the peer's, unless the peer is a trusted proxy that
