@@ -4,25 +4,23 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::dev::{AppService, HttpServiceFactory};
-use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, web};
 
 use crate::config::SockJsConfig;
-use crate::config::origin::{self, Verdict};
+use crate::config::origin;
 use crate::manager::{Sessions, SessionsState};
 use crate::session::SessionHandle;
 use crate::session::SockJsHandler;
 use crate::shutdown::{GracefulShutdown, ShutDown};
 use crate::stats::Stats;
-use crate::transport::{eventsource, htmlfile, jsonp, websocket, xhr};
-use crate::vocabulary::Transport;
-use crate::web::RequestError;
 use crate::web::iframe::IframePage;
-use crate::web::{greeting, info};
 
+mod dispatch;
 mod route;
 
-pub(crate) use route::{Endpoint, Route, route};
+use dispatch::Service;
+#[cfg(test)]
+pub(crate) use route::{Route, route};
 
 /// A SockJS service: every SockJS route under one prefix, served by handler `H`.
 ///
@@ -161,131 +159,8 @@ impl<H: SockJsHandler> HttpServiceFactory for SockJs<H> {
             sessions: Sessions::new(self.config, self.state),
         });
         let scope = web::scope(&self.prefix).default_service(web::to(
-            move |req: HttpRequest, payload: web::Payload| {
-                let service = service.clone();
-                async move { service.dispatch(req, payload).await }
-            },
+            move |req: HttpRequest, payload: web::Payload| service.clone().answer(req, payload),
         ));
         scope.register(config);
-    }
-}
-
-/// One worker's view of a service: what request handlers work with.
-pub(crate) struct Service<H: SockJsHandler> {
-    sessions: Sessions<H>,
-    iframe: IframePage,
-    /// Requests' origins are checked: the service does not allow every one.
-    check_origins: bool,
-}
-
-impl<H: SockJsHandler> Service<H> {
-    async fn dispatch(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-        let rest = req.match_info().unprocessed().to_owned();
-        let route = route(&rest, self.sessions.config().max_id_length);
-        if self.check_origins && route != Route::Greeting {
-            let allowed = &self.sessions.config().allowed_origins;
-            if origin::check(&req, allowed) == Verdict::Refused {
-                log::warn!(
-                    "origin not allowed: {:?} (referer {:?}) on {}",
-                    req.headers().get(actix_web::http::header::ORIGIN),
-                    req.headers().get(actix_web::http::header::REFERER),
-                    req.path()
-                );
-                return RequestError::OriginNotAllowed.error_response();
-            }
-        }
-        let result = match route {
-            Route::Greeting => match *req.method() {
-                Method::GET | Method::HEAD => Ok(greeting::greeting()),
-                _ => Err(RequestError::MethodNotAllowed("GET")),
-            },
-            Route::Info => match *req.method() {
-                Method::GET => Ok(info::info(&req, self.sessions.config())),
-                Method::OPTIONS => Ok(crate::web::headers::preflight(
-                    &req,
-                    self.sessions.config(),
-                    "OPTIONS, GET",
-                )),
-                _ => Err(RequestError::MethodNotAllowed("OPTIONS, GET")),
-            },
-            Route::Iframe => match *req.method() {
-                Method::GET | Method::HEAD => Ok(self.iframe.respond(&req)),
-                _ => Err(RequestError::MethodNotAllowed("GET")),
-            },
-            Route::RawWebSocket
-                if self
-                    .sessions
-                    .config()
-                    .transport_enabled(Transport::RawWebSocket) =>
-            {
-                self.websocket(&req, payload, None)
-            }
-            Route::RawWebSocket => Err(RequestError::NotFound),
-            Route::Session { session, transport } => {
-                self.transport(&req, payload, session, transport).await
-            }
-            Route::NotFound => Err(RequestError::NotFound),
-        };
-        result.unwrap_or_else(|e| {
-            log::debug!("{} {}: {} ({e})", req.method(), req.path(), e.status_code());
-            e.error_response()
-        })
-    }
-
-    async fn transport(
-        &self,
-        req: &HttpRequest,
-        payload: web::Payload,
-        session: &str,
-        transport: &str,
-    ) -> Result<HttpResponse, RequestError> {
-        let Some(endpoint) = Endpoint::parse(transport) else {
-            return Err(RequestError::NotFound);
-        };
-        let config = self.sessions.config();
-        if !endpoint
-            .transports()
-            .iter()
-            .any(|&t| config.transport_enabled(t))
-        {
-            return Err(RequestError::NotFound);
-        }
-        let method = req.method().clone();
-        let preflight = |methods| Ok(crate::web::headers::preflight(req, config, methods));
-        let sessions = &self.sessions;
-        match (endpoint, method) {
-            (Endpoint::WebSocket, Method::GET) => self.websocket(req, payload, Some(session)),
-            (Endpoint::WebSocket, _) => Err(RequestError::MethodNotAllowed("GET")),
-            (Endpoint::Xhr, Method::POST) => xhr::poll(sessions, req, session).await,
-            (Endpoint::XhrSend, Method::POST) => xhr::send(sessions, req, payload, session).await,
-            (Endpoint::XhrStreaming, Method::POST) => xhr::streaming(sessions, req, session).await,
-            (Endpoint::Xhr | Endpoint::XhrSend | Endpoint::XhrStreaming, Method::OPTIONS) => {
-                preflight("OPTIONS, POST")
-            }
-            (Endpoint::EventSource, Method::GET) => {
-                eventsource::stream(sessions, req, session).await
-            }
-            (Endpoint::HtmlFile, Method::GET) => htmlfile::stream(sessions, req, session).await,
-            (Endpoint::Jsonp, Method::GET) => jsonp::poll(sessions, req, session).await,
-            (Endpoint::JsonpSend, Method::POST) => {
-                jsonp::send(sessions, req, payload, session).await
-            }
-            _ => Err(RequestError::NotFound),
-        }
-    }
-
-    fn websocket(
-        &self,
-        req: &HttpRequest,
-        payload: web::Payload,
-        session: Option<&str>,
-    ) -> Result<HttpResponse, RequestError> {
-        if !self.sessions.config().websocket {
-            return Err(RequestError::NotFound);
-        }
-        if req.method() != Method::GET {
-            return Err(RequestError::MethodNotAllowed("GET"));
-        }
-        websocket::start(&self.sessions, req, payload, session)
     }
 }
