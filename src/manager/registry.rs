@@ -2,6 +2,7 @@
 //! written only by its manager actor.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 
 use actix::WeakAddr;
@@ -47,19 +48,30 @@ pub(super) type Shard<H> = RwLock<HashMap<SessionId, SessionEntry<H>>>;
 /// The id → session map of one service: read by requests, written by its manager.
 pub(crate) struct SessionRegistry<H: SockJsHandler> {
     pub(super) shards: Box<[Shard<H>]>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Where [`shard`](Self::shard)'s hash starts, random for each registry.
+    seed: u64,
 }
 
 impl<H: SockJsHandler> SessionRegistry<H> {
     pub(crate) fn new() -> Self {
         SessionRegistry {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            seed: std::collections::hash_map::RandomState::new().hash_one(SHARDS),
         }
     }
 
+    /// The shard of `id`, chosen by a seeded FNV-1a hash of it, mixed. Ids come from
+    /// clients, so the maps inside hash with SipHash (std's default), which keeps
+    /// chosen ids from colliding; the shard only spreads the locks, and a client
+    /// that piled its ids into one would only share that lock. This costs a third of
+    /// a SipHash, and every request that names a session takes it.
     pub(super) fn shard(&self, id: &str) -> &Shard<H> {
-        let index = usize::try_from(self.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0);
+        let hash = id.bytes().fold(self.seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        // FNV's last bytes reach only some bits: mixed (MurmurHash3's finalizer step).
+        let mixed = (hash ^ (hash >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        let index = usize::try_from((mixed ^ (mixed >> 33)) % SHARDS as u64).unwrap_or(0);
         &self.shards[index]
     }
 
@@ -92,24 +104,114 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         entry: SessionEntry<H>,
     ) -> Option<SessionEntry<H>> {
         let mut shard = self.shard(&id).write();
-        if let Some(existing) = shard.get(&id).filter(|e| !e.ended()) {
-            return Some(existing.clone());
+        match shard.entry(id) {
+            Entry::Occupied(existing) if !existing.get().ended() => Some(existing.get().clone()),
+            Entry::Occupied(mut ended) => {
+                ended.insert(entry);
+                None
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(entry);
+                None
+            }
         }
-        shard.insert(id, entry);
-        None
     }
 
     /// Takes the session `id` out of the map, if the entry there is still the one
     /// whose inbox is `inbox` (a new session may have taken the id since).
     pub(crate) fn remove_session(&self, id: &str, inbox: &InboxTx) {
         let mut shard = self.shard(id).write();
-        if shard.get(id).is_some_and(|e| e.inbox.same_inbox(inbox)) {
-            shard.remove(id);
+        // One lookup when the entry is this session's, as it nearly always is; a
+        // new session's entry is put back.
+        if let Some((key, entry)) = shard.remove_entry(id)
+            && !entry.inbox.same_inbox(inbox)
+        {
+            shard.insert(key, entry);
         }
     }
 
     /// How many sessions the map holds.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::session::{SessionMailbox, SessionShared, inbox};
+    use crate::{SockJsContext, SockJsHandler};
+
+    struct Nop;
+
+    impl actix::Actor for Nop {
+        type Context = SockJsContext<Self>;
+    }
+
+    impl SockJsHandler for Nop {
+        fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
+    }
+
+    fn session() -> (SessionEntry<Nop>, impl Sized) {
+        let (tx, rx) = inbox(SessionShared::new(None));
+        let entry = SessionEntry {
+            addr: SessionMailbox::<Nop>::new().address().downgrade(),
+            inbox: tx,
+        };
+        (entry, rx)
+    }
+
+    #[actix_rt::test]
+    async fn a_live_session_keeps_its_id_and_an_ended_one_gives_it_up() {
+        let registry = SessionRegistry::<Nop>::new();
+        let (first, first_rx) = session();
+        let first_inbox = first.inbox.clone();
+        assert!(registry.insert_unless_live(Arc::from("a"), first).is_none());
+        let (second, _second_rx) = session();
+        let second_inbox = second.inbox.clone();
+        let kept = registry.insert_unless_live(Arc::from("a"), second.clone());
+        assert!(kept.is_some_and(|e| e.inbox.same_inbox(&first_inbox)));
+        // The first session ends: the id is free for the second.
+        drop(first_rx);
+        assert!(registry.insert_unless_live(Arc::from("a"), second).is_none());
+        assert!(registry.get("a").is_some_and(|e| e.inbox.same_inbox(&second_inbox)));
+        assert_eq!(registry.len(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_session_removes_its_own_entry_and_no_other() {
+        let registry = SessionRegistry::<Nop>::new();
+        let (old, old_rx) = session();
+        let old_inbox = old.inbox.clone();
+        registry.insert_unless_live(Arc::from("a"), old);
+        drop(old_rx);
+        let (new, _new_rx) = session();
+        let new_inbox = new.inbox.clone();
+        registry.insert_unless_live(Arc::from("a"), new);
+        // The old session's late removal leaves the new one's entry.
+        registry.remove_session("a", &old_inbox);
+        assert!(registry.get("a").is_some_and(|e| e.inbox.same_inbox(&new_inbox)));
+        registry.remove_session("a", &new_inbox);
+        assert!(registry.get("a").is_none());
+        assert_eq!(registry.len(), 0);
+    }
+
+    #[test]
+    fn ids_spread_over_every_shard() {
+        let registry = SessionRegistry::<Nop>::new();
+        let mut counts = [0u32; SHARDS];
+        for i in 0..1000 {
+            let shard = registry.shard(&format!("session-{i}"));
+            let index = registry
+                .shards
+                .iter()
+                .position(|s| std::ptr::eq(s, shard))
+                .expect("one of the registry's shards");
+            counts[index] += 1;
+        }
+        // About 62 each; under 30 is over four standard deviations off.
+        assert!(counts.iter().all(|&c| c >= 30), "ids per shard: {counts:?}");
     }
 }
