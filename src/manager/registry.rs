@@ -175,8 +175,16 @@ mod tests {
         assert!(kept.is_some_and(|e| e.inbox.same_inbox(&first_inbox)));
         // The first session ends: the id is free for the second.
         drop(first_rx);
-        assert!(registry.insert_unless_live(Arc::from("a"), second).is_none());
-        assert!(registry.get("a").is_some_and(|e| e.inbox.same_inbox(&second_inbox)));
+        assert!(
+            registry
+                .insert_unless_live(Arc::from("a"), second)
+                .is_none()
+        );
+        assert!(
+            registry
+                .get("a")
+                .is_some_and(|e| e.inbox.same_inbox(&second_inbox))
+        );
         assert_eq!(registry.len(), 1);
     }
 
@@ -192,7 +200,11 @@ mod tests {
         registry.insert_unless_live(Arc::from("a"), new);
         // The old session's late removal leaves the new one's entry.
         registry.remove_session("a", &old_inbox);
-        assert!(registry.get("a").is_some_and(|e| e.inbox.same_inbox(&new_inbox)));
+        assert!(
+            registry
+                .get("a")
+                .is_some_and(|e| e.inbox.same_inbox(&new_inbox))
+        );
         registry.remove_session("a", &new_inbox);
         assert!(registry.get("a").is_none());
         assert_eq!(registry.len(), 0);
