@@ -31,9 +31,12 @@ impl Frame {
 
     /// The close frame `c[code,"reason"]`.
     pub fn close(code: u16, reason: &str) -> Self {
-        let mut s = String::with_capacity(reason.len() + 12);
+        // Exactly its size when the reason needs no escaping (`c[`, `,"`, `"]`), so
+        // it becomes shared bytes without another allocation.
+        let code = itoa_u16(code);
+        let mut s = String::with_capacity(code.as_str().len() + reason.len() + 6);
         s.push_str("c[");
-        s.push_str(itoa_u16(code).as_str());
+        s.push_str(code.as_str());
         s.push(',');
         escape_json_string_into(reason, &mut s);
         s.push(']');
