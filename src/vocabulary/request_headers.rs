@@ -108,4 +108,13 @@ mod tests {
             .collect();
         assert_eq!(format!("{headers:?}"), format!("{{{}}}", listed.join(", ")));
     }
+
+    #[test]
+    fn connection_info_stays_send_and_sync() {
+        // Applications move it into their actors and share it: the list and the map
+        // made on demand must not take that away.
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<super::super::ConnectionInfo>();
+        send_and_sync::<RequestHeaders>();
+    }
 }
