@@ -161,25 +161,8 @@ impl Drop for ManagerArbiter {
 mod tests {
     use super::*;
     use crate::manager::registry::SessionEntry;
-    use crate::session::{SessionMailbox, SessionShared, inbox};
-    use crate::{SockJsContext, SockJsHandler};
-
-    struct Nop;
-
-    impl Actor for Nop {
-        type Context = SockJsContext<Self>;
-    }
-
-    impl SockJsHandler for Nop {
-        fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
-    }
-
-    fn entry(inbox: crate::session::InboxTx) -> SessionEntry<Nop> {
-        SessionEntry {
-            addr: SessionMailbox::<Nop>::new().address().downgrade(),
-            inbox,
-        }
-    }
+    use crate::manager::registry::tests::{Nop, entry};
+    use crate::session::{SessionShared, inbox};
 
     async fn register(manager: &Addr<SessionManager<Nop>>, id: &str, e: SessionEntry<Nop>) {
         let msg = super::super::actor::Register {

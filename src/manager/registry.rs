@@ -60,11 +60,11 @@ impl<H: SockJsHandler> SessionRegistry<H> {
         }
     }
 
-    /// The shard of `id`, chosen by a seeded FNV-1a hash of it, mixed. Ids come from
-    /// clients, so the maps inside hash with SipHash (std's default), which keeps
-    /// chosen ids from colliding; the shard only spreads the locks, and a client
-    /// that piled its ids into one would only share that lock. This costs a third of
-    /// a SipHash, and every request that names a session takes it.
+    /// The shard of `id`, chosen by a seeded FNV-1a hash of it, mixed: cheaper than
+    /// the maps' own hashing, which every request that names a session also pays.
+    /// Ids come from clients, so the maps inside hash with SipHash (std's default),
+    /// which keeps chosen ids from colliding; the shard only spreads the locks, and a
+    /// client that piled its ids into one would only share that lock.
     pub(super) fn shard(&self, id: &str) -> &Shard<H> {
         let hash = id.bytes().fold(self.seed, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
@@ -137,14 +137,15 @@ impl<H: SockJsHandler> SessionRegistry<H> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::session::{SessionMailbox, SessionShared, inbox};
     use crate::{SockJsContext, SockJsHandler};
 
-    struct Nop;
+    /// A handler that does nothing, for sessions the manager's tests put in a map.
+    pub(in crate::manager) struct Nop;
 
     impl actix::Actor for Nop {
         type Context = SockJsContext<Self>;
@@ -154,13 +155,17 @@ mod tests {
         fn on_message(&mut self, _: String, _: &mut SockJsContext<Self>) {}
     }
 
+    /// A map entry for the session whose inbox is `inbox`.
+    pub(in crate::manager) fn entry(inbox: InboxTx) -> SessionEntry<Nop> {
+        SessionEntry {
+            addr: SessionMailbox::<Nop>::new().address().downgrade(),
+            inbox,
+        }
+    }
+
     fn session() -> (SessionEntry<Nop>, impl Sized) {
         let (tx, rx) = inbox(SessionShared::new(None));
-        let entry = SessionEntry {
-            addr: SessionMailbox::<Nop>::new().address().downgrade(),
-            inbox: tx,
-        };
-        (entry, rx)
+        (entry(tx), rx)
     }
 
     #[actix_rt::test]

@@ -9,11 +9,10 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 /// something asks for one.
 ///
 /// Every session keeps its opening request's headers until `on_open` has run, and
-/// most handlers never read them, or read one by name. A list costs one allocation
+/// most handlers never read them, or read one by name: a list costs one allocation
 /// and a reference count per header (the names and values share the request's
-/// buffer); a `HeaderMap` hashes every name into a table about three times the size,
-/// which opening a session paid for every time.
-#[derive(Clone, Default)]
+/// buffer), where a `HeaderMap` hashes every name into a table of its own.
+#[derive(Clone)]
 pub(super) struct RequestHeaders {
     list: Vec<(HeaderName, HeaderValue)>,
     map: OnceLock<HeaderMap>,
